@@ -1,0 +1,1 @@
+//! berth-cgroups (work in progress).

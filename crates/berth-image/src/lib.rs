@@ -1,0 +1,1 @@
+//! berth-image (work in progress).
