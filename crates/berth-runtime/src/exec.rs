@@ -1,0 +1,174 @@
+//! `exec`: run another process in a running container, joining all of its namespaces (the
+//! user namespace first) and its cgroup.
+
+use std::convert::Infallible;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use nix::sched::{setns, CloneFlags};
+use nix::unistd::Pid;
+use oci_spec::runtime::Process;
+
+use crate::container::Container;
+use crate::namespaces::{proc_name, JOIN_ORDER};
+use crate::process::ProcessPlan;
+use crate::state::Status;
+use crate::sync::{self, Msg};
+use crate::{cgroups, process, tty, Error, Result};
+
+/// Options of `exec`.
+pub struct ExecOptions {
+    pub root: PathBuf,
+    pub id: String,
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: i32,
+    /// Foreground with a terminal: receive the pty master.
+    pub foreground_tty: bool,
+}
+
+/// A started exec process.
+pub struct Execed {
+    pub pid: i32,
+    pub master: Option<OwnedFd>,
+}
+
+fn ns_inode(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+}
+
+/// Starts the process; returns once it has exec'd (or with the reason it could not).
+pub fn exec(opts: &ExecOptions) -> Result<Execed> {
+    let c = Container::load(&opts.root, &opts.id)?;
+    match c.status() {
+        Status::Running | Status::Created => {}
+        Status::Paused => return Err(Error::State("cannot exec in a paused container".into())),
+        Status::Stopped => return Err(Error::State("cannot exec in a stopped container".into())),
+    }
+    let plan = process::plan("process", &opts.process)?;
+    let pid = c.state.pid;
+    // Only namespaces that differ from ours are joined (setns into our own user namespace
+    // would fail with EINVAL).
+    let mut joins: Vec<(CloneFlags, OwnedFd)> = Vec::new();
+    for flag in JOIN_ORDER.into_iter().chain([CloneFlags::CLONE_NEWPID]) {
+        let theirs = PathBuf::from(format!("/proc/{pid}/ns/{}", proc_name(flag)));
+        let ours = PathBuf::from(format!("/proc/self/ns/{}", proc_name(flag)));
+        let (Some(a), Some(b)) = (ns_inode(&theirs), ns_inode(&ours)) else { continue };
+        if a == b {
+            continue;
+        }
+        let fd = nix::fcntl::open(&theirs, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+            .map_err(|e| Error::sys("open namespace", &theirs, e))?;
+        joins.push((flag, fd));
+    }
+    // A pid namespace applies to children only: join it here, before the fork.
+    if let Some(i) = joins.iter().position(|(f, _)| *f == CloneFlags::CLONE_NEWPID) {
+        let (_, fd) = joins.remove(i);
+        setns(&fd, CloneFlags::CLONE_NEWPID).map_err(|e| Error::call("setns(pid)", e))?;
+    }
+    if !state_alive(&c) {
+        return Err(Error::State("cannot exec in a stopped container".into()));
+    }
+    let mut master_rx = None;
+    let console = if plan.terminal {
+        if let Some(p) = &opts.console_socket {
+            Some(tty::connect(p)?)
+        } else if opts.foreground_tty {
+            let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| Error::io("socketpair", "console", e))?;
+            master_rx = Some(a);
+            Some(OwnedFd::from(b))
+        } else {
+            return Err(Error::config("process.terminal", "a terminal needs --console-socket"));
+        }
+    } else {
+        None
+    };
+    let (parent, child) = sync::pair()?;
+    let cgroups_path = c.state.cgroups_path.clone();
+    // SAFETY: fork-like clone of this single-threaded process; the child runs `child_main`,
+    // which ends in execve or _exit.
+    let r = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    if r == 0 {
+        let err = match child_main(&plan, &joins, &cgroups_path, child.0.as_raw_fd(), console.as_ref().map(|c| c.as_raw_fd()), opts.preserve_fds) {
+            Ok(n) => match n {},
+            Err(e) => e,
+        };
+        let _ = sync::send_raw(child.0.as_raw_fd(), format!("E{err}").as_bytes());
+        // SAFETY: _exit is always safe.
+        unsafe { libc::_exit(1) };
+    }
+    if r < 0 {
+        return Err(Error::call("clone", nix::errno::Errno::last()));
+    }
+    let pid = r as i32;
+    drop(child);
+    drop(console);
+    match parent.recv() {
+        Ok(None) => {}
+        Ok(Some(Msg::Error(e))) => {
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+            return Err(Error::Init(e));
+        }
+        Ok(Some(m)) => return Err(Error::Other(format!("protocol error: unexpected {m:?}"))),
+        Err(e) => return Err(e),
+    }
+    let master = match master_rx {
+        Some(rx) => Some(tty::recv_fd(rx.as_raw_fd())?),
+        None => None,
+    };
+    if let Some(pf) = &opts.pid_file {
+        crate::create::write_pid_file(pf, pid)?;
+    }
+    Ok(Execed { pid, master })
+}
+
+fn state_alive(c: &Container) -> bool {
+    crate::state::init_alive(&c.state)
+}
+
+fn child_main(
+    plan: &ProcessPlan,
+    joins: &[(CloneFlags, OwnedFd)],
+    cgroups_path: &str,
+    chan: RawFd,
+    console: Option<RawFd>,
+    preserve_fds: i32,
+) -> Result<Infallible> {
+    prctl::set_dumpable(false).map_err(|e| Error::call("prctl(PR_SET_DUMPABLE)", nix::errno::Errno::from_raw(e)))?;
+    // Join the cgroup while the host's cgroupfs is still visible.
+    cgroups::enter(cgroups_path)?;
+    for (flag, fd) in joins {
+        setns(fd, *flag).map_err(|e| Error::call(ns_op(*flag), e))?;
+    }
+    plan.apply_oom_score_adj()?;
+    plan.apply_rlimits()?;
+    nix::unistd::chdir(&plan.cwd).map_err(|e| Error::sys("chdir to process.cwd", &plan.cwd, e))?;
+    if let Some(sock) = console {
+        let (master, slave, _) = tty::open_pty()?;
+        if let Some((r, c)) = plan.console_size {
+            tty::set_size(master.as_raw_fd(), r, c);
+        }
+        tty::send_fd(sock, master.as_raw_fd(), "/dev/ptmx")?;
+        tty::make_controlling(slave.as_raw_fd())?;
+    }
+    let exe = plan.find_executable()?;
+    plan.apply_identity()?;
+    let _ = chan;
+    // SAFETY: close_range with CLOEXEC only changes fd flags.
+    unsafe { libc::close_range(3 + preserve_fds as libc::c_uint, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+    Err(plan.exec(&exe))
+}
+
+fn ns_op(flag: CloneFlags) -> &'static str {
+    match proc_name(flag) {
+        "user" => "setns(user)",
+        "mnt" => "setns(mnt)",
+        "net" => "setns(net)",
+        "ipc" => "setns(ipc)",
+        "uts" => "setns(uts)",
+        "cgroup" => "setns(cgroup)",
+        "pid" => "setns(pid)",
+        _ => "setns(time)",
+    }
+}

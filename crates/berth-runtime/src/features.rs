@@ -1,0 +1,83 @@
+//! `features`: what this build and this kernel support, probed rather than hard-coded.
+
+use std::path::Path;
+
+use crate::mounts;
+
+const MOUNT_OPTIONS: &[&str] = &[
+    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap", "mand", "noatime",
+    "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow",
+    "private", "ratime", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec", "ridmap", "rnoatime",
+    "rnodev", "rnodiratime", "rnoexec", "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro",
+    "rrw", "rshared", "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared",
+    "slave", "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable",
+];
+
+/// The namespace types present in `/proc/self/ns`.
+fn namespaces() -> Vec<&'static str> {
+    [
+        ("cgroup", "cgroup"),
+        ("ipc", "ipc"),
+        ("mount", "mnt"),
+        ("network", "net"),
+        ("pid", "pid"),
+        ("user", "user"),
+        ("uts", "uts"),
+        ("time", "time"),
+    ]
+    .into_iter()
+    .filter(|(_, f)| Path::new("/proc/self/ns").join(f).exists())
+    .map(|(n, _)| n)
+    .collect()
+}
+
+fn capabilities() -> Vec<String> {
+    let last: u8 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40);
+    caps::all().into_iter().filter(|c| c.index() <= last).map(|c| c.to_string()).collect::<std::collections::BTreeSet<_>>().into_iter().collect()
+}
+
+/// The features document (runtime-spec features.md); `cgroup` is filled in by the caller.
+pub fn document(cgroup: serde_json::Value, seccomp: serde_json::Value) -> serde_json::Value {
+    debug_assert!(MOUNT_OPTIONS.iter().all(|o| !mounts::parse_options(&[o.to_string()]).data.iter().any(|d| d == o)));
+    serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": oci_spec::runtime::VERSION,
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "mountOptions": MOUNT_OPTIONS,
+        "linux": {
+            "namespaces": namespaces(),
+            "capabilities": capabilities(),
+            "cgroup": cgroup,
+            "seccomp": seccomp,
+            "apparmor": { "enabled": Path::new("/sys/kernel/security/apparmor").exists() },
+            "selinux": { "enabled": Path::new("/sys/fs/selinux/enforce").exists() },
+            "intelRdt": { "enabled": false },
+            "mountExtensions": { "idmap": { "enabled": false } },
+        },
+        "annotations": {
+            "io.github.berth.version": env!("CARGO_PKG_VERSION"),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_listed_mount_option_is_understood() {
+        for o in super::MOUNT_OPTIONS {
+            let m = crate::mounts::parse_options(&[o.to_string()]);
+            assert!(m.data.is_empty(), "{o} is treated as fs data");
+        }
+    }
+
+    #[test]
+    fn probes_this_kernel() {
+        let d = super::document(serde_json::json!({}), serde_json::json!({}));
+        let ns = d["linux"]["namespaces"].as_array().unwrap();
+        assert!(ns.iter().any(|n| n == "pid"));
+        assert!(d["linux"]["capabilities"].as_array().unwrap().iter().any(|c| c == "CAP_SYS_ADMIN"));
+    }
+}

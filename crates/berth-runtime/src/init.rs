@@ -1,0 +1,210 @@
+//! The container's init: the cloned child of `berth create`. It never returns; it either
+//! execs the container process or reports an error to the parent and exits.
+
+use std::convert::Infallible;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use nix::sched::{setns, unshare, CloneFlags};
+
+use crate::plan::Plan;
+use crate::sync::{self, Channel, Msg};
+use crate::{hooks, rootfs, tty, Error, Result};
+
+/// How the init learns that it may exec the container process.
+pub enum StartSignal {
+    /// `create`: wait for `berth start` to connect to this listening socket.
+    Socket(OwnedFd),
+    /// `run`: the parent sends [`Msg::Start`] over the sync channel.
+    Channel,
+}
+
+/// Where the pty master goes when `process.terminal` is set.
+pub enum Console {
+    /// No terminal.
+    None,
+    /// Send the master over this connected socket (`--console-socket`, or `run -t`'s pair).
+    Socket(OwnedFd),
+}
+
+/// What the init needs besides the plan.
+pub struct InitArgs<'a> {
+    pub plan: &'a Plan,
+    pub chan: Channel,
+    pub start: StartSignal,
+    pub console: Console,
+    /// fds 3 .. 3+preserve_fds are passed to the container process.
+    pub preserve_fds: i32,
+    /// The state JSON for the startContainer hooks (pid filled in by the parent's Go).
+    pub state_json: Box<dyn Fn(i32, &str) -> Vec<u8> + 'a>,
+}
+
+/// Runs the init. Never returns.
+pub fn run(args: InitArgs) -> ! {
+    let mut report: Option<RawFd> = Some(args.chan.0.as_raw_fd());
+    let err = match setup(&args, &mut report) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    if let Some(fd) = report {
+        let _ = sync::send_raw(fd, format!("E{err}").as_bytes());
+    }
+    // SAFETY: _exit is always safe; it skips destructors the parent owns copies of.
+    unsafe { libc::_exit(1) }
+}
+
+/// Closes every fd from `first` up except those in `keep`, so nothing the caller of berth
+/// had open (beyond stdio and --preserve-fds) can reach the container.
+fn close_fds_except(first: RawFd, keep: &[RawFd]) {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|fd| *fd >= first).collect();
+    keep.sort_unstable();
+    let mut from = first as libc::c_uint;
+    for k in keep {
+        if (k as libc::c_uint) > from {
+            // SAFETY: close_range only closes fds; none of the kept ones are in range.
+            unsafe { libc::close_range(from, k as libc::c_uint - 1, 0) };
+        }
+        from = k as libc::c_uint + 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::close_range(from, libc::c_uint::MAX, 0) };
+}
+
+fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
+    let plan = a.plan;
+    // No other process may open our /proc entries (and through them the berth binary or our
+    // fds) while we set up; execve resets this.
+    prctl::set_dumpable(false).map_err(|e| Error::call("prctl(PR_SET_DUMPABLE)", nix::errno::Errno::from_raw(e)))?;
+    let mut keep = vec![a.chan.0.as_raw_fd()];
+    if let StartSignal::Socket(fd) = &a.start {
+        keep.push(fd.as_raw_fd());
+    }
+    if let Console::Socket(fd) = &a.console {
+        keep.push(fd.as_raw_fd());
+    }
+    close_fds_except(3 + a.preserve_fds, &keep);
+
+    let host_pid = match a.chan.recv()? {
+        Some(Msg::Go(pid)) => pid,
+        Some(Msg::Error(e)) => return Err(Error::Init(e)),
+        _ => return Err(Error::Other("parent went away".into())),
+    };
+    for (flag, path) in &plan.ns.join {
+        let fd = nix::fcntl::open(path, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+            .map_err(|e| Error::sys("open namespace", path, e))?;
+        setns(&fd, *flag).map_err(|e| Error::sys("setns", path, e))?;
+    }
+    if !plan.ns.unshare_after_join.is_empty() {
+        unshare(plan.ns.unshare_after_join).map_err(|e| Error::call("unshare", e))?;
+    }
+    if plan.ns.new_cgroup {
+        unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| Error::call("unshare(CLONE_NEWCGROUP)", e))?;
+    }
+    if plan.ns.new_user || plan.ns.join.first().is_some_and(|(f, _)| *f == CloneFlags::CLONE_NEWUSER) {
+        // Become root of the user namespace (the parent mapped it), keeping the capabilities.
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into()).map_err(|e| Error::call("setresgid(0) in the user namespace", e))?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into()).map_err(|e| Error::call("setresuid(0) in the user namespace", e))?;
+    }
+    if let Some(h) = &plan.hostname {
+        nix::unistd::sethostname(h).map_err(|e| Error::call("sethostname", e))?;
+    }
+    if let Some(d) = &plan.domainname {
+        // SAFETY: pointer and length describe the string's bytes.
+        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+            return Err(Error::call("setdomainname", nix::errno::Errno::last()));
+        }
+    }
+    // /proc here is still the host's, so these cannot be redirected by the image.
+    plan.process.apply_oom_score_adj()?;
+    plan.process.apply_rlimits()?;
+
+    let mount_ns = plan.ns.has(CloneFlags::CLONE_NEWNS);
+    let root = if mount_ns { Some(rootfs::prepare(plan)?) } else { None };
+    let hooks = &plan.hooks;
+    if hooks.prestart().as_ref().is_some_and(|h| !h.is_empty()) || hooks.create_runtime().as_ref().is_some_and(|h| !h.is_empty()) {
+        a.chan.send(&Msg::Hooks)?;
+        a.chan.expect(&Msg::HooksDone, "parent went away")?;
+    }
+    hooks::run("createContainer", hooks.create_container().as_ref(), &(a.state_json)(host_pid, "created"))?;
+    drop(root);
+    if mount_ns {
+        rootfs::pivot(&plan.rootfs, plan.no_pivot)?;
+    } else {
+        nix::unistd::chroot(&plan.rootfs).map_err(|e| Error::sys("chroot", &plan.rootfs, e))?;
+    }
+    if plan.process.terminal {
+        setup_console(a)?;
+    }
+    rootfs::mask_paths(&plan.masked_paths)?;
+    rootfs::readonly_paths(&plan.readonly_paths)?;
+    rootfs::sysctl(&plan.sysctl)?;
+    if plan.readonly_root {
+        rootfs::readonly_root()?;
+    }
+    let cwd = &plan.process.cwd;
+    if let Err(e) = nix::unistd::chdir(cwd) {
+        // runc creates a missing cwd; so does berth, inside the root.
+        if e != nix::errno::Errno::ENOENT {
+            return Err(Error::sys("chdir to process.cwd", cwd, e));
+        }
+        std::fs::create_dir_all(cwd).map_err(|e| Error::io("create process.cwd", cwd, e))?;
+        nix::unistd::chdir(cwd).map_err(|e| Error::sys("chdir to process.cwd", cwd, e))?;
+    }
+    // A cwd reached through a leaked fd would be outside the root: getcwd says so.
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => {}
+        _ => return Err(Error::config("process.cwd", "is outside the container's root")),
+    }
+    let exe = plan.process.find_executable()?;
+    plan.process.apply_identity()?;
+    a.chan.send(&Msg::Ready)?;
+
+    let _conn = match &a.start {
+        StartSignal::Socket(l) => {
+            let c = accept(l.as_raw_fd())?;
+            *report = Some(c.as_raw_fd());
+            Some(c)
+        }
+        StartSignal::Channel => {
+            a.chan.expect(&Msg::Start, "parent went away")?;
+            None
+        }
+    };
+    hooks::run("startContainer", hooks.start_container().as_ref(), &(a.state_json)(host_pid, "running"))?;
+    // Every fd but stdio and the preserved ones is close-on-exec from here.
+    // SAFETY: close_range with CLOEXEC only changes fd flags.
+    unsafe { libc::close_range(3 + a.preserve_fds as libc::c_uint, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+    Err(plan.process.exec(&exe))
+}
+
+fn accept(listener: RawFd) -> Result<OwnedFd> {
+    loop {
+        match nix::sys::socket::accept4(listener, nix::sys::socket::SockFlag::SOCK_CLOEXEC) {
+            // SAFETY: a fresh fd returned by accept4.
+            Ok(fd) => return Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::call("wait for start (accept)", e)),
+        }
+    }
+}
+
+/// Creates the pty inside the container, bind-mounts its slave on `/dev/console`, hands the
+/// master out, and makes the slave our stdio and controlling terminal.
+fn setup_console(a: &InitArgs) -> Result<()> {
+    let Console::Socket(sock) = &a.console else {
+        return Err(Error::config("process.terminal", "a terminal needs --console-socket (or run in the foreground)"));
+    };
+    let (master, slave, slave_path) = tty::open_pty()?;
+    if let Some((rows, cols)) = a.plan.process.console_size {
+        tty::set_size(master.as_raw_fd(), rows, cols);
+    }
+    let console = Path::new("/dev/console");
+    let root = nix::fcntl::open("/", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .map_err(|e| Error::sys("open", "/", e))?;
+    let target = crate::fs::mkdir_all_in_root(root.as_raw_fd(), console, true)?;
+    let tree = crate::fs::open_tree_clone(&slave_path, false)?;
+    crate::fs::move_mount(tree.as_raw_fd(), target.as_raw_fd(), console)?;
+    tty::send_fd(sock.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")?;
+    tty::make_controlling(slave.as_raw_fd())?;
+    Ok(())
+}
