@@ -16,6 +16,7 @@ pub fn options(g: &Global, a: &CreateArgs, mode: Mode, foreground_tty: bool) -> 
         preserve_fds: a.preserve_fds,
         mode,
         foreground_tty,
+        no_new_keyring: a.no_new_keyring,
     }
 }
 

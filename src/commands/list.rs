@@ -23,7 +23,7 @@ pub fn run(g: &Global, quiet: bool, format: &str) -> anyhow::Result<i32> {
             println!(
                 "{:<12} {:<10} {:<10} {:<40} {:<30} {}",
                 r["id"].as_str().unwrap_or_default(),
-                r["pid"],
+                r["pid"].to_string(),
                 r["status"].as_str().unwrap_or_default(),
                 r["bundle"].as_str().unwrap_or_default(),
                 r["created"].as_str().unwrap_or_default(),

@@ -40,6 +40,9 @@ pub fn pids(state: &crate::state::State) -> Result<Vec<i32>> {
     }
     let ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
     let target = ns(state.pid);
+    if target.is_none() || target == std::fs::read_link("/proc/self/ns/pid").ok() {
+        return Ok(vec![state.pid]);
+    }
     let mut out = Vec::new();
     for ent in std::fs::read_dir("/proc").map_err(|e| crate::Error::io("read dir", "/proc", e))?.flatten() {
         if let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) {

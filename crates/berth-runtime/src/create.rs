@@ -37,6 +37,8 @@ pub struct CreateOptions {
     pub mode: Mode,
     /// `run` in the foreground with `process.terminal`: receive the pty master here.
     pub foreground_tty: bool,
+    /// `--no-new-keyring`.
+    pub no_new_keyring: bool,
 }
 
 /// A created container, as `run` needs it.
@@ -112,6 +114,17 @@ fn create_in(opts: &CreateOptions, dir: &ContainerDir, child: &mut Option<Pid>, 
     let (spec, raw) = spec::load(&bundle)?;
     let mut plan = plan::build(&opts.id, &bundle, spec)?;
     plan.no_pivot = opts.no_pivot;
+    plan.new_keyring = !opts.no_new_keyring;
+    // Socket activation: fds handed to us under LISTEN_FDS go to the container, as with runc.
+    let mut preserve_fds = opts.preserve_fds;
+    if let Some(n) = std::env::var("LISTEN_FDS").ok().and_then(|v| v.parse::<i32>().ok()) {
+        if n > 0 {
+            preserve_fds += n;
+            plan.process.env.retain(|e| !e.as_bytes().starts_with(b"LISTEN_FDS=") && !e.as_bytes().starts_with(b"LISTEN_PID="));
+            plan.process.env.push(std::ffi::CString::new(format!("LISTEN_FDS={n}")).expect("no NUL"));
+            plan.process.env.push(std::ffi::CString::new("LISTEN_PID=1").expect("no NUL"));
+        }
+    }
     let bounding = caps::read(None, caps::CapSet::Bounding).unwrap_or_default();
     let beyond = plan.process.caps.beyond(&bounding);
     if !beyond.is_empty() {
@@ -168,7 +181,7 @@ fn create_in(opts: &CreateOptions, dir: &ContainerDir, child: &mut Option<Pid>, 
             chan: child_chan,
             start,
             console,
-            preserve_fds: opts.preserve_fds,
+            preserve_fds,
             state_json: Box::new(move |pid, status| hook_state(&id, status, pid, &bundle_for_hooks, &ann)),
         };
         clone_init(plan.ns.clone_flags, move || init::run(args))?

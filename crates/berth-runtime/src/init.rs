@@ -114,6 +114,9 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
             return Err(Error::call("setdomainname", nix::errno::Errno::last()));
         }
     }
+    if plan.new_keyring {
+        join_session_keyring(&plan.id)?;
+    }
     // /proc here is still the host's, so these cannot be redirected by the image.
     plan.process.apply_oom_score_adj()?;
     plan.process.apply_rlimits()?;
@@ -136,8 +139,9 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
         setup_console(a)?;
     }
     rootfs::mask_paths(&plan.masked_paths)?;
-    rootfs::readonly_paths(&plan.readonly_paths)?;
+    // Before readonlyPaths, which usually include /proc/sys.
     rootfs::sysctl(&plan.sysctl)?;
+    rootfs::readonly_paths(&plan.readonly_paths)?;
     if plan.readonly_root {
         rootfs::readonly_root()?;
     }
@@ -175,6 +179,19 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     // SAFETY: close_range with CLOEXEC only changes fd flags.
     unsafe { libc::close_range(3 + a.preserve_fds as libc::c_uint, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
     Err(plan.process.exec(&exe))
+}
+
+/// Joins a new session keyring `_ses.<id>`, so keys of the caller are not reachable.
+fn join_session_keyring(id: &str) -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    let name = std::ffi::CString::new(format!("_ses.{id}")).map_err(|_| Error::Other("keyring name".into()))?;
+    // SAFETY: keyctl with a valid NUL-terminated name.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    // Kernels without keyrings, or a seccomp'd parent, answer ENOSYS/EPERM: runc goes on too.
+    if r < 0 && !matches!(nix::errno::Errno::last(), nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM | nix::errno::Errno::EACCES) {
+        return Err(Error::call("keyctl(KEYCTL_JOIN_SESSION_KEYRING)", nix::errno::Errno::last()));
+    }
+    Ok(())
 }
 
 fn accept(listener: RawFd) -> Result<OwnedFd> {

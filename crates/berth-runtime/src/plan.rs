@@ -56,6 +56,9 @@ pub struct Plan {
     pub hooks: Hooks,
     pub cgroups_path: String,
     pub no_pivot: bool,
+    /// Join a new session keyring named after the container (runc's default), so the
+    /// container does not share the caller's keys.
+    pub new_keyring: bool,
     pub spec: Spec,
 }
 
@@ -208,6 +211,7 @@ pub fn build(id: &str, bundle: &Path, spec: Spec) -> Result<Plan> {
         hooks: spec.hooks().clone().unwrap_or_default(),
         cgroups_path,
         no_pivot: false,
+        new_keyring: true,
         spec,
     })
 }

@@ -1,0 +1,92 @@
+//! Bad input: a clear error naming the field or path, a non-zero exit, nothing left behind.
+
+use serde_json::json;
+
+use super::harness::{is_berth, text, Ctx};
+
+fn create_fails(c: &Ctx, id: &str) -> String {
+    let out = c.rt(&["create", "--bundle", c.bundle.to_str().unwrap(), id]);
+    assert!(!out.status.success(), "create of {id} succeeded");
+    assert!(!c.root.join(id).join("state.json").exists(), "state left for {id}");
+    text(&out.stderr)
+}
+
+#[test]
+fn invalid_ids_are_refused() {
+    let mut c = Ctx::new();
+    c.args(&["true"]);
+    c.write_config();
+    for id in ["../escape", "a/b", "..", "has space"] {
+        create_fails(&c, id);
+    }
+    assert!(!c.dir.path().join("escape").exists());
+}
+
+#[test]
+fn malformed_config_names_the_position() {
+    let c = Ctx::new();
+    std::fs::write(c.bundle.join("config.json"), "{\n \"ociVersion\": \"1.0.2\",\n \"process\": [\n").unwrap();
+    let id = c.id();
+    let err = create_fails(&c, &id);
+    if is_berth() {
+        assert!(err.contains("config.json") && err.contains("line"), "{err}");
+    }
+}
+
+#[test]
+fn missing_bundle_and_rootfs() {
+    let mut c = Ctx::new();
+    let id = c.id();
+    let out = c.rt(&["create", "--bundle", "/nonexistent-bundle", &id]);
+    assert!(!out.status.success());
+    c.config["root"]["path"] = json!("nope");
+    c.write_config();
+    let err = create_fails(&c, &c.id());
+    if is_berth() {
+        assert!(err.contains("root.path"), "{err}");
+    }
+}
+
+#[test]
+fn duplicate_namespaces_and_relative_paths() {
+    let mut c = Ctx::new();
+    // runc 1.1 accepts a duplicate namespace (the last one wins); berth refuses it.
+    if !is_berth() {
+        c.config["linux"]["namespaces"].as_array_mut().unwrap().pop();
+    }
+    c.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "pid"}));
+    c.write_config();
+    if is_berth() {
+        let err = create_fails(&c, &c.id());
+        assert!(err.contains("linux.namespaces"), "{err}");
+    }
+    let mut c = Ctx::new();
+    c.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "relative/dir", "type": "tmpfs", "source": "tmpfs"}));
+    c.write_config();
+    // runc 1.1 takes a relative destination as relative to / (with a warning); berth refuses.
+    if is_berth() {
+        let err = create_fails(&c, &c.id());
+        assert!(err.contains("mounts[7].destination"), "{err}");
+    }
+}
+
+#[test]
+fn empty_args() {
+    let mut c = Ctx::new();
+    c.config["process"]["args"] = json!([]);
+    c.write_config();
+    let err = create_fails(&c, &c.id());
+    if is_berth() {
+        assert!(err.contains("process.args"), "{err}");
+    }
+}
+
+#[test]
+fn existing_id_is_refused() {
+    let mut c = Ctx::new();
+    c.args(&["sleep", "100"]);
+    let id = c.create();
+    let out = c.rt(&["create", "--bundle", c.bundle.to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    assert_eq!(c.state(&id)["status"], "created", "the first container is untouched");
+}

@@ -1,0 +1,64 @@
+//! `exec`: a second process joins the container's namespaces, cgroup and settings.
+
+use super::harness::{text, Ctx};
+
+fn running(c: &mut Ctx) -> String {
+    c.args(&["sleep", "1000"]);
+    let id = c.create();
+    assert!(c.rt(&["start", &id]).status.success());
+    id
+}
+
+#[test]
+fn exec_joins_the_namespaces() {
+    let mut c = Ctx::new();
+    let id = running(&mut c);
+    let out = c.rt(&["exec", &id, "sh", "-c", "hostname; ps -o pid,comm | grep -c sleep; ls /sys/class/net; touch /x 2>/dev/null || echo ro"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "berth-test\n1\nlo\nro\n");
+}
+
+#[test]
+fn exec_exit_status_env_cwd_user() {
+    let mut c = Ctx::new();
+    let id = running(&mut c);
+    let out = c.rt(&["exec", "--env", "X=1", "--cwd", "/tmp", "--user", "5:6", &id, "sh", "-c", "echo $X; pwd; id -u; id -g; exit 4"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(text(&out.stdout), "1\n/tmp\n5\n6\n");
+}
+
+#[test]
+fn exec_with_process_json_detached() {
+    let mut c = Ctx::new();
+    let id = running(&mut c);
+    let marker = "/tmp/exec-marker";
+    let p = serde_json::json!({"terminal": false, "user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", format!("echo hi > {marker}; sleep 1000")], "cwd": "/", "env": ["PATH=/bin"]});
+    let pf = c.dir.path().join("process.json");
+    std::fs::write(&pf, p.to_string()).unwrap();
+    let pidf = c.dir.path().join("exec.pid");
+    let out = c.rt(&["exec", "--process", pf.to_str().unwrap(), "--detach", "--pid-file", pidf.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid: i32 = std::fs::read_to_string(&pidf).unwrap().trim().parse().unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let out = c.rt(&["exec", &id, "sh", "-c", &format!("while [ ! -s {marker} ]; do sleep 0.05; done; cat {marker}")]);
+    assert_eq!(text(&out.stdout), "hi\n");
+}
+
+#[test]
+fn exec_in_a_stopped_container_fails() {
+    let mut c = Ctx::new();
+    let id = running(&mut c);
+    assert!(c.rt(&["kill", &id, "KILL"]).status.success());
+    super::lifecycle::wait_stopped(&c, &id);
+    let out = c.rt(&["exec", &id, "true"]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn exec_missing_binary_fails() {
+    let mut c = Ctx::new();
+    let id = running(&mut c);
+    let out = c.rt(&["exec", &id, "/nope"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("/nope"), "{}", text(&out.stderr));
+}

@@ -1,0 +1,13 @@
+//! Tests of the low-level runtime: lifecycle, isolation, mounts, process, hooks, security.
+
+mod harness;
+
+mod bad_input;
+mod exec;
+mod hooks;
+mod isolation;
+mod lifecycle;
+mod mounts;
+mod process;
+mod security;
+mod terminal;

@@ -1,0 +1,136 @@
+//! The process: args, env, cwd, user, rlimits, capabilities, no_new_privs, oom score, fds.
+
+use serde_json::json;
+
+use super::harness::{text, Ctx};
+
+#[test]
+fn env_cwd_and_args() {
+    let mut c = Ctx::new();
+    c.config["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
+    c.config["process"]["cwd"] = json!("/tmp");
+    c.sh("echo \"$FOO\"; pwd; echo \"$0\"");
+    assert_eq!(c.run_ok(), "bar baz\n/tmp\nsh\n");
+}
+
+#[test]
+fn user_group_and_additional_gids() {
+    let mut c = Ctx::new();
+    c.config["process"]["user"] = json!({"uid": 1234, "gid": 2345, "additionalGids": [3456, 4567], "umask": 63});
+    c.sh("id -u; id -g; id -G; umask");
+    let out = c.run_ok();
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(l[0], "1234");
+    assert_eq!(l[1], "2345");
+    assert_eq!(l[2], "2345 3456 4567");
+    assert_eq!(l[3], "0077");
+}
+
+fn status_field(out: &str, field: &str) -> String {
+    out.lines().find(|l| l.starts_with(field)).unwrap_or_default().split_whitespace().nth(1).unwrap_or_default().to_string()
+}
+
+#[test]
+fn capabilities_all_five_sets() {
+    let mut c = Ctx::new();
+    c.config["process"]["capabilities"] = json!({
+        "bounding": ["CAP_KILL", "CAP_CHOWN", "CAP_NET_RAW"],
+        "effective": ["CAP_KILL", "CAP_CHOWN"],
+        "permitted": ["CAP_KILL", "CAP_CHOWN"],
+        "inheritable": ["CAP_KILL"],
+        "ambient": ["CAP_KILL"]
+    });
+    c.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    c.sh("grep Cap /proc/self/status");
+    let out = c.run_ok();
+    // CAP_CHOWN = bit 0, CAP_KILL = bit 5, CAP_NET_RAW = bit 13.
+    assert_eq!(status_field(&out, "CapBnd"), "0000000000002021");
+    assert_eq!(status_field(&out, "CapInh"), "0000000000000020");
+    assert_eq!(status_field(&out, "CapAmb"), "0000000000000020");
+    // A non-root process keeps, across exec, only its ambient capabilities.
+    assert_eq!(status_field(&out, "CapPrm"), "0000000000000020");
+    assert_eq!(status_field(&out, "CapEff"), "0000000000000020");
+}
+
+#[test]
+fn root_process_capabilities() {
+    let mut c = Ctx::new();
+    c.sh("grep Cap /proc/self/status");
+    let out = c.run_ok();
+    // AUDIT_WRITE (29), KILL (5), NET_BIND_SERVICE (10)
+    assert_eq!(status_field(&out, "CapEff"), "0000000020000420");
+    assert_eq!(status_field(&out, "CapBnd"), "0000000020000420");
+}
+
+#[test]
+fn capability_beyond_the_bounding_set_is_an_error() {
+    // CAP_SYS_RESOURCE is not in this machine's bounding set.
+    let bnd = std::fs::read_to_string("/proc/self/status").unwrap();
+    let have = u64::from_str_radix(&status_field(&bnd, "CapBnd"), 16).unwrap();
+    if have & (1 << 24) != 0 {
+        eprintln!("CAP_SYS_RESOURCE is in this host's bounding set; nothing to test here");
+        return;
+    }
+    let mut c = Ctx::new();
+    c.config["process"]["capabilities"]["bounding"] = json!(["CAP_SYS_RESOURCE"]);
+    let (out, id) = c.run();
+    // runc 1.1 silently starts the process without the capability; berth refuses.
+    if super::harness::is_berth() {
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("CAP_SYS_RESOURCE"), "{}", text(&out.stderr));
+        assert!(!c.root.join(id).exists());
+    }
+}
+
+#[test]
+fn no_new_privileges() {
+    let mut c = Ctx::new();
+    c.sh("grep NoNewPrivs /proc/self/status");
+    assert_eq!(status_field(&c.run_ok(), "NoNewPrivs"), "1");
+    c.config["process"]["noNewPrivileges"] = json!(false);
+    c.sh("grep NoNewPrivs /proc/self/status");
+    assert_eq!(status_field(&c.run_ok(), "NoNewPrivs"), "0");
+}
+
+#[test]
+fn rlimits_and_oom_score_adj() {
+    let mut c = Ctx::new();
+    c.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}, {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]);
+    c.config["process"]["oomScoreAdj"] = json!(123);
+    c.sh("ulimit -n; ulimit -H -n; ulimit -c; cat /proc/self/oom_score_adj");
+    assert_eq!(c.run_ok(), "321\n654\n0\n123\n");
+}
+
+#[test]
+fn caller_fds_do_not_leak_but_preserved_ones_do() {
+    let mut c = Ctx::new();
+    c.sh("ls /proc/self/fd | sort -n | tr '\\n' ' '");
+    c.write_config();
+    let id = c.id();
+    let mut cmd = c.cmd(&["run", "--bundle", c.bundle.to_str().unwrap(), &id]);
+    Ctx::with_fd(&mut cmd, std::fs::File::open("/etc/hostname").unwrap(), 7);
+    let out = super::harness::capture(cmd);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // ls itself has its directory open as fd 3.
+    assert_eq!(text(&out.stdout).trim(), "0 1 2 3");
+
+    let id = c.id();
+    let mut cmd = c.cmd(&["run", "--preserve-fds", "1", "--bundle", c.bundle.to_str().unwrap(), &id]);
+    Ctx::with_fd(&mut cmd, std::fs::File::open("/etc/hostname").unwrap(), 3);
+    c.sh("cat /proc/self/fdinfo/3 >/dev/null && echo fd3-open");
+    c.write_config();
+    let out = super::harness::capture(cmd);
+    assert_eq!(text(&out.stdout), "fd3-open\n", "{}", text(&out.stderr));
+}
+
+#[test]
+fn missing_executable_fails_create() {
+    let mut c = Ctx::new();
+    c.args(&["/no/such/binary"]);
+    c.write_config();
+    let id = c.id();
+    let out = c.rt(&["create", "--bundle", c.bundle.to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("/no/such/binary"), "{}", text(&out.stderr));
+    assert!(!c.root.join(&id).exists());
+}

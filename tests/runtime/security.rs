@@ -1,0 +1,86 @@
+//! Escapes that hit runc and crun, each pinned by a test.
+
+use serde_json::json;
+
+use super::harness::{mounts_under, text, Ctx};
+
+/// CVE-2021-30465 family: a mount destination through a symlink pointing out of the rootfs
+/// must land inside the rootfs, never on the host.
+#[test]
+fn mount_destination_symlink_stays_inside_the_rootfs() {
+    let mut c = Ctx::new();
+    let host_target = c.dir.path().join("host-side");
+    std::fs::create_dir(&host_target).unwrap();
+    std::os::unix::fs::symlink(&host_target, c.rootfs().join("escape")).unwrap();
+    c.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/escape/x", "type": "tmpfs", "source": "tmpfs"}));
+    c.sh("echo ok");
+    let (out, _) = c.run();
+    // Either refused or mounted inside; the host directory must be untouched.
+    let _ = out;
+    assert!(!host_target.join("x").exists(), "a directory was created on the host through the symlink");
+    assert!(mounts_under(&host_target).is_empty());
+}
+
+/// CVE-2019-16884 family: /proc in the image replaced by a symlink must not redirect the
+/// runtime's procfs writes.
+#[test]
+fn proc_symlink_in_the_image() {
+    let mut c = Ctx::new();
+    let rootfs = c.rootfs();
+    std::fs::remove_dir(rootfs.join("proc")).unwrap();
+    let fake = c.dir.path().join("fakeproc");
+    std::fs::create_dir(&fake).unwrap();
+    std::os::unix::fs::symlink(&fake, rootfs.join("proc")).unwrap();
+    c.config["process"]["oomScoreAdj"] = json!(100);
+    c.sh("cat /proc/self/oom_score_adj");
+    let (out, _) = c.run();
+    assert!(std::fs::read_dir(&fake).unwrap().next().is_none(), "the runtime wrote through the symlink");
+    assert!(mounts_under(&fake).is_empty());
+    if out.status.success() {
+        assert_eq!(text(&out.stdout), "100\n");
+    }
+}
+
+/// CVE-2024-21626: a cwd naming a leaked fd must not give the container the host's files.
+#[test]
+fn leaked_fd_cwd_does_not_escape() {
+    let mut c = Ctx::new();
+    c.config["process"]["cwd"] = json!("/proc/self/fd/7");
+    c.sh("ls ../../../../ | head -3; pwd");
+    c.write_config();
+    let id = c.id();
+    let mut cmd = c.cmd(&["run", "--bundle", c.bundle.to_str().unwrap(), &id]);
+    Ctx::with_fd(&mut cmd, std::fs::File::open("/").unwrap(), 7);
+    let out = super::harness::capture(cmd);
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("berth-test-") && !stdout.contains("work"), "container saw the host root: {stdout}");
+}
+
+/// CVE-2019-5736: the container must not be able to open the runtime binary for writing.
+#[test]
+fn runtime_binary_is_not_writable_from_the_container() {
+    let mut c = Ctx::new();
+    c.config["process"]["capabilities"] = json!({"bounding": ["CAP_DAC_OVERRIDE", "CAP_SYS_PTRACE"], "effective": ["CAP_DAC_OVERRIDE", "CAP_SYS_PTRACE"], "permitted": ["CAP_DAC_OVERRIDE", "CAP_SYS_PTRACE"]});
+    // The init is still the runtime until start: while created, try to reach /proc/1/exe
+    // from an exec'd process.
+    c.args(&["sleep", "1000"]);
+    let id = c.create();
+    let out = c.rt(&["exec", &id, "sh", "-c", "cat /proc/1/exe > /dev/null 2>&1 && echo readable; echo x >> /proc/1/exe 2>/dev/null && echo WRITTEN; echo end"]);
+    assert!(!text(&out.stdout).contains("WRITTEN"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn failed_create_leaves_no_process_or_mount() {
+    let mut c = Ctx::new();
+    c.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/bad", "type": "nosuchfs", "source": "x"}));
+    c.args(&["sleep", "1000"]);
+    c.write_config();
+    let id = c.id();
+    let out = c.rt(&["create", "--bundle", c.bundle.to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("/bad"), "the error names the mount: {err}");
+    assert!(!c.root.join(&id).exists(), "state dir left behind");
+    assert!(mounts_under(&c.bundle).is_empty(), "mounts left behind");
+    assert!(super::harness::processes_with(c.bundle.to_str().unwrap()).is_empty());
+}

@@ -1,0 +1,64 @@
+//! Terminals: `--console-socket` receives the pty master over SCM_RIGHTS.
+
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+
+use serde_json::json;
+
+use super::harness::{text, Ctx};
+
+fn recv_master(l: &UnixListener) -> std::fs::File {
+    let (s, _) = l.accept().unwrap();
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = nix::sys::socket::recvmsg::<()>(std::os::fd::AsRawFd::as_raw_fd(&s), &mut iov, Some(&mut cmsg), nix::sys::socket::MsgFlags::empty()).unwrap();
+    for c in msg.cmsgs().unwrap() {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the fd was just received and is ours.
+            return std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+        }
+    }
+    panic!("no fd received");
+}
+
+#[test]
+fn console_socket_gets_the_pty_master() {
+    let mut c = Ctx::new();
+    c.config["process"]["terminal"] = json!(true);
+    c.config["process"]["consoleSize"] = json!({"height": 33, "width": 111});
+    c.sh("tty; stty size 2>/dev/null || true; read line; echo got:$line");
+    c.write_config();
+    let sock = c.dir.path().join("console.sock");
+    let l = UnixListener::bind(&sock).unwrap();
+    let id = c.id();
+    let mut create = c.cmd(&["create", "--bundle", c.bundle.to_str().unwrap(), "--console-socket", sock.to_str().unwrap(), &id]);
+    let child = std::thread::spawn(move || super::harness::capture(create));
+    let mut master = recv_master(&l);
+    let out = child.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(c.rt(&["start", &id]).status.success());
+    master.write_all(b"hello\n").unwrap();
+    let mut all = String::new();
+    let mut buf = [0u8; 1024];
+    while !all.contains("got:hello") {
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => all.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(all.contains("/dev/pts/0"), "{all}");
+    assert!(all.contains("got:hello"), "{all}");
+}
+
+#[test]
+fn terminal_without_console_socket_fails_create() {
+    let mut c = Ctx::new();
+    c.config["process"]["terminal"] = json!(true);
+    c.write_config();
+    let id = c.id();
+    let out = c.rt(&["create", "--bundle", c.bundle.to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    assert!(!c.root.join(&id).exists());
+}
