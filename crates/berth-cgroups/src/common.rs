@@ -1,0 +1,247 @@
+//! Small file helpers shared by every controller: write a value, read a
+//! value, parse the kernel's "flat keyed" and "nested keyed" formats.
+
+use std::collections::HashMap;
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{CgroupError, Result};
+
+/// Writes `value` to `dir/file`. The file must already exist: on cgroupfs
+/// a missing file means the controller or feature is absent, and in unit
+/// tests the fake cgroup directory lists the files the "kernel" has.
+pub(crate) fn write_file(dir: &Path, file: &str, value: &str) -> Result<()> {
+    let path = dir.join(file);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .map_err(|e| CgroupError::io("open", &path, e))?;
+    // cgroupfs takes one value per write(2); write_all may split only on
+    // short writes, which kernfs does not do for these sizes.
+    f.write_all(value.as_bytes())
+        .map_err(|e| CgroupError::io("write", &path, e))
+}
+
+/// Writes `value` to `dir/file` as the setting of the spec field `field`.
+pub(crate) fn write_field(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
+    write_file(dir, file, value).map_err(|e| e.in_field(field))
+}
+
+/// Reads `dir/file` as a string.
+pub(crate) fn read_file(dir: &Path, file: &str) -> Result<String> {
+    let path = dir.join(file);
+    fs::read_to_string(&path).map_err(|e| CgroupError::io("read", path, e))
+}
+
+/// Reads `dir/file` if it exists.
+pub(crate) fn read_optional(dir: &Path, file: &str) -> Result<Option<String>> {
+    let path = dir.join(file);
+    match fs::read_to_string(&path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CgroupError::io("read", path, e)),
+    }
+}
+
+/// Parses a single number; `max` (v2) reads as `u64::MAX`.
+pub(crate) fn parse_u64(path: &Path, s: &str) -> Result<u64> {
+    let t = s.trim();
+    if t == "max" {
+        return Ok(u64::MAX);
+    }
+    t.parse().map_err(|_| CgroupError::Parse {
+        path: path.to_path_buf(),
+        reason: format!("expected a number, got `{t}`"),
+    })
+}
+
+/// Reads `dir/file` as one number, or `None` when the file does not exist.
+pub(crate) fn read_u64_optional(dir: &Path, file: &str) -> Result<Option<u64>> {
+    match read_optional(dir, file)? {
+        Some(s) => parse_u64(&dir.join(file), &s).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Parses "key value" lines (`memory.stat`, `cpu.stat`, `memory.events`).
+/// Lines whose value is not a number are skipped.
+pub(crate) fn parse_flat_keyed(s: &str) -> HashMap<String, u64> {
+    s.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let k = it.next()?;
+            let v = it.next()?.parse().ok()?;
+            Some((k.to_string(), v))
+        })
+        .collect()
+}
+
+/// Parses "key k1=v1 k2=v2" lines (`io.stat`) into (key, fields).
+pub(crate) fn parse_nested_keyed(s: &str) -> Vec<(String, HashMap<String, u64>)> {
+    s.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let key = it.next()?.to_string();
+            let fields = it
+                .filter_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    Some((k.to_string(), v.parse().ok()?))
+                })
+                .collect();
+            Some((key, fields))
+        })
+        .collect()
+}
+
+/// Parses the pid list of `cgroup.procs` / `tasks`.
+pub(crate) fn parse_pids(path: &Path, s: &str) -> Result<Vec<i32>> {
+    s.split_whitespace()
+        .map(|p| {
+            p.parse().map_err(|_| CgroupError::Parse {
+                path: path.to_path_buf(),
+                reason: format!("bad pid `{p}`"),
+            })
+        })
+        .collect()
+}
+
+/// All pids in `dir/cgroup.procs` and in every descendant cgroup.
+pub(crate) fn pids_recursive(dir: &Path) -> Result<Vec<i32>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let procs = d.join("cgroup.procs");
+        match fs::read_to_string(&procs) {
+            Ok(s) => out.extend(parse_pids(&procs, &s)?),
+            // A cgroup removed while we walk it has no tasks.
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(CgroupError::io("read", procs, e)),
+        }
+        stack.extend(sub_cgroups(&d)?);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// The child cgroup directories of `dir`.
+pub(crate) fn sub_cgroups(dir: &Path) -> Result<Vec<PathBuf>> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(CgroupError::io("readdir", dir, e)),
+    };
+    let mut out = Vec::new();
+    for ent in rd {
+        let ent = ent.map_err(|e| CgroupError::io("readdir", dir, e))?;
+        if ent.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            out.push(ent.path());
+        }
+    }
+    Ok(out)
+}
+
+/// Creates `root/rel` and the missing directories above it, calling
+/// `on_level` for every level below `root` from the top down (so a level's
+/// parent is always set up before the level itself).
+pub(crate) fn mkdir_levels(
+    root: &Path,
+    rel: &Path,
+    mut on_level: impl FnMut(&Path) -> Result<()>,
+) -> Result<()> {
+    let mut cur = root.to_path_buf();
+    for comp in rel.components() {
+        cur.push(comp);
+        match fs::create_dir(&cur) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(CgroupError::io("mkdir", &cur, e)),
+        }
+        on_level(&cur)?;
+    }
+    Ok(())
+}
+
+/// Removes the cgroup `dir` and its sub-cgroups, deepest first. A cgroup
+/// whose last task has just exited can still be busy for a moment, so EBUSY
+/// is retried briefly. A directory that is already gone is fine.
+pub(crate) fn rmdir_tree(dir: &Path) -> Result<()> {
+    for child in sub_cgroups(dir)? {
+        rmdir_tree(&child)?;
+    }
+    let mut tries = 0;
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(CgroupError::io("rmdir", dir, e)),
+        }
+    }
+}
+
+/// Polls `cond` every 10 ms until it is true, at most `limit` long.
+pub(crate) fn wait_until(
+    limit: Duration,
+    what: &'static str,
+    path: &Path,
+    mut cond: impl FnMut() -> Result<bool>,
+) -> Result<()> {
+    let step = Duration::from_millis(10);
+    let mut waited = Duration::ZERO;
+    loop {
+        if cond()? {
+            return Ok(());
+        }
+        if waited >= limit {
+            return Err(CgroupError::Timeout {
+                what,
+                path: path.to_path_buf(),
+            });
+        }
+        std::thread::sleep(step);
+        waited += step;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_keyed_skips_non_numbers() {
+        let m = parse_flat_keyed("low 0\nhigh 5\noom_kill 2\nbogus x\n");
+        assert_eq!(m["high"], 5);
+        assert_eq!(m["oom_kill"], 2);
+        assert!(!m.contains_key("bogus"));
+    }
+
+    #[test]
+    fn nested_keyed_parses_io_stat() {
+        let v = parse_nested_keyed("8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n");
+        assert_eq!(v[0].0, "8:0");
+        assert_eq!(v[0].1["wbytes"], 20);
+    }
+
+    #[test]
+    fn write_requires_existing_file() {
+        let d = tempfile::tempdir().unwrap();
+        let e = write_file(d.path(), "nope", "1").unwrap_err();
+        assert_eq!(e.errno(), Some(nix::errno::Errno::ENOENT));
+        fs::write(d.path().join("yes"), "old-long-value").unwrap();
+        write_file(d.path(), "yes", "1").unwrap();
+        assert_eq!(fs::read_to_string(d.path().join("yes")).unwrap(), "1");
+    }
+
+    #[test]
+    fn max_parses_as_u64_max() {
+        assert_eq!(parse_u64(Path::new("x"), "max\n").unwrap(), u64::MAX);
+        assert_eq!(parse_u64(Path::new("x"), " 42\n").unwrap(), 42);
+    }
+}

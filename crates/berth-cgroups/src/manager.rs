@@ -1,0 +1,183 @@
+//! The [`CgroupManager`] trait and the [`Manager`] enum that picks the
+//! implementation for this host.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::Signal;
+use oci_spec::runtime::LinuxResources;
+
+use crate::error::{CgroupError, Result};
+use crate::oom::OomWatcher;
+use crate::path::CgroupsPath;
+use crate::stats::Stats;
+use crate::systemd::SystemdManager;
+use crate::v1::V1Manager;
+use crate::v2::V2Manager;
+use crate::{detect_at, CgroupMode, FreezerState, DEFAULT_ROOT};
+
+/// What every cgroup driver can do for one container.
+pub trait CgroupManager {
+    /// Creates the cgroup (and missing parents) and prepares it for tasks.
+    fn create(&self) -> Result<()>;
+    /// Moves the process `pid` (all its threads) into the cgroup.
+    fn add_task(&self, pid: i32) -> Result<()>;
+    /// Applies `linux.resources`; used by create and by `update`. A field
+    /// this host cannot honour is an error naming the field.
+    fn apply(&self, resources: &LinuxResources) -> Result<()>;
+    /// Freezes every task and returns once they are frozen.
+    fn freeze(&self) -> Result<()>;
+    /// Thaws every task.
+    fn thaw(&self) -> Result<()>;
+    /// Reads the freezer state.
+    fn freezer_state(&self) -> Result<FreezerState>;
+    /// Pids of the processes in the cgroup and its sub-cgroups.
+    fn pids(&self) -> Result<Vec<i32>>;
+    /// Resource usage, in runc's `events --stats` shape.
+    fn stats(&self) -> Result<Stats>;
+    /// Starts watching for OOM kills, for `events`.
+    fn oom_watcher(&self) -> Result<OomWatcher>;
+    /// How many tasks the OOM killer has killed in the cgroup.
+    fn oom_kill_count(&self) -> Result<u64>;
+    /// Sends `signal` to every process in the cgroup.
+    fn kill_all(&self, signal: Signal) -> Result<()>;
+    /// Kills what is left (thawing first if frozen) and removes the cgroup,
+    /// sub-cgroups first. Succeeds if it is already gone.
+    fn destroy(&self) -> Result<()>;
+    /// True if the cgroup directory exists.
+    fn exists(&self) -> bool;
+}
+
+/// The cgroup manager for one container, for whichever driver applies.
+#[derive(Debug, Clone)]
+pub enum Manager {
+    /// cgroupfs on v1 (legacy or hybrid) hierarchies.
+    V1(V1Manager),
+    /// cgroupfs on the v2 unified hierarchy.
+    V2(V2Manager),
+    /// The systemd driver (not supported yet).
+    Systemd(SystemdManager),
+}
+
+impl Manager {
+    /// Builds the manager for `linux.cgroupsPath` (empty: `/berth/<id>`) on
+    /// this host. `systemd` selects the systemd driver (`--systemd-cgroup`).
+    pub fn new(cgroups_path: &str, container_id: &str, systemd: bool) -> Result<Manager> {
+        let root = Path::new(DEFAULT_ROOT);
+        let mode = if systemd {
+            CgroupMode::Unified
+        } else {
+            detect_at(root)?
+        };
+        Manager::with_root(mode, root, cgroups_path, container_id, systemd)
+    }
+
+    /// Like [`Manager::new`] with the mode and the cgroupfs mount root
+    /// given, e.g. a temp dir in tests.
+    pub fn with_root(
+        mode: CgroupMode,
+        root: &Path,
+        cgroups_path: &str,
+        container_id: &str,
+        systemd: bool,
+    ) -> Result<Manager> {
+        match CgroupsPath::parse(cgroups_path, container_id, systemd)? {
+            CgroupsPath::Systemd { .. } => Ok(Manager::Systemd(SystemdManager::new(cgroups_path))),
+            CgroupsPath::Fs(rel) if mode.is_v1() => Ok(Manager::V1(V1Manager::new(root, &rel))),
+            CgroupsPath::Fs(rel) => Ok(Manager::V2(V2Manager::new(root, &rel))),
+        }
+    }
+
+    /// `v1`, `v2` or `systemd`.
+    pub fn version(&self) -> &'static str {
+        match self {
+            Manager::V1(_) => "v1",
+            Manager::V2(_) => "v2",
+            Manager::Systemd(_) => "systemd",
+        }
+    }
+
+    /// The v2 cgroup directory, for `CLONE_INTO_CGROUP`; `None` on v1.
+    pub fn unified_dir(&self) -> Option<PathBuf> {
+        match self {
+            Manager::V2(m) => Some(m.dir().to_path_buf()),
+            _ => None,
+        }
+    }
+
+    /// Opens the v2 cgroup directory (`O_DIRECTORY|O_CLOEXEC`) for clone3's
+    /// `CLONE_INTO_CGROUP`. An error on v1.
+    pub fn open_cgroup_fd(&self) -> Result<OwnedFd> {
+        match self {
+            Manager::V2(m) => m.open_dir(),
+            Manager::V1(_) => Err(CgroupError::WrongVersion {
+                op: "CLONE_INTO_CGROUP",
+                version: "v1",
+            }),
+            Manager::Systemd(m) => Err(CgroupError::SystemdUnsupported {
+                path: m.path().to_string(),
+            }),
+        }
+    }
+
+    fn inner(&self) -> &dyn CgroupManager {
+        match self {
+            Manager::V1(m) => m,
+            Manager::V2(m) => m,
+            Manager::Systemd(m) => m,
+        }
+    }
+}
+
+impl CgroupManager for Manager {
+    fn create(&self) -> Result<()> {
+        self.inner().create()
+    }
+    fn add_task(&self, pid: i32) -> Result<()> {
+        self.inner().add_task(pid)
+    }
+    fn apply(&self, resources: &LinuxResources) -> Result<()> {
+        self.inner().apply(resources)
+    }
+    fn freeze(&self) -> Result<()> {
+        self.inner().freeze()
+    }
+    fn thaw(&self) -> Result<()> {
+        self.inner().thaw()
+    }
+    fn freezer_state(&self) -> Result<FreezerState> {
+        self.inner().freezer_state()
+    }
+    fn pids(&self) -> Result<Vec<i32>> {
+        self.inner().pids()
+    }
+    fn stats(&self) -> Result<Stats> {
+        self.inner().stats()
+    }
+    fn oom_watcher(&self) -> Result<OomWatcher> {
+        self.inner().oom_watcher()
+    }
+    fn oom_kill_count(&self) -> Result<u64> {
+        self.inner().oom_kill_count()
+    }
+    fn kill_all(&self, signal: Signal) -> Result<()> {
+        self.inner().kill_all(signal)
+    }
+    fn destroy(&self) -> Result<()> {
+        self.inner().destroy()
+    }
+    fn exists(&self) -> bool {
+        self.inner().exists()
+    }
+}
+
+/// Sends `signal` to each pid; a process that exited meanwhile is fine.
+pub(crate) fn signal_each(pids: &[i32], signal: Signal, dir: &Path) -> Result<()> {
+    for &pid in pids {
+        match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+            Err(e) => return Err(CgroupError::sys("kill", dir, e)),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,330 @@
+//! cgroup v1 (legacy and hybrid hosts): one hierarchy per controller,
+//! mounted at `<root>/<controller>`; the container gets the same relative
+//! path in each.
+
+pub mod blkio;
+pub mod cpu;
+pub mod cpuacct;
+pub mod cpuset;
+pub mod devices;
+pub mod freezer;
+pub mod hugetlb;
+pub mod memory;
+pub mod net_cls;
+pub mod net_prio;
+pub mod pids;
+pub mod rdma;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use oci_spec::runtime::LinuxResources;
+
+use crate::common::{mkdir_levels, pids_recursive, rmdir_tree, wait_until, write_file};
+use crate::devices::rules_from_spec;
+use crate::error::{CgroupError, Result};
+use crate::manager::{signal_each, CgroupManager};
+use crate::oom::OomWatcher;
+use crate::stats::Stats;
+use crate::FreezerState;
+
+/// A v1 controller (one hierarchy each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Controller {
+    /// `cpu`: shares, CFS and RT bandwidth.
+    Cpu,
+    /// `cpuacct`: CPU usage accounting.
+    Cpuacct,
+    /// `cpuset`: CPUs and memory nodes.
+    Cpuset,
+    /// `memory`.
+    Memory,
+    /// `devices`: device access allowlist.
+    Devices,
+    /// `freezer`: pause/resume.
+    Freezer,
+    /// `pids`: task count limit.
+    Pids,
+    /// `blkio`: block I/O weight and throttling.
+    Blkio,
+    /// `hugetlb`: huge page limits.
+    Hugetlb,
+    /// `net_cls`: packet class id.
+    NetCls,
+    /// `net_prio`: per-interface priority.
+    NetPrio,
+    /// `rdma`: RDMA resources.
+    Rdma,
+}
+
+impl Controller {
+    /// Every controller berth manages.
+    pub const ALL: [Controller; 12] = [
+        Controller::Cpu,
+        Controller::Cpuacct,
+        Controller::Cpuset,
+        Controller::Memory,
+        Controller::Devices,
+        Controller::Freezer,
+        Controller::Pids,
+        Controller::Blkio,
+        Controller::Hugetlb,
+        Controller::NetCls,
+        Controller::NetPrio,
+        Controller::Rdma,
+    ];
+
+    /// The hierarchy's directory name under the mount root.
+    pub fn name(self) -> &'static str {
+        match self {
+            Controller::Cpu => "cpu",
+            Controller::Cpuacct => "cpuacct",
+            Controller::Cpuset => "cpuset",
+            Controller::Memory => "memory",
+            Controller::Devices => "devices",
+            Controller::Freezer => "freezer",
+            Controller::Pids => "pids",
+            Controller::Blkio => "blkio",
+            Controller::Hugetlb => "hugetlb",
+            Controller::NetCls => "net_cls",
+            Controller::NetPrio => "net_prio",
+            Controller::Rdma => "rdma",
+        }
+    }
+}
+
+/// The cgroupfs v1 manager.
+#[derive(Debug, Clone)]
+pub struct V1Manager {
+    root: PathBuf,
+    rel: PathBuf,
+}
+
+impl V1Manager {
+    /// The container's cgroup `rel` (relative) under the mount `root`.
+    pub fn new(root: &Path, rel: &Path) -> V1Manager {
+        V1Manager {
+            root: root.to_path_buf(),
+            rel: rel.to_path_buf(),
+        }
+    }
+
+    /// True if the controller's hierarchy is mounted.
+    pub fn is_mounted(&self, c: Controller) -> bool {
+        self.root.join(c.name()).is_dir()
+    }
+
+    /// The container's directory in controller `c`'s hierarchy, if mounted.
+    pub fn dir(&self, c: Controller) -> Option<PathBuf> {
+        self.is_mounted(c)
+            .then(|| self.root.join(c.name()).join(&self.rel))
+    }
+
+    /// The container's directory for `field`, or an error naming it.
+    fn require(&self, c: Controller, field: &str) -> Result<PathBuf> {
+        self.dir(c).ok_or_else(|| {
+            CgroupError::unsupported(field, format!("{} controller not mounted", c.name()))
+        })
+    }
+
+    fn mounted(&self) -> impl Iterator<Item = (Controller, PathBuf)> + '_ {
+        Controller::ALL
+            .into_iter()
+            .filter_map(|c| Some((c, self.dir(c)?)))
+    }
+
+    /// The hierarchy used to list tasks.
+    fn task_dir(&self) -> Result<PathBuf> {
+        [
+            Controller::Pids,
+            Controller::Freezer,
+            Controller::Memory,
+            Controller::Cpu,
+            Controller::Devices,
+        ]
+        .into_iter()
+        .find_map(|c| self.dir(c))
+        .ok_or_else(|| CgroupError::unsupported("cgroups", "no v1 controller is mounted"))
+    }
+
+    fn apply_resources(&self, r: &LinuxResources) -> Result<()> {
+        if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+            return Err(CgroupError::unsupported(
+                "linux.resources.unified",
+                "needs cgroup v2, but this host uses cgroup v1",
+            ));
+        }
+        if let Some(devs) = r.devices() {
+            let rules = rules_from_spec(devs)?;
+            devices::apply(
+                &self.require(Controller::Devices, "linux.resources.devices")?,
+                &rules,
+            )?;
+        }
+        if let Some(m) = r.memory().as_ref().filter(|m| memory::requested(m)) {
+            memory::apply(
+                &self.require(Controller::Memory, "linux.resources.memory")?,
+                m,
+            )?;
+        }
+        if let Some(c) = r.cpu() {
+            if cpu::requested(c) {
+                cpu::apply(&self.require(Controller::Cpu, "linux.resources.cpu")?, c)?;
+            }
+            if cpuset::requested(c) {
+                cpuset::apply(
+                    &self.require(Controller::Cpuset, "linux.resources.cpu.cpus")?,
+                    c,
+                )?;
+            }
+        }
+        if let Some(p) = r.pids() {
+            pids::apply(&self.require(Controller::Pids, "linux.resources.pids")?, p)?;
+        }
+        if let Some(b) = r.block_io().as_ref().filter(|b| blkio::requested(b)) {
+            blkio::apply(
+                &self.require(Controller::Blkio, "linux.resources.blockIO")?,
+                b,
+            )?;
+        }
+        if let Some(h) = r.hugepage_limits().as_ref().filter(|h| !h.is_empty()) {
+            hugetlb::apply(
+                &self.require(Controller::Hugetlb, "linux.resources.hugepageLimits")?,
+                h,
+            )?;
+        }
+        if let Some(n) = r.network() {
+            if let Some(id) = n.class_id() {
+                net_cls::apply(
+                    &self.require(Controller::NetCls, "linux.resources.network.classID")?,
+                    id,
+                )?;
+            }
+            if let Some(p) = n.priorities().as_ref().filter(|p| !p.is_empty()) {
+                let dir =
+                    self.require(Controller::NetPrio, "linux.resources.network.priorities")?;
+                net_prio::apply(&dir, p)?;
+            }
+        }
+        if let Some(rd) = r.rdma().as_ref().filter(|r| !r.is_empty()) {
+            rdma::apply(&self.require(Controller::Rdma, "linux.resources.rdma")?, rd)?;
+        }
+        Ok(())
+    }
+}
+
+impl CgroupManager for V1Manager {
+    fn create(&self) -> Result<()> {
+        for (c, _) in self.mounted() {
+            let hier = self.root.join(c.name());
+            mkdir_levels(&hier, &self.rel, |level| {
+                if c == Controller::Cpuset {
+                    cpuset::inherit_from_parent(level)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    fn add_task(&self, pid: i32) -> Result<()> {
+        for (_, dir) in self.mounted() {
+            write_file(&dir, "cgroup.procs", &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn apply(&self, resources: &LinuxResources) -> Result<()> {
+        self.apply_resources(resources)
+    }
+
+    fn freeze(&self) -> Result<()> {
+        freezer::freeze(&self.require(Controller::Freezer, "pause")?)
+    }
+
+    fn thaw(&self) -> Result<()> {
+        freezer::thaw(&self.require(Controller::Freezer, "resume")?)
+    }
+
+    fn freezer_state(&self) -> Result<FreezerState> {
+        match self.dir(Controller::Freezer) {
+            Some(dir) => freezer::state(&dir),
+            None => Ok(FreezerState::Thawed),
+        }
+    }
+
+    fn pids(&self) -> Result<Vec<i32>> {
+        pids_recursive(&self.task_dir()?)
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        let mut s = Stats::default();
+        if let Some(d) = self.dir(Controller::Cpuacct) {
+            s.cpu.usage = cpuacct::usage(&d)?;
+        }
+        if let Some(d) = self.dir(Controller::Cpu) {
+            s.cpu.throttling = cpu::throttling(&d)?;
+        }
+        if let Some(d) = self.dir(Controller::Memory) {
+            s.memory = memory::stats(&d)?;
+        }
+        if let Some(d) = self.dir(Controller::Pids) {
+            s.pids = pids::stats(&d)?;
+        }
+        if let Some(d) = self.dir(Controller::Blkio) {
+            s.blkio = blkio::stats(&d)?;
+        }
+        if let Some(d) = self.dir(Controller::Hugetlb) {
+            s.hugetlb = hugetlb::stats(&d)?.into_iter().collect();
+        }
+        Ok(s)
+    }
+
+    fn oom_watcher(&self) -> Result<OomWatcher> {
+        OomWatcher::v1(&self.require(Controller::Memory, "events")?)
+    }
+
+    fn oom_kill_count(&self) -> Result<u64> {
+        memory::oom_kill_count(&self.require(Controller::Memory, "events")?)
+    }
+
+    /// Freezes first (when the freezer is mounted) so no task can fork
+    /// away from the signal, then thaws so the signal is delivered.
+    fn kill_all(&self, signal: Signal) -> Result<()> {
+        let dir = self.task_dir()?;
+        let frozen = self.dir(Controller::Freezer).is_some() && self.freeze().is_ok();
+        let r = self.pids().and_then(|p| signal_each(&p, signal, &dir));
+        if frozen {
+            self.thaw()?;
+        }
+        r
+    }
+
+    fn destroy(&self) -> Result<()> {
+        if !self.exists() {
+            return Ok(());
+        }
+        let dir = self.task_dir()?;
+        if self.freezer_state()? != FreezerState::Thawed {
+            self.thaw()?;
+        }
+        if !self.pids()?.is_empty() {
+            self.kill_all(Signal::SIGKILL)?;
+            wait_until(Duration::from_secs(5), "an empty cgroup", &dir, || {
+                Ok(self.pids()?.is_empty())
+            })?;
+        }
+        for (_, dir) in self.mounted() {
+            rmdir_tree(&dir)?;
+        }
+        Ok(())
+    }
+
+    fn exists(&self) -> bool {
+        self.mounted().any(|(_, d)| d.is_dir())
+    }
+}
+
+#[cfg(test)]
+mod tests;

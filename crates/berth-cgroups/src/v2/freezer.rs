@@ -1,0 +1,58 @@
+//! Pause/resume through v2 `cgroup.freeze`, confirmed by `cgroup.events`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::common::{parse_flat_keyed, read_file, wait_until, write_file};
+use crate::error::{CgroupError, Result};
+use crate::FreezerState;
+
+fn frozen(dir: &Path) -> Result<bool> {
+    let ev = parse_flat_keyed(&read_file(dir, "cgroup.events")?);
+    Ok(ev.get("frozen").copied() == Some(1))
+}
+
+fn require(dir: &Path) -> Result<()> {
+    if dir.join("cgroup.freeze").exists() {
+        Ok(())
+    } else {
+        Err(CgroupError::unsupported(
+            "pause",
+            "the kernel has no cgroup.freeze (needs Linux 5.2)",
+        ))
+    }
+}
+
+/// Reads the state: `cgroup.freeze` says what was asked, `cgroup.events`
+/// whether it is done.
+pub(crate) fn state(dir: &Path) -> Result<FreezerState> {
+    if !dir.join("cgroup.freeze").exists() {
+        return Ok(FreezerState::Thawed);
+    }
+    let asked = read_file(dir, "cgroup.freeze")?.trim() == "1";
+    Ok(match (asked, frozen(dir)?) {
+        (false, _) => FreezerState::Thawed,
+        (true, true) => FreezerState::Frozen,
+        (true, false) => FreezerState::Freezing,
+    })
+}
+
+/// Freezes and waits until `cgroup.events` reports frozen.
+pub(crate) fn freeze(dir: &Path) -> Result<()> {
+    require(dir)?;
+    write_file(dir, "cgroup.freeze", "1")?;
+    let r = wait_until(Duration::from_secs(10), "frozen 1", dir, || frozen(dir));
+    if r.is_err() {
+        let _ = write_file(dir, "cgroup.freeze", "0");
+    }
+    r
+}
+
+/// Thaws and waits until `cgroup.events` no longer reports frozen.
+pub(crate) fn thaw(dir: &Path) -> Result<()> {
+    require(dir)?;
+    write_file(dir, "cgroup.freeze", "0")?;
+    wait_until(Duration::from_secs(10), "frozen 0", dir, || {
+        Ok(!frozen(dir)?)
+    })
+}

@@ -1,0 +1,8 @@
+//! Integration tests, one binary (see STYLE.md).
+//!
+//! `profile`: real-world profiles through the public API, no privileges.
+//! `kernel`: filters installed for real, each scenario in a re-executed
+//! copy of this test binary so the harness's threads are never filtered.
+
+mod kernel;
+mod profile;
