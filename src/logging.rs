@@ -13,7 +13,13 @@ pub struct Logger {
 
 impl Logger {
     pub fn new(g: &Global) -> Logger {
-        let file = g.log.as_ref().and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+        let file = g.log.as_ref().and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        });
         Logger {
             file,
             json: g.log_format == "json",
@@ -22,7 +28,9 @@ impl Logger {
     }
 
     fn write(&self, level: &str, msg: &str) {
-        let Some(mut f) = self.file.as_ref() else { return };
+        let Some(mut f) = self.file.as_ref() else {
+            return;
+        };
         let time = berth_runtime::state::rfc3339_now();
         let line = if self.json {
             serde_json::json!({ "level": level, "msg": msg, "time": time }).to_string()

@@ -2,4 +2,5 @@
 //! containers from a busybox rootfs. `RUNTIME=/usr/sbin/runc cargo test --test tests` runs
 //! the same tests against runc, to prove the tests themselves right.
 
+mod cgroups;
 mod runtime;

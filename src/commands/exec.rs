@@ -17,7 +17,8 @@ use crate::logging::Logger;
 fn build_process(g: &Global, a: &ExecArgs) -> anyhow::Result<Process> {
     if let Some(p) = &a.process {
         let raw = std::fs::read(p).with_context(|| format!("read --process {}", p.display()))?;
-        let mut proc: Process = serde_json::from_slice(&raw).with_context(|| format!("parse --process {}", p.display()))?;
+        let mut proc: Process = serde_json::from_slice(&raw)
+            .with_context(|| format!("parse --process {}", p.display()))?;
         if a.tty {
             proc.set_terminal(Some(true));
         }
@@ -53,13 +54,15 @@ fn build_process(g: &Global, a: &ExecArgs) -> anyhow::Result<Process> {
         user.set_gid(gid);
     }
     if !a.additional_gids.is_empty() {
-        proc.user_mut().set_additional_gids(Some(a.additional_gids.clone()));
+        proc.user_mut()
+            .set_additional_gids(Some(a.additional_gids.clone()));
     }
     if !a.cap.is_empty() {
         let mut caps = proc.capabilities().clone().unwrap_or_default();
         for c in &a.cap {
             let name = c.trim_start_matches("CAP_");
-            let cap = Capability::from_str(name).map_err(|_| anyhow::anyhow!("--cap: unknown capability {c}"))?;
+            let cap = Capability::from_str(name)
+                .map_err(|_| anyhow::anyhow!("--cap: unknown capability {c}"))?;
             let add = |s: &Option<oci_spec::runtime::Capabilities>| {
                 let mut s = s.clone().unwrap_or_default();
                 s.insert(cap);

@@ -18,7 +18,10 @@ pub fn run(g: &Global, quiet: bool, format: &str) -> anyhow::Result<i32> {
     } else if format == "json" {
         println!("{}", serde_json::to_string(&rows)?);
     } else {
-        println!("{:<12} {:<10} {:<10} {:<40} {:<30} {}", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+        println!(
+            "{:<12} {:<10} {:<10} {:<40} {:<30} {}",
+            "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"
+        );
         for r in &rows {
             println!(
                 "{:<12} {:<10} {:<10} {:<40} {:<30} {}",

@@ -11,15 +11,28 @@ pub fn run(g: &Global, id: &str, format: &str, ps_args: &[String]) -> anyhow::Re
         println!("{}", serde_json::to_string(&pids)?);
         return Ok(0);
     }
-    let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
+    let args: Vec<String> = if ps_args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        ps_args.to_vec()
+    };
     let out = std::process::Command::new("ps").args(&args).output()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
-    let Some(header) = lines.next() else { return Ok(0) };
-    let col = header.split_whitespace().position(|h| h == "PID").ok_or_else(|| anyhow::anyhow!("ps output has no PID column"))?;
+    let Some(header) = lines.next() else {
+        return Ok(0);
+    };
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| anyhow::anyhow!("ps output has no PID column"))?;
     println!("{header}");
     for l in lines {
-        if let Some(pid) = l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok()) {
+        if let Some(pid) = l
+            .split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse::<i32>().ok())
+        {
             if pids.contains(&pid) {
                 println!("{l}");
             }

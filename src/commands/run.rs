@@ -20,7 +20,10 @@ pub fn run(g: &Global, a: RunArgs, log: &Logger) -> anyhow::Result<i32> {
         }
         Ok(())
     })();
-    let container = Container { dir: c.dir, state: c.state };
+    let container = Container {
+        dir: c.dir,
+        state: c.state,
+    };
     if let Err(e) = started {
         let _ = container.delete(true);
         return Err(e);
@@ -32,7 +35,9 @@ pub fn run(g: &Global, a: RunArgs, log: &Logger) -> anyhow::Result<i32> {
         &container.state.bundle,
         &container.state.annotations,
     );
-    for w in berth_runtime::hooks::run_warn("poststart", c.plan.hooks.poststart().as_ref(), &hooks_state) {
+    for w in
+        berth_runtime::hooks::run_warn("poststart", c.plan.hooks.poststart().as_ref(), &hooks_state)
+    {
         log.warn(&w);
     }
     let Some(sigs) = sigs else { return Ok(0) };

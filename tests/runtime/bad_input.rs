@@ -7,7 +7,10 @@ use super::harness::{is_berth, text, Ctx};
 fn create_fails(c: &Ctx, id: &str) -> String {
     let out = c.rt(&["create", "--bundle", c.bundle.to_str().unwrap(), id]);
     assert!(!out.status.success(), "create of {id} succeeded");
-    assert!(!c.root.join(id).join("state.json").exists(), "state left for {id}");
+    assert!(
+        !c.root.join(id).join("state.json").exists(),
+        "state left for {id}"
+    );
     text(&out.stderr)
 }
 
@@ -25,7 +28,11 @@ fn invalid_ids_are_refused() {
 #[test]
 fn malformed_config_names_the_position() {
     let c = Ctx::new();
-    std::fs::write(c.bundle.join("config.json"), "{\n \"ociVersion\": \"1.0.2\",\n \"process\": [\n").unwrap();
+    std::fs::write(
+        c.bundle.join("config.json"),
+        "{\n \"ociVersion\": \"1.0.2\",\n \"process\": [\n",
+    )
+    .unwrap();
     let id = c.id();
     let err = create_fails(&c, &id);
     if is_berth() {
@@ -52,16 +59,25 @@ fn duplicate_namespaces_and_relative_paths() {
     let mut c = Ctx::new();
     // runc 1.1 accepts a duplicate namespace (the last one wins); berth refuses it.
     if !is_berth() {
-        c.config["linux"]["namespaces"].as_array_mut().unwrap().pop();
+        c.config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .pop();
     }
-    c.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "pid"}));
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "pid"}));
     c.write_config();
     if is_berth() {
         let err = create_fails(&c, &c.id());
         assert!(err.contains("linux.namespaces"), "{err}");
     }
     let mut c = Ctx::new();
-    c.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "relative/dir", "type": "tmpfs", "source": "tmpfs"}));
+    c.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "relative/dir", "type": "tmpfs", "source": "tmpfs"}));
     c.write_config();
     // runc 1.1 takes a relative destination as relative to / (with a warning); berth refuses.
     if is_berth() {
@@ -88,5 +104,9 @@ fn existing_id_is_refused() {
     let id = c.create();
     let out = c.rt(&["create", "--bundle", c.bundle.to_str().unwrap(), &id]);
     assert!(!out.status.success());
-    assert_eq!(c.state(&id)["status"], "created", "the first container is untouched");
+    assert_eq!(
+        c.state(&id)["status"],
+        "created",
+        "the first container is untouched"
+    );
 }

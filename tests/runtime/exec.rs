@@ -22,7 +22,19 @@ fn exec_joins_the_namespaces() {
 fn exec_exit_status_env_cwd_user() {
     let mut c = Ctx::new();
     let id = running(&mut c);
-    let out = c.rt(&["exec", "--env", "X=1", "--cwd", "/tmp", "--user", "5:6", &id, "sh", "-c", "echo $X; pwd; id -u; id -g; exit 4"]);
+    let out = c.rt(&[
+        "exec",
+        "--env",
+        "X=1",
+        "--cwd",
+        "/tmp",
+        "--user",
+        "5:6",
+        &id,
+        "sh",
+        "-c",
+        "echo $X; pwd; id -u; id -g; exit 4",
+    ]);
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(text(&out.stdout), "1\n/tmp\n5\n6\n");
 }
@@ -36,11 +48,29 @@ fn exec_with_process_json_detached() {
     let pf = c.dir.path().join("process.json");
     std::fs::write(&pf, p.to_string()).unwrap();
     let pidf = c.dir.path().join("exec.pid");
-    let out = c.rt(&["exec", "--process", pf.to_str().unwrap(), "--detach", "--pid-file", pidf.to_str().unwrap(), &id]);
+    let out = c.rt(&[
+        "exec",
+        "--process",
+        pf.to_str().unwrap(),
+        "--detach",
+        "--pid-file",
+        pidf.to_str().unwrap(),
+        &id,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let pid: i32 = std::fs::read_to_string(&pidf).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pidf)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
-    let out = c.rt(&["exec", &id, "sh", "-c", &format!("while [ ! -s {marker} ]; do sleep 0.05; done; cat {marker}")]);
+    let out = c.rt(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        &format!("while [ ! -s {marker} ]; do sleep 0.05; done; cat {marker}"),
+    ]);
     assert_eq!(text(&out.stdout), "hi\n");
 }
 

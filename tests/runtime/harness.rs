@@ -13,7 +13,9 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// The runtime under test: `$RUNTIME`, or the berth binary of this build.
 pub fn runtime() -> PathBuf {
-    std::env::var_os("RUNTIME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_berth")))
+    std::env::var_os("RUNTIME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_berth")))
 }
 
 /// Whether the runtime under test is berth (some checks are berth-only extensions).
@@ -24,9 +26,15 @@ pub fn is_berth() -> bool {
 fn busybox() -> &'static Path {
     static BB: OnceLock<PathBuf> = OnceLock::new();
     BB.get_or_init(|| {
-        assert!(nix::unistd::geteuid().is_root(), "the runtime tests need root");
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "the runtime tests need root"
+        );
         let p = PathBuf::from("/bin/busybox");
-        assert!(p.exists(), "/bin/busybox missing: apt-get install busybox-static");
+        assert!(
+            p.exists(),
+            "/bin/busybox missing: apt-get install busybox-static"
+        );
         p
     })
 }
@@ -41,15 +49,52 @@ pub struct Ctx {
 }
 
 const APPLETS: &[&str] = &[
-    "sh", "cat", "echo", "true", "false", "sleep", "id", "hostname", "ls", "grep", "head", "ps", "mount", "touch",
-    "readlink", "stat", "wc", "mkdir", "ln", "dd", "env", "pwd", "test", "kill", "ulimit", "awk", "cut", "tr",
-    "sed", "nsenter", "unshare", "tail", "domainname", "rm", "chmod", "umask", "sysctl",
+    "sh",
+    "cat",
+    "echo",
+    "true",
+    "false",
+    "sleep",
+    "id",
+    "hostname",
+    "ls",
+    "grep",
+    "head",
+    "ps",
+    "mount",
+    "touch",
+    "readlink",
+    "stat",
+    "wc",
+    "mkdir",
+    "ln",
+    "dd",
+    "env",
+    "pwd",
+    "test",
+    "kill",
+    "ulimit",
+    "awk",
+    "cut",
+    "tr",
+    "sed",
+    "nsenter",
+    "unshare",
+    "tail",
+    "domainname",
+    "rm",
+    "chmod",
+    "umask",
+    "sysctl",
 ];
 
 impl Ctx {
     pub fn new() -> Ctx {
         let bb = busybox();
-        let dir = tempfile::Builder::new().prefix("berth-test-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("berth-test-")
+            .tempdir()
+            .expect("tempdir");
         let root = dir.path().join("state");
         let bundle = dir.path().join("bundle");
         let bin = bundle.join("rootfs/bin");
@@ -63,12 +108,22 @@ impl Ctx {
         for d in ["proc", "sys", "dev", "tmp", "etc"] {
             std::fs::create_dir_all(bundle.join("rootfs").join(d)).unwrap();
         }
-        Ctx { root, bundle, config: default_config(), ids: Default::default(), dir }
+        Ctx {
+            root,
+            bundle,
+            config: default_config(),
+            ids: Default::default(),
+            dir,
+        }
     }
 
     /// A fresh container id, remembered for cleanup.
     pub fn id(&self) -> String {
-        let id = format!("bt{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let id = format!(
+            "bt{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
         self.ids.borrow_mut().push(id.clone());
         id
     }
@@ -89,7 +144,11 @@ impl Ctx {
     }
 
     pub fn write_config(&self) {
-        std::fs::write(self.bundle.join("config.json"), serde_json::to_vec_pretty(&self.config).unwrap()).unwrap();
+        std::fs::write(
+            self.bundle.join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
     }
 
     /// A runtime command with this test's `--root`.
@@ -118,7 +177,13 @@ impl Ctx {
     /// Runs and expects success; returns stdout.
     pub fn run_ok(&self) -> String {
         let (out, _) = self.run();
-        assert!(out.status.success(), "run failed: {}\nstdout: {}\nstderr: {}", out.status, text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "run failed: {}\nstdout: {}\nstderr: {}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         text(&out.stdout)
     }
 
@@ -162,7 +227,10 @@ impl Ctx {
 impl Drop for Ctx {
     fn drop(&mut self) {
         for id in self.ids.borrow().iter() {
-            let _ = self.cmd(&["delete", "--force", id]).stderr(Stdio::null()).status();
+            let _ = self
+                .cmd(&["delete", "--force", id])
+                .stderr(Stdio::null())
+                .status();
         }
         // Anything a failed test left mounted under the bundle (it should be nothing).
         let _ = nix::mount::umount2(&self.rootfs(), nix::mount::MntFlags::MNT_DETACH);
@@ -173,7 +241,8 @@ impl Drop for Ctx {
 pub fn capture(mut cmd: Command) -> Output {
     let out = tempfile::tempfile().unwrap();
     let err = tempfile::tempfile().unwrap();
-    cmd.stdout(out.try_clone().unwrap()).stderr(err.try_clone().unwrap());
+    cmd.stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap());
     let status = cmd.status().expect("spawn runtime");
     let read = |mut f: std::fs::File| {
         use std::io::{Read, Seek};
@@ -182,7 +251,11 @@ pub fn capture(mut cmd: Command) -> Output {
         f.read_to_end(&mut v).unwrap();
         v
     };
-    Output { status, stdout: read(out), stderr: read(err) }
+    Output {
+        status,
+        stdout: read(out),
+        stderr: read(err),
+    }
 }
 
 pub fn text(b: &[u8]) -> String {
@@ -229,14 +302,20 @@ pub fn default_config() -> Value {
 pub fn mounts_under(dir: &Path) -> Vec<String> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let d = dir.to_string_lossy().into_owned();
-    info.lines().filter_map(|l| l.split_whitespace().nth(4)).filter(|mp| mp.starts_with(&d)).map(str::to_string).collect()
+    info.lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter(|mp| mp.starts_with(&d))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Pids of processes whose command line mentions `needle`.
 pub fn processes_with(needle: &str) -> Vec<i32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
         if pid == std::process::id() as i32 {
             continue;
         }

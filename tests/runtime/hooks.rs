@@ -6,7 +6,10 @@ use super::harness::{text, Ctx};
 
 fn recorder(c: &Ctx, name: &str) -> (serde_json::Value, std::path::PathBuf) {
     let out = c.dir.path().join(name);
-    (json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", out.display())]}), out)
+    (
+        json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", out.display())]}),
+        out,
+    )
 }
 
 #[test]
@@ -22,14 +25,22 @@ fn every_hook_runs_with_the_state_on_stdin() {
     // createContainer and startContainer run inside the container: they write into a bind mount.
     let shared = c.dir.path().join("inside");
     std::fs::create_dir(&shared).unwrap();
-    c.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/hooks", "type": "bind", "source": shared, "options": ["bind"]}));
-    hooks.insert("startContainer".into(), json!([{"path": "/bin/sh", "args": ["sh", "-c", "cat > /hooks/startContainer"]}]));
+    c.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/hooks", "type": "bind", "source": shared, "options": ["bind"]}),
+    );
+    hooks.insert(
+        "startContainer".into(),
+        json!([{"path": "/bin/sh", "args": ["sh", "-c", "cat > /hooks/startContainer"]}]),
+    );
     c.config["hooks"] = serde_json::Value::Object(hooks);
     c.args(&["sleep", "1000"]);
     let id = c.create();
     let pid = c.state(&id)["pid"].as_i64().unwrap();
     for (kind, f) in &files[..2] {
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(f).unwrap_or_else(|_| panic!("{kind} did not run"))).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(f).unwrap_or_else(|_| panic!("{kind} did not run")),
+        )
+        .unwrap();
         assert_eq!(v["id"], id.as_str(), "{kind}");
         assert_eq!(v["pid"], pid, "{kind}");
         assert_eq!(v["bundle"], c.bundle.to_str().unwrap(), "{kind}");
@@ -40,10 +51,12 @@ fn every_hook_runs_with_the_state_on_stdin() {
     }
     assert!(c.rt(&["start", &id]).status.success());
     assert!(files[2].1.exists(), "poststart ran before start returned");
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(shared.join("startContainer")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(shared.join("startContainer")).unwrap()).unwrap();
     assert_eq!(v["id"], id.as_str());
     assert!(c.rt(&["delete", "--force", &id]).status.success());
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&files[3].1).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&files[3].1).unwrap()).unwrap();
     assert_eq!(v["id"], id.as_str());
 }
 
@@ -63,7 +76,8 @@ fn failing_prestart_hook_fails_create_and_leaves_nothing() {
 #[test]
 fn hook_timeout() {
     let mut c = Ctx::new();
-    c.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]});
+    c.config["hooks"] =
+        json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]});
     c.args(&["true"]);
     let t = std::time::Instant::now();
     let (out, _) = c.run();
@@ -75,12 +89,16 @@ fn hook_timeout() {
 #[test]
 fn failing_poststart_only_warns() {
     let mut c = Ctx::new();
-    c.config["hooks"] = json!({"poststart": [{"path": "/bin/false"}], "poststop": [{"path": "/bin/false"}]});
+    c.config["hooks"] =
+        json!({"poststart": [{"path": "/bin/false"}], "poststop": [{"path": "/bin/false"}]});
     c.sh("exit 0");
     let (out, _) = c.run();
     // runtime.md: a failing poststart hook only warns. runc 1.1 fails the run instead.
     if super::harness::is_berth() {
         assert!(out.status.success(), "{}", text(&out.stderr));
-        assert!(text(&out.stderr).contains("poststart"), "the warning names the hook");
+        assert!(
+            text(&out.stderr).contains("poststart"),
+            "the warning names the hook"
+        );
     }
 }

@@ -19,7 +19,11 @@ fn uts_namespace_and_hostname() {
     c.config["domainname"] = json!("example.org");
     c.sh("hostname; cat /proc/sys/kernel/domainname");
     // runc 1.1 predates `domainname` (runtime-spec 1.1) and leaves it unset.
-    let domain = if super::harness::is_berth() { "example.org" } else { "(none)" };
+    let domain = if super::harness::is_berth() {
+        "example.org"
+    } else {
+        "(none)"
+    };
     assert_eq!(c.run_ok(), format!("berth-test\n{domain}\n"));
 }
 
@@ -33,13 +37,19 @@ fn network_namespace_has_only_loopback() {
 #[test]
 fn user_namespace_with_several_ranges() {
     let mut c = Ctx::new();
-    c.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
     c.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 1000}, {"containerID": 1000, "hostID": 200000, "size": 10}]);
     c.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 1000}]);
     // The rootfs must be reachable for the mapped root.
     c.sh("cat /proc/self/uid_map; cat /proc/self/gid_map; id -u");
     let out = c.run_ok();
-    let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(lines[0], vec!["0", "100000", "1000"]);
     assert_eq!(lines[1], vec!["1000", "200000", "10"]);
     assert_eq!(lines[2], vec!["0", "100000", "1000"]);
@@ -65,7 +75,10 @@ fn joining_a_namespace_by_path() {
 #[test]
 fn cgroup_namespace_root() {
     let mut c = Ctx::new();
-    c.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "cgroup"}));
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "cgroup"}));
     c.sh("cat /proc/self/cgroup");
     let out = c.run_ok();
     // In its own cgroup namespace the container sees its cgroups as roots.
@@ -81,10 +94,16 @@ fn time_namespace_offsets() {
         return;
     }
     let mut c = Ctx::new();
-    c.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
     c.config["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 86400 * 365, "nanosecs": 0}, "boottime": {"secs": 86400 * 400, "nanosecs": 0}});
     c.sh("cat /proc/uptime");
     let out = c.run_ok();
     let up: f64 = out.split_whitespace().next().unwrap().parse().unwrap();
-    assert!(up > 86400.0 * 400.0, "uptime {up} should include the boottime offset");
+    assert!(
+        up > 86400.0 * 400.0,
+        "uptime {up} should include the boottime offset"
+    );
 }

@@ -20,7 +20,11 @@ fn run_removes_the_container_afterwards() {
     assert!(out.status.success());
     let st = c.rt(&["state", &id]);
     assert!(!st.status.success());
-    assert!(text(&st.stderr).contains("does not exist"), "{}", text(&st.stderr));
+    assert!(
+        text(&st.stderr).contains("does not exist"),
+        "{}",
+        text(&st.stderr)
+    );
 }
 
 #[test]
@@ -30,10 +34,21 @@ fn create_start_kill_delete() {
     c.write_config();
     let id = c.id();
     let pidfile = c.dir.path().join("init.pid");
-    let out = c.rt(&["create", "--bundle", c.bundle.to_str().unwrap(), "--pid-file", pidfile.to_str().unwrap(), &id]);
+    let out = c.rt(&[
+        "create",
+        "--bundle",
+        c.bundle.to_str().unwrap(),
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // The pid file exists when create returns and names the init.
-    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let st = c.state(&id);
     assert_eq!(st["status"], "created");
     assert_eq!(st["pid"], pid);
@@ -49,10 +64,16 @@ fn create_start_kill_delete() {
     assert!(text(&cmdline).starts_with("sleep"));
 
     let again = c.rt(&["start", &id]);
-    assert!(!again.status.success(), "a running container must not start twice");
+    assert!(
+        !again.status.success(),
+        "a running container must not start twice"
+    );
 
     let del = c.rt(&["delete", &id]);
-    assert!(!del.status.success(), "delete of a running container needs --force");
+    assert!(
+        !del.status.success(),
+        "delete of a running container needs --force"
+    );
     assert_eq!(c.state(&id)["status"], "running");
 
     assert!(c.rt(&["kill", &id, "KILL"]).status.success());
@@ -62,7 +83,11 @@ fn create_start_kill_delete() {
 
     let k = c.rt(&["kill", &id, "TERM"]);
     assert!(!k.status.success());
-    assert!(text(&k.stderr).contains("container not running"), "{}", text(&k.stderr));
+    assert!(
+        text(&k.stderr).contains("container not running"),
+        "{}",
+        text(&k.stderr)
+    );
 
     assert!(c.rt(&["delete", &id]).status.success());
     let st = c.rt(&["state", &id]);
@@ -100,7 +125,12 @@ fn delete_force_kills_a_running_container() {
     assert!(c.rt(&["start", &id]).status.success());
     let pid = c.state(&id)["pid"].as_i64().unwrap();
     assert!(c.rt(&["delete", "--force", &id]).status.success());
-    assert!(!std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists() || std::fs::read(format!("/proc/{pid}/cmdline")).unwrap().is_empty());
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists()
+            || std::fs::read(format!("/proc/{pid}/cmdline"))
+                .unwrap()
+                .is_empty()
+    );
 }
 
 #[test]
@@ -123,7 +153,12 @@ fn list_shows_containers() {
     let out = c.rt(&["list", "--format", "json"]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let entry = v.as_array().unwrap().iter().find(|e| e["id"] == id.as_str()).expect("listed");
+    let entry = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == id.as_str())
+        .expect("listed");
     assert_eq!(entry["status"], "created");
     let q = text(&c.rt(&["list", "-q"]).stdout);
     assert!(q.lines().any(|l| l == id));
@@ -136,7 +171,15 @@ fn detached_run() {
     c.write_config();
     let id = c.id();
     let pidfile = c.dir.path().join("p");
-    let out = c.rt(&["run", "-d", "--bundle", c.bundle.to_str().unwrap(), "--pid-file", pidfile.to_str().unwrap(), &id]);
+    let out = c.rt(&[
+        "run",
+        "-d",
+        "--bundle",
+        c.bundle.to_str().unwrap(),
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(c.state(&id)["status"], "running");
     assert!(pidfile.exists());
@@ -145,9 +188,18 @@ fn detached_run() {
 #[test]
 fn missing_container_errors() {
     let c = Ctx::new();
-    for args in [vec!["state", "nosuch"], vec!["start", "nosuch"], vec!["kill", "nosuch"], vec!["delete", "nosuch"]] {
+    for args in [
+        vec!["state", "nosuch"],
+        vec!["start", "nosuch"],
+        vec!["kill", "nosuch"],
+        vec!["delete", "nosuch"],
+    ] {
         let out = c.rt(&args);
         assert!(!out.status.success(), "{args:?}");
-        assert!(text(&out.stderr).contains("does not exist"), "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("does not exist"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
     }
 }

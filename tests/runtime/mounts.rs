@@ -11,7 +11,10 @@ fn add_mount(c: &mut Ctx, m: serde_json::Value) {
 #[test]
 fn tmpfs_options_reach_the_mount() {
     let mut c = Ctx::new();
-    add_mount(&mut c, json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "nosuid", "nodev", "noexec", "size=1m"]}));
+    add_mount(
+        &mut c,
+        json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "nosuid", "nodev", "noexec", "size=1m"]}),
+    );
     c.sh("grep ' /data ' /proc/self/mountinfo");
     let out = c.run_ok();
     let opts = out.split_whitespace().nth(5).unwrap();
@@ -27,8 +30,14 @@ fn bind_mounts_ro_and_rw() {
     let host = c.dir.path().join("shared");
     std::fs::create_dir(&host).unwrap();
     std::fs::write(host.join("f"), "host data\n").unwrap();
-    add_mount(&mut c, json!({"destination": "/ro", "type": "bind", "source": host, "options": ["rbind", "ro"]}));
-    add_mount(&mut c, json!({"destination": "/rw", "type": "bind", "source": host, "options": ["bind"]}));
+    add_mount(
+        &mut c,
+        json!({"destination": "/ro", "type": "bind", "source": host, "options": ["rbind", "ro"]}),
+    );
+    add_mount(
+        &mut c,
+        json!({"destination": "/rw", "type": "bind", "source": host, "options": ["bind"]}),
+    );
     c.sh("cat /ro/f; touch /ro/x 2>/dev/null && echo ro-writable; echo new > /rw/g; echo done");
     assert_eq!(c.run_ok(), "host data\ndone\n");
     assert_eq!(std::fs::read_to_string(host.join("g")).unwrap(), "new\n");
@@ -40,7 +49,10 @@ fn bind_mount_of_a_file() {
     let mut c = Ctx::new();
     let f = c.dir.path().join("hosts");
     std::fs::write(&f, "127.0.0.1 berth\n").unwrap();
-    add_mount(&mut c, json!({"destination": "/etc/hosts", "type": "bind", "source": f, "options": ["bind", "ro"]}));
+    add_mount(
+        &mut c,
+        json!({"destination": "/etc/hosts", "type": "bind", "source": f, "options": ["bind", "ro"]}),
+    );
     c.sh("cat /etc/hosts");
     assert_eq!(c.run_ok(), "127.0.0.1 berth\n");
 }
@@ -51,8 +63,18 @@ fn recursive_read_only_bind() {
     let host = c.dir.path().join("tree");
     std::fs::create_dir_all(host.join("sub")).unwrap();
     // A submount inside the source: rro must make it read-only too.
-    nix::mount::mount(Some("tmpfs"), &host.join("sub"), Some("tmpfs"), nix::mount::MsFlags::empty(), None::<&str>).unwrap();
-    add_mount(&mut c, json!({"destination": "/t", "type": "bind", "source": host, "options": ["rbind", "rro"]}));
+    nix::mount::mount(
+        Some("tmpfs"),
+        &host.join("sub"),
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    add_mount(
+        &mut c,
+        json!({"destination": "/t", "type": "bind", "source": host, "options": ["rbind", "rro"]}),
+    );
     c.sh("touch /t/sub/x 2>/dev/null && echo writable; echo end");
     let out = c.run_ok();
     nix::mount::umount2(&host.join("sub"), nix::mount::MntFlags::MNT_DETACH).unwrap();
@@ -70,7 +92,10 @@ fn readonly_root() {
 fn masked_and_readonly_paths() {
     let mut c = Ctx::new();
     // /proc/kcore is not on every kernel; /proc/keys and /proc/timer_list are on this one.
-    let files: Vec<&str> = ["/proc/kcore", "/proc/keys", "/proc/timer_list"].into_iter().filter(|p| std::path::Path::new(p).exists()).collect();
+    let files: Vec<&str> = ["/proc/kcore", "/proc/keys", "/proc/timer_list"]
+        .into_iter()
+        .filter(|p| std::path::Path::new(p).exists())
+        .collect();
     assert!(!files.is_empty());
     let script: String = files.iter().map(|f| format!("wc -c < {f}; ")).collect();
     c.sh(&format!("{script} ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo writable; echo end"));
@@ -99,7 +124,10 @@ fn default_devices_and_symlinks() {
 #[test]
 fn mount_propagation_option() {
     let mut c = Ctx::new();
-    add_mount(&mut c, json!({"destination": "/p", "type": "tmpfs", "source": "tmpfs", "options": ["rprivate"]}));
+    add_mount(
+        &mut c,
+        json!({"destination": "/p", "type": "tmpfs", "source": "tmpfs", "options": ["rprivate"]}),
+    );
     c.config["linux"]["rootfsPropagation"] = json!("rslave");
     c.sh("grep ' /p ' /proc/self/mountinfo");
     let out = c.run_ok();
@@ -109,8 +137,14 @@ fn mount_propagation_option() {
 #[test]
 fn mounts_are_made_in_order() {
     let mut c = Ctx::new();
-    add_mount(&mut c, json!({"destination": "/a", "type": "tmpfs", "source": "tmpfs"}));
-    add_mount(&mut c, json!({"destination": "/a/b", "type": "tmpfs", "source": "tmpfs", "options": ["ro"]}));
+    add_mount(
+        &mut c,
+        json!({"destination": "/a", "type": "tmpfs", "source": "tmpfs"}),
+    );
+    add_mount(
+        &mut c,
+        json!({"destination": "/a/b", "type": "tmpfs", "source": "tmpfs", "options": ["ro"]}),
+    );
     c.sh("touch /a/x && echo a-rw; touch /a/b/x 2>/dev/null || echo b-ro");
     assert_eq!(c.run_ok(), "a-rw\nb-ro\n");
 }
@@ -121,13 +155,22 @@ fn sysctl_in_the_network_namespace() {
     c.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
     c.sh("cat /proc/sys/net/ipv4/ip_forward");
     assert_eq!(c.run_ok(), "1\n");
-    assert_eq!(std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap().trim().len(), 1);
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+            .unwrap()
+            .trim()
+            .len(),
+        1
+    );
 }
 
 #[test]
 fn cgroup_mount_is_read_only() {
     let mut c = Ctx::new();
-    add_mount(&mut c, json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}));
+    add_mount(
+        &mut c,
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
+    );
     c.sh("ls /sys/fs/cgroup | head -1 >/dev/null; mkdir /sys/fs/cgroup/x 2>/dev/null && echo writable; echo end");
     assert_eq!(c.run_ok(), "end\n");
 }

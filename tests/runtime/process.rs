@@ -16,7 +16,8 @@ fn env_cwd_and_args() {
 #[test]
 fn user_group_and_additional_gids() {
     let mut c = Ctx::new();
-    c.config["process"]["user"] = json!({"uid": 1234, "gid": 2345, "additionalGids": [3456, 4567], "umask": 63});
+    c.config["process"]["user"] =
+        json!({"uid": 1234, "gid": 2345, "additionalGids": [3456, 4567], "umask": 63});
     c.sh("id -u; id -g; id -G; umask");
     let out = c.run_ok();
     let l: Vec<&str> = out.lines().collect();
@@ -27,7 +28,13 @@ fn user_group_and_additional_gids() {
 }
 
 fn status_field(out: &str, field: &str) -> String {
-    out.lines().find(|l| l.starts_with(field)).unwrap_or_default().split_whitespace().nth(1).unwrap_or_default().to_string()
+    out.lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_default()
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -77,7 +84,11 @@ fn capability_beyond_the_bounding_set_is_an_error() {
     // runc 1.1 silently starts the process without the capability; berth refuses.
     if super::harness::is_berth() {
         assert!(!out.status.success());
-        assert!(text(&out.stderr).contains("CAP_SYS_RESOURCE"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("CAP_SYS_RESOURCE"),
+            "{}",
+            text(&out.stderr)
+        );
         assert!(!c.root.join(id).exists());
     }
 }
@@ -115,7 +126,14 @@ fn caller_fds_do_not_leak_but_preserved_ones_do() {
     assert_eq!(text(&out.stdout).trim(), "0 1 2 3");
 
     let id = c.id();
-    let mut cmd = c.cmd(&["run", "--preserve-fds", "1", "--bundle", c.bundle.to_str().unwrap(), &id]);
+    let mut cmd = c.cmd(&[
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        c.bundle.to_str().unwrap(),
+        &id,
+    ]);
     Ctx::with_fd(&mut cmd, std::fs::File::open("/etc/hostname").unwrap(), 3);
     c.sh("cat /proc/self/fdinfo/3 >/dev/null && echo fd3-open");
     c.write_config();
@@ -131,6 +149,10 @@ fn missing_executable_fails_create() {
     let id = c.id();
     let out = c.rt(&["create", "--bundle", c.bundle.to_str().unwrap(), &id]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("/no/such/binary"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("/no/such/binary"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(!c.root.join(&id).exists());
 }

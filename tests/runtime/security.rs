@@ -12,12 +12,18 @@ fn mount_destination_symlink_stays_inside_the_rootfs() {
     let host_target = c.dir.path().join("host-side");
     std::fs::create_dir(&host_target).unwrap();
     std::os::unix::fs::symlink(&host_target, c.rootfs().join("escape")).unwrap();
-    c.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/escape/x", "type": "tmpfs", "source": "tmpfs"}));
+    c.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/escape/x", "type": "tmpfs", "source": "tmpfs"}));
     c.sh("echo ok");
     let (out, _) = c.run();
     // Either refused or mounted inside; the host directory must be untouched.
     let _ = out;
-    assert!(!host_target.join("x").exists(), "a directory was created on the host through the symlink");
+    assert!(
+        !host_target.join("x").exists(),
+        "a directory was created on the host through the symlink"
+    );
     assert!(mounts_under(&host_target).is_empty());
 }
 
@@ -34,7 +40,10 @@ fn proc_symlink_in_the_image() {
     c.config["process"]["oomScoreAdj"] = json!(100);
     c.sh("cat /proc/self/oom_score_adj");
     let (out, _) = c.run();
-    assert!(std::fs::read_dir(&fake).unwrap().next().is_none(), "the runtime wrote through the symlink");
+    assert!(
+        std::fs::read_dir(&fake).unwrap().next().is_none(),
+        "the runtime wrote through the symlink"
+    );
     assert!(mounts_under(&fake).is_empty());
     if out.status.success() {
         assert_eq!(text(&out.stdout), "100\n");
@@ -53,7 +62,10 @@ fn leaked_fd_cwd_does_not_escape() {
     Ctx::with_fd(&mut cmd, std::fs::File::open("/").unwrap(), 7);
     let out = super::harness::capture(cmd);
     let stdout = text(&out.stdout);
-    assert!(!stdout.contains("berth-test-") && !stdout.contains("work"), "container saw the host root: {stdout}");
+    assert!(
+        !stdout.contains("berth-test-") && !stdout.contains("work"),
+        "container saw the host root: {stdout}"
+    );
 }
 
 /// CVE-2019-5736: the container must not be able to open the runtime binary for writing.
@@ -66,13 +78,20 @@ fn runtime_binary_is_not_writable_from_the_container() {
     c.args(&["sleep", "1000"]);
     let id = c.create();
     let out = c.rt(&["exec", &id, "sh", "-c", "cat /proc/1/exe > /dev/null 2>&1 && echo readable; echo x >> /proc/1/exe 2>/dev/null && echo WRITTEN; echo end"]);
-    assert!(!text(&out.stdout).contains("WRITTEN"), "{}", text(&out.stdout));
+    assert!(
+        !text(&out.stdout).contains("WRITTEN"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
 fn failed_create_leaves_no_process_or_mount() {
     let mut c = Ctx::new();
-    c.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/bad", "type": "nosuchfs", "source": "x"}));
+    c.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/bad", "type": "nosuchfs", "source": "x"}));
     c.args(&["sleep", "1000"]);
     c.write_config();
     let id = c.id();

@@ -13,7 +13,13 @@ fn recv_master(l: &UnixListener) -> std::fs::File {
     let mut buf = [0u8; 256];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = nix::sys::socket::recvmsg::<()>(std::os::fd::AsRawFd::as_raw_fd(&s), &mut iov, Some(&mut cmsg), nix::sys::socket::MsgFlags::empty()).unwrap();
+    let msg = nix::sys::socket::recvmsg::<()>(
+        std::os::fd::AsRawFd::as_raw_fd(&s),
+        &mut iov,
+        Some(&mut cmsg),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .unwrap();
     for c in msg.cmsgs().unwrap() {
         if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
             // SAFETY: the fd was just received and is ours.
@@ -33,7 +39,14 @@ fn console_socket_gets_the_pty_master() {
     let sock = c.dir.path().join("console.sock");
     let l = UnixListener::bind(&sock).unwrap();
     let id = c.id();
-    let mut create = c.cmd(&["create", "--bundle", c.bundle.to_str().unwrap(), "--console-socket", sock.to_str().unwrap(), &id]);
+    let mut create = c.cmd(&[
+        "create",
+        "--bundle",
+        c.bundle.to_str().unwrap(),
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+    ]);
     let child = std::thread::spawn(move || super::harness::capture(create));
     let mut master = recv_master(&l);
     let out = child.join().unwrap();

@@ -78,7 +78,11 @@ impl CapsPlan {
         let mask = |s: &CapsHashSet| s.iter().fold(0u64, |m, c| m | c.bitmask());
         let permitted = mask(self.permitted.as_ref().unwrap_or(&read(CapSet::Permitted)));
         let effective = mask(self.effective.as_ref().unwrap_or(&read(CapSet::Effective)));
-        let inheritable = mask(self.inheritable.as_ref().unwrap_or(&read(CapSet::Inheritable)));
+        let inheritable = mask(
+            self.inheritable
+                .as_ref()
+                .unwrap_or(&read(CapSet::Inheritable)),
+        );
         capset(permitted, effective, inheritable)?;
         if let Some(a) = &self.ambient {
             caps::clear(None, CapSet::Ambient)
@@ -107,9 +111,16 @@ fn capset(permitted: u64, effective: u64, inheritable: u64) -> Result<()> {
         permitted: u32,
         inheritable: u32,
     }
-    let mut hdr = Header { version: 0x20080522, pid: 0 };
+    let mut hdr = Header {
+        version: 0x20080522,
+        pid: 0,
+    };
     let data = [
-        Data { effective: effective as u32, permitted: permitted as u32, inheritable: inheritable as u32 },
+        Data {
+            effective: effective as u32,
+            permitted: permitted as u32,
+            inheritable: inheritable as u32,
+        },
         Data {
             effective: (effective >> 32) as u32,
             permitted: (permitted >> 32) as u32,
@@ -138,9 +149,15 @@ mod tests {
         )
         .unwrap();
         let p = plan("process.capabilities", Some(&c)).unwrap();
-        assert!(p.bounding.as_ref().unwrap().contains(&Capability::CAP_SYS_RESOURCE));
+        assert!(p
+            .bounding
+            .as_ref()
+            .unwrap()
+            .contains(&Capability::CAP_SYS_RESOURCE));
         assert!(p.ambient.is_none());
-        let host: CapsHashSet = [Capability::CAP_KILL, Capability::CAP_CHOWN].into_iter().collect();
+        let host: CapsHashSet = [Capability::CAP_KILL, Capability::CAP_CHOWN]
+            .into_iter()
+            .collect();
         assert_eq!(p.beyond(&host), vec![Capability::CAP_SYS_RESOURCE]);
     }
 }

@@ -1,61 +1,152 @@
-//! Cgroup placement of the init (the resource limits live in the berth-cgroups crate).
+//! The runtime's use of the berth-cgroups crate: placing the init, the device rules every
+//! container gets, and the per-command operations (freeze, kill, pids, destroy).
+
+use berth_cgroups::{CgroupManager, FreezerState, Manager};
+use nix::sys::signal::Signal;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 use crate::plan::Plan;
-use crate::Result;
+use crate::state::State;
+use crate::{Error, Result};
 
-/// Creates the container's cgroup and moves `pid` into it; returns whether berth made it.
-pub fn setup(_plan: &Plan, _pid: i32) -> Result<bool> {
-    Ok(false)
+fn cg_err(e: berth_cgroups::CgroupError) -> Error {
+    Error::Other(e.to_string())
+}
+
+/// The cgroup manager of a container's cgroups path.
+pub fn manager(path: &str, id: &str) -> Result<Manager> {
+    Manager::new(path, id, false).map_err(cg_err)
+}
+
+fn allow(typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>) -> LinuxDeviceCgroup {
+    let mut d = LinuxDeviceCgroup::default();
+    d.set_allow(true);
+    d.set_typ(Some(typ));
+    d.set_major(major);
+    d.set_minor(minor);
+    d.set_access(Some("rwm".into()));
+    d
+}
+
+/// The device rules: the spec's own, then what every container needs (runc's defaults:
+/// null, zero, full, random, urandom, tty, console, ptmx and the pts devices), then the
+/// devices of `linux.devices`.
+pub fn device_rules(plan: &Plan) -> Vec<LinuxDeviceCgroup> {
+    let mut rules: Vec<LinuxDeviceCgroup> = plan
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.devices().clone())
+        .unwrap_or_default();
+    use LinuxDeviceType::C;
+    for (maj, min) in [
+        (1, Some(3)),
+        (1, Some(5)),
+        (1, Some(7)),
+        (1, Some(8)),
+        (1, Some(9)),
+        (5, Some(0)),
+        (5, Some(1)),
+        (5, Some(2)),
+        (136, None),
+    ] {
+        rules.push(allow(C, Some(maj), min));
+    }
+    for d in &plan.devices {
+        let typ = match d.kind {
+            nix::sys::stat::SFlag::S_IFBLK => LinuxDeviceType::B,
+            nix::sys::stat::SFlag::S_IFIFO => continue,
+            _ => C,
+        };
+        rules.push(allow(typ, Some(d.major as i64), Some(d.minor as i64)));
+    }
+    rules
+}
+
+/// Creates the container's cgroup, applies `linux.resources` and moves `pid` into it.
+/// Returns true once the cgroup exists (so a failed create removes it).
+pub fn setup(plan: &Plan, pid: i32) -> Result<bool> {
+    let m = manager(&plan.cgroups_path, &plan.id)?;
+    m.create().map_err(cg_err)?;
+    let mut resources: LinuxResources = plan
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    resources.set_devices(Some(device_rules(plan)));
+    let r = m.apply(&resources).and_then(|_| m.add_task(pid));
+    if let Err(e) = r {
+        let _ = m.destroy();
+        return Err(cg_err(e));
+    }
+    Ok(true)
 }
 
 /// Removes the container's cgroup, killing what is left in it.
-pub fn destroy(_path: &str) -> Result<()> {
-    Ok(())
+pub fn destroy(path: &str) -> Result<()> {
+    manager(path, "")?.destroy().map_err(cg_err)
 }
 
 /// Whether the container's cgroup is frozen.
-pub fn is_frozen(_path: &str) -> bool {
-    false
+pub fn is_frozen(path: &str) -> bool {
+    manager(path, "")
+        .and_then(|m| m.freezer_state().map_err(cg_err))
+        .map(|s| s == FreezerState::Frozen)
+        .unwrap_or(false)
+}
+
+/// Freezes the container's cgroup.
+pub fn freeze(path: &str) -> Result<()> {
+    manager(path, "")?.freeze().map_err(cg_err)
 }
 
 /// Thaws the container's cgroup.
-pub fn thaw(_path: &str) -> Result<()> {
-    Ok(())
+pub fn thaw(path: &str) -> Result<()> {
+    manager(path, "")?.thaw().map_err(cg_err)
 }
 
 /// Signals every process in the container's cgroup.
-pub fn kill_all(_path: &str, _sig: nix::sys::signal::Signal) -> Result<()> {
-    Ok(())
+pub fn kill_all(path: &str, sig: Signal) -> Result<()> {
+    let m = manager(path, "")?;
+    if !m.exists() {
+        return Ok(());
+    }
+    m.kill_all(sig).map_err(cg_err)
 }
 
 /// Moves the calling process into the container's cgroup (for `exec`).
-pub fn enter(_path: &str) -> Result<()> {
-    Ok(())
+pub fn enter(path: &str) -> Result<()> {
+    let m = manager(path, "")?;
+    if !m.exists() {
+        return Ok(());
+    }
+    m.add_task(0).map_err(cg_err)
 }
 
-/// The container's processes (host pids): everything in the init's pid namespace.
-pub fn pids(state: &crate::state::State) -> Result<Vec<i32>> {
+/// The container's processes (host pids).
+pub fn pids(state: &State) -> Result<Vec<i32>> {
     if !crate::state::init_alive(state) {
         return Ok(Vec::new());
     }
-    let ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
-    let target = ns(state.pid);
-    if target.is_none() || target == std::fs::read_link("/proc/self/ns/pid").ok() {
-        return Ok(vec![state.pid]);
+    let m = manager(&state.cgroups_path, &state.id)?;
+    if m.exists() {
+        return m.pids().map_err(cg_err);
     }
-    let mut out = Vec::new();
-    for ent in std::fs::read_dir("/proc").map_err(|e| crate::Error::io("read dir", "/proc", e))?.flatten() {
-        if let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) {
-            if target.is_some() && ns(pid) == target {
-                out.push(pid);
-            }
-        }
-    }
-    out.sort_unstable();
-    Ok(out)
+    Ok(vec![state.pid])
 }
 
 /// The `linux.cgroup` part of `features`.
 pub fn features() -> serde_json::Value {
-    serde_json::json!({ "v1": true, "v2": true, "systemd": false, "systemdUser": false })
+    let mode = berth_cgroups::detect().ok();
+    let v2 = matches!(mode, Some(berth_cgroups::CgroupMode::Unified));
+    serde_json::json!({
+        "v1": !v2,
+        "v2": v2,
+        "mode": mode.map(|m| m.as_str()),
+        "systemd": false,
+        "systemdUser": false,
+        "rdma": std::path::Path::new("/sys/fs/cgroup/rdma").exists() || v2,
+    })
 }

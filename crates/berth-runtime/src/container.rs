@@ -50,7 +50,11 @@ impl Container {
     /// The `state` document (runtime-spec "State"); pid is 0 once stopped.
     pub fn state_json(&self) -> serde_json::Value {
         let status = self.status();
-        let pid = if status == Status::Stopped { 0 } else { self.state.pid };
+        let pid = if status == Status::Stopped {
+            0
+        } else {
+            self.state.pid
+        };
         serde_json::json!({
             "ociVersion": self.state.oci_version,
             "id": self.state.id,
@@ -65,7 +69,13 @@ impl Container {
     }
 
     fn hook_state(&self, status: &str) -> Vec<u8> {
-        hook_state(&self.state.id, status, self.state.pid, &self.state.bundle, &self.state.annotations)
+        hook_state(
+            &self.state.id,
+            status,
+            self.state.pid,
+            &self.state.bundle,
+            &self.state.annotations,
+        )
     }
 
     fn hooks(&self) -> oci_spec::runtime::Hooks {
@@ -81,18 +91,33 @@ impl Container {
     pub fn start(&self) -> Result<Vec<String>> {
         match self.status() {
             Status::Created => {}
-            Status::Stopped => return Err(Error::State("cannot start a container that has stopped".into())),
-            s => return Err(Error::State(format!("cannot start an already {} container", s.as_str()))),
+            Status::Stopped => {
+                return Err(Error::State(
+                    "cannot start a container that has stopped".into(),
+                ))
+            }
+            s => {
+                return Err(Error::State(format!(
+                    "cannot start an already {} container",
+                    s.as_str()
+                )))
+            }
         }
-        let d = std::fs::File::open(&self.dir.path).map_err(|e| Error::io("open", &self.dir.path, e))?;
+        let d = std::fs::File::open(&self.dir.path)
+            .map_err(|e| Error::io("open", &self.dir.path, e))?;
         let p = format!("/proc/self/fd/{}/{}", d.as_raw_fd(), state::START_SOCKET);
-        let conn = std::os::unix::net::UnixStream::connect(&p).map_err(|e| Error::io("connect", self.dir.start_socket(), e))?;
+        let conn = std::os::unix::net::UnixStream::connect(&p)
+            .map_err(|e| Error::io("connect", self.dir.start_socket(), e))?;
         // From now on the container counts as started, whatever happens next.
         let _ = std::fs::remove_file(self.dir.start_socket());
         if let Some(sync::Msg::Error(e)) = sync::recv_raw(OwnedFd::from(conn).as_raw_fd())? {
             return Err(Error::Init(e));
         }
-        Ok(hooks::run_warn("poststart", self.hooks().poststart().as_ref(), &self.hook_state("running")))
+        Ok(hooks::run_warn(
+            "poststart",
+            self.hooks().poststart().as_ref(),
+            &self.hook_state("running"),
+        ))
     }
 
     /// `kill`: signals the init, or with `all` every process of the container.
@@ -136,7 +161,11 @@ impl Container {
                 crate::hooks::wait_pidfd(&fd, 10_000);
             }
         }
-        let warnings = hooks::run_warn("poststop", self.hooks().poststop().as_ref(), &self.hook_state("stopped"));
+        let warnings = hooks::run_warn(
+            "poststop",
+            self.hooks().poststop().as_ref(),
+            &self.hook_state("stopped"),
+        );
         if self.state.own_cgroup {
             cgroups::destroy(&self.state.cgroups_path)?;
         }
@@ -152,7 +181,11 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
         return Signal::try_from(n).map_err(|_| bad());
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     name.parse::<Signal>().map_err(|_| bad())
 }
 

@@ -52,7 +52,13 @@ pub struct Created {
 }
 
 /// The state document handed to hooks (runtime-spec "State").
-pub fn hook_state(id: &str, status: &str, pid: i32, bundle: &Path, annotations: &std::collections::HashMap<String, String>) -> Vec<u8> {
+pub fn hook_state(
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &Path,
+    annotations: &std::collections::HashMap<String, String>,
+) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "ociVersion": oci_spec::runtime::VERSION,
         "id": id,
@@ -69,7 +75,16 @@ pub fn hook_state(id: &str, status: &str, pid: i32, bundle: &Path, annotations: 
 fn clone_init(flags: CloneFlags, child: impl FnOnce()) -> Result<Pid> {
     // SAFETY: a fork-like clone (no new stack, no CLONE_VM): the child gets a copy of our
     // single-threaded address space and runs `child`, which ends with _exit or execve.
-    let r = unsafe { libc::syscall(libc::SYS_clone, (flags.bits() | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags.bits() | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
     match r {
         -1 => Err(Error::call("clone", nix::errno::Errno::last())),
         0 => {
@@ -85,7 +100,7 @@ fn clone_init(flags: CloneFlags, child: impl FnOnce()) -> Result<Pid> {
 pub fn create(opts: &CreateOptions) -> Result<Created> {
     let dir = ContainerDir::create(&opts.root, &opts.id)?;
     let mut child: Option<Pid> = None;
-    let mut cgroup_made = false;
+    let mut cgroup_made: Option<String> = None;
     let r = create_in(opts, &dir, &mut child, &mut cgroup_made);
     match r {
         Ok(c) => Ok(Created { dir, ..c }),
@@ -94,8 +109,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                 let _ = kill(pid, Signal::SIGKILL);
                 let _ = nix::sys::wait::waitpid(pid, None);
             }
-            if cgroup_made {
-                let _ = cgroups::destroy(&dir_cgroup_path(opts, &dir));
+            if let Some(path) = cgroup_made {
+                let _ = cgroups::destroy(&path);
             }
             let _ = dir.remove();
             Err(e)
@@ -103,26 +118,36 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     }
 }
 
-fn dir_cgroup_path(opts: &CreateOptions, _dir: &ContainerDir) -> String {
-    // The plan may not exist when create fails early; the default path is then the only
-    // one berth could have made.
-    format!("/berth/{}", opts.id)
-}
-
-fn create_in(opts: &CreateOptions, dir: &ContainerDir, child: &mut Option<Pid>, cgroup_made: &mut bool) -> Result<Created> {
-    let bundle = std::fs::canonicalize(&opts.bundle).map_err(|e| Error::io("bundle", &opts.bundle, e))?;
+fn create_in(
+    opts: &CreateOptions,
+    dir: &ContainerDir,
+    child: &mut Option<Pid>,
+    cgroup_made: &mut Option<String>,
+) -> Result<Created> {
+    let bundle =
+        std::fs::canonicalize(&opts.bundle).map_err(|e| Error::io("bundle", &opts.bundle, e))?;
     let (spec, raw) = spec::load(&bundle)?;
     let mut plan = plan::build(&opts.id, &bundle, spec)?;
     plan.no_pivot = opts.no_pivot;
     plan.new_keyring = !opts.no_new_keyring;
     // Socket activation: fds handed to us under LISTEN_FDS go to the container, as with runc.
     let mut preserve_fds = opts.preserve_fds;
-    if let Some(n) = std::env::var("LISTEN_FDS").ok().and_then(|v| v.parse::<i32>().ok()) {
+    if let Some(n) = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+    {
         if n > 0 {
             preserve_fds += n;
-            plan.process.env.retain(|e| !e.as_bytes().starts_with(b"LISTEN_FDS=") && !e.as_bytes().starts_with(b"LISTEN_PID="));
-            plan.process.env.push(std::ffi::CString::new(format!("LISTEN_FDS={n}")).expect("no NUL"));
-            plan.process.env.push(std::ffi::CString::new("LISTEN_PID=1").expect("no NUL"));
+            plan.process.env.retain(|e| {
+                !e.as_bytes().starts_with(b"LISTEN_FDS=")
+                    && !e.as_bytes().starts_with(b"LISTEN_PID=")
+            });
+            plan.process
+                .env
+                .push(std::ffi::CString::new(format!("LISTEN_FDS={n}")).expect("no NUL"));
+            plan.process
+                .env
+                .push(std::ffi::CString::new("LISTEN_PID=1").expect("no NUL"));
         }
     }
     let bounding = caps::read(None, caps::CapSet::Bounding).unwrap_or_default();
@@ -131,7 +156,10 @@ fn create_in(opts: &CreateOptions, dir: &ContainerDir, child: &mut Option<Pid>, 
         let names: Vec<String> = beyond.iter().map(|c| c.to_string()).collect();
         return Err(Error::config(
             "process.capabilities",
-            format!("{} not in the runtime's bounding set, cannot be granted", names.join(", ")),
+            format!(
+                "{} not in the runtime's bounding set, cannot be granted",
+                names.join(", ")
+            ),
         ));
     }
     let annotations = plan.spec.annotations().clone().unwrap_or_default();
@@ -140,7 +168,8 @@ fn create_in(opts: &CreateOptions, dir: &ContainerDir, child: &mut Option<Pid>, 
             // A short path through our fd of the directory: socket paths are limited to 108 bytes.
             let d = std::fs::File::open(&dir.path).map_err(|e| Error::io("open", &dir.path, e))?;
             let p = format!("/proc/self/fd/{}/{}", d.as_raw_fd(), state::START_SOCKET);
-            let l = UnixListener::bind(&p).map_err(|e| Error::io("listen", dir.start_socket(), e))?;
+            let l =
+                UnixListener::bind(&p).map_err(|e| Error::io("listen", dir.start_socket(), e))?;
             StartSignal::Socket(OwnedFd::from(l))
         }
         Mode::Run => StartSignal::Channel,
@@ -150,11 +179,15 @@ fn create_in(opts: &CreateOptions, dir: &ContainerDir, child: &mut Option<Pid>, 
         if let Some(path) = &opts.console_socket {
             Console::Socket(tty::connect(path)?)
         } else if opts.foreground_tty {
-            let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| Error::io("socketpair", "console", e))?;
+            let (a, b) = std::os::unix::net::UnixStream::pair()
+                .map_err(|e| Error::io("socketpair", "console", e))?;
             master_rx = Some(a);
             Console::Socket(OwnedFd::from(b))
         } else {
-            return Err(Error::config("process.terminal", "a terminal needs --console-socket"));
+            return Err(Error::config(
+                "process.terminal",
+                "a terminal needs --console-socket",
+            ));
         }
     } else {
         Console::None
@@ -165,7 +198,8 @@ fn create_in(opts: &CreateOptions, dir: &ContainerDir, child: &mut Option<Pid>, 
         nix::sched::setns(&fd, CloneFlags::CLONE_NEWPID).map_err(|e| Error::sys("setns", p, e))?;
     }
     if plan.ns.new_time {
-        nix::sched::unshare(CloneFlags::from_bits_retain(CLONE_NEWTIME)).map_err(|e| Error::call("unshare(CLONE_NEWTIME)", e))?;
+        nix::sched::unshare(CloneFlags::from_bits_retain(CLONE_NEWTIME))
+            .map_err(|e| Error::call("unshare(CLONE_NEWTIME)", e))?;
         if let Some(offsets) = &plan.time_offsets {
             fs::write_proc(Path::new("/proc/self/timens_offsets"), offsets.as_bytes())
                 .map_err(|e| Error::Other(format!("linux.timeOffsets: {e}")))?;
@@ -182,7 +216,9 @@ fn create_in(opts: &CreateOptions, dir: &ContainerDir, child: &mut Option<Pid>, 
             start,
             console,
             preserve_fds,
-            state_json: Box::new(move |pid, status| hook_state(&id, status, pid, &bundle_for_hooks, &ann)),
+            state_json: Box::new(move |pid, status| {
+                hook_state(&id, status, pid, &bundle_for_hooks, &ann)
+            }),
         };
         clone_init(plan.ns.clone_flags, move || init::run(args))?
     };
@@ -195,7 +231,9 @@ fn create_in(opts: &CreateOptions, dir: &ContainerDir, child: &mut Option<Pid>, 
         fs::write_proc(&PathBuf::from(format!("/proc/{pid}/gid_map")), m.as_bytes())
             .map_err(|e| Error::Other(format!("linux.gidMappings: {e}")))?;
     }
-    *cgroup_made = cgroups::setup(&plan, pid.as_raw())?;
+    if cgroups::setup(&plan, pid.as_raw())? {
+        *cgroup_made = Some(plan.cgroups_path.clone());
+    }
     parent_chan.send(&Msg::Go(pid.as_raw()))?;
     let died = "container init exited during setup";
     loop {
@@ -216,7 +254,8 @@ fn create_in(opts: &CreateOptions, dir: &ContainerDir, child: &mut Option<Pid>, 
         Some(rx) => Some(tty::recv_fd(rx.as_raw_fd())?),
         None => None,
     };
-    let start_time = state::process_start_time(pid.as_raw()).ok_or_else(|| Error::Init(died.into()))?;
+    let start_time =
+        state::process_start_time(pid.as_raw()).ok_or_else(|| Error::Init(died.into()))?;
     let st = State {
         oci_version: oci_spec::runtime::VERSION.to_string(),
         id: opts.id.clone(),
@@ -228,7 +267,7 @@ fn create_in(opts: &CreateOptions, dir: &ContainerDir, child: &mut Option<Pid>, 
         annotations,
         owner: String::new(),
         cgroups_path: plan.cgroups_path.clone(),
-        own_cgroup: *cgroup_made,
+        own_cgroup: cgroup_made.is_some(),
     };
     dir.write_atomic(state::CONFIG_FILE, &raw)?;
     dir.save(&st)?;
@@ -243,7 +282,6 @@ fn create_in(opts: &CreateOptions, dir: &ContainerDir, child: &mut Option<Pid>, 
         master,
     })
 }
-
 
 /// Writes the pid file atomically (containerd reads it as soon as create returns).
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {

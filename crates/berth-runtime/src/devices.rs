@@ -27,18 +27,25 @@ pub struct DeviceNode {
 
 /// The devices every container has (runtime-spec "Default Devices").
 pub fn defaults() -> Vec<DeviceNode> {
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
-        .into_iter()
-        .map(|(name, major, minor)| DeviceNode {
-            path: PathBuf::from("/dev").join(name),
-            kind: SFlag::S_IFCHR,
-            major,
-            minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
+    [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(name, major, minor)| DeviceNode {
+        path: PathBuf::from("/dev").join(name),
+        kind: SFlag::S_IFCHR,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
 }
 
 /// Validates `linux.devices` into nodes; a device with the path of a default replaces it.
@@ -47,21 +54,36 @@ pub fn plan(devices: &[LinuxDevice]) -> Result<Vec<DeviceNode>> {
     for (i, d) in devices.iter().enumerate() {
         let field = format!("linux.devices[{i}]");
         if !d.path().is_absolute() {
-            return Err(Error::config(format!("{field}.path"), format!("{} is not absolute", d.path().display())));
+            return Err(Error::config(
+                format!("{field}.path"),
+                format!("{} is not absolute", d.path().display()),
+            ));
         }
-        if d.path().components().any(|c| c == std::path::Component::ParentDir) {
-            return Err(Error::config(format!("{field}.path"), "must not contain `..`"));
+        if d.path()
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            return Err(Error::config(
+                format!("{field}.path"),
+                "must not contain `..`",
+            ));
         }
         let kind = match d.typ() {
             LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
             LinuxDeviceType::B => SFlag::S_IFBLK,
             LinuxDeviceType::P => SFlag::S_IFIFO,
             LinuxDeviceType::A => {
-                return Err(Error::config(format!("{field}.type"), "type `a` is only valid in cgroup device rules"))
+                return Err(Error::config(
+                    format!("{field}.type"),
+                    "type `a` is only valid in cgroup device rules",
+                ))
             }
         };
         if kind != SFlag::S_IFIFO && (d.major() < 0 || d.minor() < 0) {
-            return Err(Error::config(format!("{field}.major"), "major and minor must be >= 0"));
+            return Err(Error::config(
+                format!("{field}.major"),
+                "major and minor must be >= 0",
+            ));
         }
         let node = DeviceNode {
             path: d.path().clone(),
@@ -99,13 +121,24 @@ pub fn create(root: RawFd, node: &DeviceNode, bind_from_host: bool) -> Result<()
     // Remove what the image may have at that path, then create the node with exact mode.
     // SAFETY: valid dirfd and name; unlinkat does not retain them.
     unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) };
-    nix::sys::stat::mknodat(&dir, name.as_c_str(), node.kind, Mode::from_bits_truncate(node.mode), dev)
-        .map_err(|e| Error::sys("mknod", &node.path, e))?;
+    nix::sys::stat::mknodat(
+        &dir,
+        name.as_c_str(),
+        node.kind,
+        Mode::from_bits_truncate(node.mode),
+        dev,
+    )
+    .map_err(|e| Error::sys("mknod", &node.path, e))?;
     let fd = fs::open_in_root(root, &node.path, OFlag::O_PATH | OFlag::O_NOFOLLOW, 0)?;
     let p = fs::fd_path(fd.as_raw_fd());
     // mknod applies the umask; set the exact mode and the owner through the fd.
-    nix::sys::stat::fchmodat(nix::fcntl::AT_FDCWD, &p, Mode::from_bits_truncate(node.mode), nix::sys::stat::FchmodatFlags::FollowSymlink)
-        .map_err(|e| Error::sys("chmod", &node.path, e))?;
+    nix::sys::stat::fchmodat(
+        nix::fcntl::AT_FDCWD,
+        &p,
+        Mode::from_bits_truncate(node.mode),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .map_err(|e| Error::sys("chmod", &node.path, e))?;
     nix::unistd::chown(&p, Some(node.uid.into()), Some(node.gid.into()))
         .map_err(|e| Error::sys("chown", &node.path, e))?;
     Ok(())
@@ -113,7 +146,12 @@ pub fn create(root: RawFd, node: &DeviceNode, bind_from_host: bool) -> Result<()
 
 /// The `/dev` symlinks of runtime-spec "Dev symbolic links".
 pub fn create_symlinks(root: RawFd, ptmx: bool) -> Result<()> {
-    let dev = fs::open_in_root(root, Path::new("/dev"), OFlag::O_PATH | OFlag::O_DIRECTORY, 0)?;
+    let dev = fs::open_in_root(
+        root,
+        Path::new("/dev"),
+        OFlag::O_PATH | OFlag::O_DIRECTORY,
+        0,
+    )?;
     let mut links = vec![
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
@@ -159,16 +197,23 @@ mod tests {
         let null = p.iter().find(|n| n.path == Path::new("/dev/null")).unwrap();
         assert_eq!(null.mode, 0o600);
         let fuse = p.iter().find(|n| n.path == Path::new("/dev/fuse")).unwrap();
-        assert_eq!((fuse.major, fuse.minor, fuse.uid, fuse.gid), (10, 229, 5, 6));
+        assert_eq!(
+            (fuse.major, fuse.minor, fuse.uid, fuse.gid),
+            (10, 229, 5, 6)
+        );
     }
 
     #[test]
     fn bad_devices_name_the_field() {
         let devs: Vec<LinuxDevice> =
             serde_json::from_str(r#"[{"path":"dev/x","type":"c","major":1,"minor":1}]"#).unwrap();
-        assert!(plan(&devs).unwrap_err().to_string().contains("linux.devices[0].path"));
+        assert!(plan(&devs)
+            .unwrap_err()
+            .to_string()
+            .contains("linux.devices[0].path"));
         let devs: Vec<LinuxDevice> =
-            serde_json::from_str(r#"[{"path":"/dev/../x","type":"c","major":1,"minor":1}]"#).unwrap();
+            serde_json::from_str(r#"[{"path":"/dev/../x","type":"c","major":1,"minor":1}]"#)
+                .unwrap();
         assert!(plan(&devs).is_err());
     }
 }

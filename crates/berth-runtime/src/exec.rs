@@ -35,7 +35,9 @@ pub struct Execed {
 }
 
 fn ns_inode(path: &Path) -> Option<u64> {
-    std::fs::metadata(path).ok().map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
 }
 
 /// Starts the process; returns once it has exec'd (or with the reason it could not).
@@ -54,16 +56,25 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
     for flag in JOIN_ORDER.into_iter().chain([CloneFlags::CLONE_NEWPID]) {
         let theirs = PathBuf::from(format!("/proc/{pid}/ns/{}", proc_name(flag)));
         let ours = PathBuf::from(format!("/proc/self/ns/{}", proc_name(flag)));
-        let (Some(a), Some(b)) = (ns_inode(&theirs), ns_inode(&ours)) else { continue };
+        let (Some(a), Some(b)) = (ns_inode(&theirs), ns_inode(&ours)) else {
+            continue;
+        };
         if a == b {
             continue;
         }
-        let fd = nix::fcntl::open(&theirs, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-            .map_err(|e| Error::sys("open namespace", &theirs, e))?;
+        let fd = nix::fcntl::open(
+            &theirs,
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| Error::sys("open namespace", &theirs, e))?;
         joins.push((flag, fd));
     }
     // A pid namespace applies to children only: join it here, before the fork.
-    if let Some(i) = joins.iter().position(|(f, _)| *f == CloneFlags::CLONE_NEWPID) {
+    if let Some(i) = joins
+        .iter()
+        .position(|(f, _)| *f == CloneFlags::CLONE_NEWPID)
+    {
         let (_, fd) = joins.remove(i);
         setns(&fd, CloneFlags::CLONE_NEWPID).map_err(|e| Error::call("setns(pid)", e))?;
     }
@@ -75,11 +86,15 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
         if let Some(p) = &opts.console_socket {
             Some(tty::connect(p)?)
         } else if opts.foreground_tty {
-            let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| Error::io("socketpair", "console", e))?;
+            let (a, b) = std::os::unix::net::UnixStream::pair()
+                .map_err(|e| Error::io("socketpair", "console", e))?;
             master_rx = Some(a);
             Some(OwnedFd::from(b))
         } else {
-            return Err(Error::config("process.terminal", "a terminal needs --console-socket"));
+            return Err(Error::config(
+                "process.terminal",
+                "a terminal needs --console-socket",
+            ));
         }
     } else {
         None
@@ -88,9 +103,25 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
     let cgroups_path = c.state.cgroups_path.clone();
     // SAFETY: fork-like clone of this single-threaded process; the child runs `child_main`,
     // which ends in execve or _exit.
-    let r = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::SIGCHLD as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
     if r == 0 {
-        let err = match child_main(&plan, &joins, &cgroups_path, child.0.as_raw_fd(), console.as_ref().map(|c| c.as_raw_fd()), opts.preserve_fds) {
+        let err = match child_main(
+            &plan,
+            &joins,
+            &cgroups_path,
+            child.0.as_raw_fd(),
+            console.as_ref().map(|c| c.as_raw_fd()),
+            opts.preserve_fds,
+        ) {
             Ok(n) => match n {},
             Err(e) => e,
         };
@@ -135,7 +166,8 @@ fn child_main(
     console: Option<RawFd>,
     preserve_fds: i32,
 ) -> Result<Infallible> {
-    prctl::set_dumpable(false).map_err(|e| Error::call("prctl(PR_SET_DUMPABLE)", nix::errno::Errno::from_raw(e)))?;
+    prctl::set_dumpable(false)
+        .map_err(|e| Error::call("prctl(PR_SET_DUMPABLE)", nix::errno::Errno::from_raw(e)))?;
     // Join the cgroup while the host's cgroupfs is still visible.
     cgroups::enter(cgroups_path)?;
     for (flag, fd) in joins {
@@ -156,7 +188,13 @@ fn child_main(
     plan.apply_identity()?;
     let _ = chan;
     // SAFETY: close_range with CLOEXEC only changes fd flags.
-    unsafe { libc::close_range(3 + preserve_fds as libc::c_uint, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+    unsafe {
+        libc::close_range(
+            3 + preserve_fds as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as i32,
+        )
+    };
     Err(plan.exec(&exe))
 }
 

@@ -5,12 +5,60 @@ use std::path::Path;
 use crate::mounts;
 
 const MOUNT_OPTIONS: &[&str] = &[
-    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap", "mand", "noatime",
-    "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow",
-    "private", "ratime", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec", "ridmap", "rnoatime",
-    "rnodev", "rnodiratime", "rnoexec", "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro",
-    "rrw", "rshared", "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared",
-    "slave", "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable",
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "idmap",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "private",
+    "ratime",
+    "rbind",
+    "rdev",
+    "rdiratime",
+    "relatime",
+    "remount",
+    "rexec",
+    "ridmap",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnosuid",
+    "rnosymfollow",
+    "ro",
+    "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
+    "rshared",
+    "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
+    "runbindable",
+    "rw",
+    "shared",
+    "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    "tmpcopyup",
+    "unbindable",
 ];
 
 /// The namespace types present in `/proc/self/ns`.
@@ -36,12 +84,23 @@ fn capabilities() -> Vec<String> {
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(40);
-    caps::all().into_iter().filter(|c| c.index() <= last).map(|c| c.to_string()).collect::<std::collections::BTreeSet<_>>().into_iter().collect()
+    caps::all()
+        .into_iter()
+        .filter(|c| c.index() <= last)
+        .map(|c| c.to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 /// The features document (runtime-spec features.md); `cgroup` is filled in by the caller.
 pub fn document(cgroup: serde_json::Value, seccomp: serde_json::Value) -> serde_json::Value {
-    debug_assert!(MOUNT_OPTIONS.iter().all(|o| !mounts::parse_options(&[o.to_string()]).data.iter().any(|d| d == o)));
+    debug_assert!(MOUNT_OPTIONS
+        .iter()
+        .all(|o| !mounts::parse_options(&[o.to_string()])
+            .data
+            .iter()
+            .any(|d| d == o)));
     serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": oci_spec::runtime::VERSION,
@@ -78,6 +137,10 @@ mod tests {
         let d = super::document(serde_json::json!({}), serde_json::json!({}));
         let ns = d["linux"]["namespaces"].as_array().unwrap();
         assert!(ns.iter().any(|n| n == "pid"));
-        assert!(d["linux"]["capabilities"].as_array().unwrap().iter().any(|c| c == "CAP_SYS_ADMIN"));
+        assert!(d["linux"]["capabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "CAP_SYS_ADMIN"));
     }
 }

@@ -48,11 +48,27 @@ pub fn wait(pid: i32, set: SigSet, master: Option<OwnedFd>) -> i32 {
     let mut master_open = master.is_some();
     loop {
         let mut fds = vec![
-            libc::pollfd { fd: sfd.as_ref().map_or(-1, |s| s.as_raw_fd()), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: pidfd.as_ref().map_or(-1, |p| p.as_raw_fd()), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: if stdin_open { 0 } else { -1 }, events: libc::POLLIN, revents: 0 },
             libc::pollfd {
-                fd: if master_open { master.as_ref().map_or(-1, |m| m.as_raw_fd()) } else { -1 },
+                fd: sfd.as_ref().map_or(-1, |s| s.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: pidfd.as_ref().map_or(-1, |p| p.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if stdin_open { 0 } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if master_open {
+                    master.as_ref().map_or(-1, |m| m.as_raw_fd())
+                } else {
+                    -1
+                },
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -108,7 +124,10 @@ pub fn wait(pid: i32, set: SigSet, master: Option<OwnedFd>) -> i32 {
         if fds[1].revents & libc::POLLIN != 0 && master_open {
             // The process exited; drain what the pty still holds, then stop.
             if let Some(m) = &master {
-                let _ = nix::fcntl::fcntl(m, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+                let _ = nix::fcntl::fcntl(
+                    m,
+                    nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+                );
                 while let Ok(n) = nix::unistd::read(m, &mut buf) {
                     if n == 0 {
                         break;

@@ -16,8 +16,7 @@ use nix::sys::stat::Mode;
 use crate::{Error, Result};
 
 fn cstr(path: &Path) -> Result<CString> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| Error::sys("encode", path, Errno::EINVAL))
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::sys("encode", path, Errno::EINVAL))
 }
 
 /// `openat2(dirfd, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`.
@@ -90,7 +89,8 @@ pub fn mkdir_all_in_root(root: RawFd, path: &Path, file: bool) -> Result<OwnedFd
         // Re-open as a directory we can create in (O_PATH works for *at calls too).
         p
     };
-    let cname = CString::new(name.as_bytes()).map_err(|_| Error::sys("create", path, Errno::EINVAL))?;
+    let cname =
+        CString::new(name.as_bytes()).map_err(|_| Error::sys("create", path, Errno::EINVAL))?;
     let r = if file {
         // SAFETY: valid dirfd and NUL-terminated name; the returned fd is closed right away.
         let fd = unsafe {
@@ -109,7 +109,11 @@ pub fn mkdir_all_in_root(root: RawFd, path: &Path, file: bool) -> Result<OwnedFd
             Err(Errno::last())
         }
     } else {
-        nix::sys::stat::mkdirat(&parent_fd, cname.as_c_str(), Mode::from_bits_truncate(0o755))
+        nix::sys::stat::mkdirat(
+            &parent_fd,
+            cname.as_c_str(),
+            Mode::from_bits_truncate(0o755),
+        )
     };
     match r {
         Ok(()) | Err(Errno::EEXIST) => {}
@@ -197,7 +201,8 @@ pub fn move_mount(from: RawFd, to: RawFd, what: &Path) -> Result<()> {
 
 /// Fails unless `fd` is on procfs: writes meant for procfs must not land elsewhere.
 pub fn ensure_procfs(fd: RawFd, what: &Path) -> Result<()> {
-    let st = nix::sys::statfs::fstatfs(unsafe_borrow(fd)).map_err(|e| Error::sys("fstatfs", what, e))?;
+    let st =
+        nix::sys::statfs::fstatfs(unsafe_borrow(fd)).map_err(|e| Error::sys("fstatfs", what, e))?;
     if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
         return Err(Error::sys("verify procfs", what, Errno::EXDEV));
     }
@@ -211,8 +216,12 @@ fn unsafe_borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
 
 /// Writes `data` to the procfs file `path`, checking the opened file really is procfs.
 pub fn write_proc(path: &Path, data: &[u8]) -> Result<()> {
-    let fd = nix::fcntl::open(path, OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW, Mode::empty())
-        .map_err(|e| Error::sys("open", path, e))?;
+    let fd = nix::fcntl::open(
+        path,
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys("open", path, e))?;
     ensure_procfs(fd.as_raw_fd(), path)?;
     nix::unistd::write(&fd, data).map_err(|e| Error::sys("write", path, e))?;
     Ok(())
@@ -236,9 +245,11 @@ mod tests {
         std::fs::create_dir(root.join("etc")).unwrap();
         std::os::unix::fs::symlink("/etc", root.join("escape")).unwrap();
         std::os::unix::fs::symlink("../../../../", root.join("up")).unwrap();
-        let rootfd = nix::fcntl::open(root, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        let rootfd =
+            nix::fcntl::open(root, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
         // `/escape/x` must be created as `<root>/etc/x`, not the host's /etc/x.
-        let fd = mkdir_all_in_root(rootfd.as_raw_fd(), Path::new("/escape/berth-test-x"), false).unwrap();
+        let fd = mkdir_all_in_root(rootfd.as_raw_fd(), Path::new("/escape/berth-test-x"), false)
+            .unwrap();
         drop(fd);
         assert!(root.join("etc/berth-test-x").is_dir());
         assert!(!Path::new("/etc/berth-test-x").exists());

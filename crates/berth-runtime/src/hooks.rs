@@ -25,7 +25,11 @@ pub fn pidfd_open(pid: i32) -> std::result::Result<OwnedFd, Errno> {
 /// Returns false on timeout.
 pub fn wait_pidfd(pidfd: &OwnedFd, timeout_ms: i32) -> bool {
     use std::os::fd::AsRawFd;
-    let mut p = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let mut p = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
     loop {
         // SAFETY: one valid pollfd.
         let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
@@ -88,8 +92,18 @@ pub fn run_one(hook: &Hook, state: &[u8]) -> std::result::Result<(), String> {
 
 /// Runs the hooks of one kind in order; the first failure stops the rest.
 pub fn run(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &[u8]) -> Result<()> {
-    for (i, h) in hooks.map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
-        run_one(h, state).map_err(|msg| Error::Hook { hook: kind, index: i, path: h.path().clone(), msg })?;
+    for (i, h) in hooks
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        run_one(h, state).map_err(|msg| Error::Hook {
+            hook: kind,
+            index: i,
+            path: h.path().clone(),
+            msg,
+        })?;
     }
     Ok(())
 }
@@ -97,9 +111,22 @@ pub fn run(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &[u8]) -> Resul
 /// Runs hooks whose failure only warns (poststart, poststop): returns the warnings.
 pub fn run_warn(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &[u8]) -> Vec<String> {
     let mut warnings = Vec::new();
-    for (i, h) in hooks.map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
+    for (i, h) in hooks
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         if let Err(msg) = run_one(h, state) {
-            warnings.push(Error::Hook { hook: kind, index: i, path: h.path().clone(), msg }.to_string());
+            warnings.push(
+                Error::Hook {
+                    hook: kind,
+                    index: i,
+                    path: h.path().clone(),
+                    msg,
+                }
+                .to_string(),
+            );
         }
     }
     warnings
@@ -123,17 +150,37 @@ mod tests {
             out.display()
         ));
         run_one(&h, b"{\"id\":\"c\"}").unwrap();
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"id\":\"c\"}yes\n");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "{\"id\":\"c\"}yes\n"
+        );
     }
 
     #[test]
     fn failing_and_slow_hooks() {
-        let e = run("prestart", Some(&vec![hook(r#"{"path":"/bin/false"}"#)]), b"").unwrap_err();
-        assert!(e.to_string().contains("prestart hook #0 (/bin/false): exit status 1"), "{e}");
+        let e = run(
+            "prestart",
+            Some(&vec![hook(r#"{"path":"/bin/false"}"#)]),
+            b"",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("prestart hook #0 (/bin/false): exit status 1"),
+            "{e}"
+        );
         let slow = hook(r#"{"path":"/bin/sleep","args":["sleep","10"],"timeout":1}"#);
         let t = std::time::Instant::now();
         assert!(run_one(&slow, b"").unwrap_err().contains("timed out"));
         assert!(t.elapsed().as_secs() < 5);
-        assert_eq!(run_warn("poststop", Some(&vec![hook(r#"{"path":"/nonexistent"}"#)]), b"").len(), 1);
+        assert_eq!(
+            run_warn(
+                "poststop",
+                Some(&vec![hook(r#"{"path":"/nonexistent"}"#)]),
+                b""
+            )
+            .len(),
+            1
+        );
     }
 }

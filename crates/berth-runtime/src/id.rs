@@ -46,7 +46,9 @@ mod tests {
 
     #[test]
     fn rejects_path_like_and_empty_ids() {
-        for id in ["", ".", "..", "a/b", "/x", "../x", "a b", "a\0b", "é", "a\nb"] {
+        for id in [
+            "", ".", "..", "a/b", "/x", "../x", "a b", "a\0b", "é", "a\nb",
+        ] {
             assert!(validate(id).is_err(), "{id:?} accepted");
         }
         assert!(validate(&"a".repeat(1025)).is_err());

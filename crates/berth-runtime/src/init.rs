@@ -74,7 +74,8 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     let plan = a.plan;
     // No other process may open our /proc entries (and through them the berth binary or our
     // fds) while we set up; execve resets this.
-    prctl::set_dumpable(false).map_err(|e| Error::call("prctl(PR_SET_DUMPABLE)", nix::errno::Errno::from_raw(e)))?;
+    prctl::set_dumpable(false)
+        .map_err(|e| Error::call("prctl(PR_SET_DUMPABLE)", nix::errno::Errno::from_raw(e)))?;
     let mut keep = vec![a.chan.0.as_raw_fd()];
     if let StartSignal::Socket(fd) = &a.start {
         keep.push(fd.as_raw_fd());
@@ -90,20 +91,33 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
         _ => return Err(Error::Other("parent went away".into())),
     };
     for (flag, path) in &plan.ns.join {
-        let fd = nix::fcntl::open(path, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-            .map_err(|e| Error::sys("open namespace", path, e))?;
+        let fd = nix::fcntl::open(
+            path,
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| Error::sys("open namespace", path, e))?;
         setns(&fd, *flag).map_err(|e| Error::sys("setns", path, e))?;
     }
     if !plan.ns.unshare_after_join.is_empty() {
         unshare(plan.ns.unshare_after_join).map_err(|e| Error::call("unshare", e))?;
     }
     if plan.ns.new_cgroup {
-        unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| Error::call("unshare(CLONE_NEWCGROUP)", e))?;
+        unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| Error::call("unshare(CLONE_NEWCGROUP)", e))?;
     }
-    if plan.ns.new_user || plan.ns.join.first().is_some_and(|(f, _)| *f == CloneFlags::CLONE_NEWUSER) {
+    if plan.ns.new_user
+        || plan
+            .ns
+            .join
+            .first()
+            .is_some_and(|(f, _)| *f == CloneFlags::CLONE_NEWUSER)
+    {
         // Become root of the user namespace (the parent mapped it), keeping the capabilities.
-        nix::unistd::setresgid(0.into(), 0.into(), 0.into()).map_err(|e| Error::call("setresgid(0) in the user namespace", e))?;
-        nix::unistd::setresuid(0.into(), 0.into(), 0.into()).map_err(|e| Error::call("setresuid(0) in the user namespace", e))?;
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+            .map_err(|e| Error::call("setresgid(0) in the user namespace", e))?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+            .map_err(|e| Error::call("setresuid(0) in the user namespace", e))?;
     }
     if let Some(h) = &plan.hostname {
         nix::unistd::sethostname(h).map_err(|e| Error::call("sethostname", e))?;
@@ -122,13 +136,26 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     plan.process.apply_rlimits()?;
 
     let mount_ns = plan.ns.has(CloneFlags::CLONE_NEWNS);
-    let root = if mount_ns { Some(rootfs::prepare(plan)?) } else { None };
+    let root = if mount_ns {
+        Some(rootfs::prepare(plan)?)
+    } else {
+        None
+    };
     let hooks = &plan.hooks;
-    if hooks.prestart().as_ref().is_some_and(|h| !h.is_empty()) || hooks.create_runtime().as_ref().is_some_and(|h| !h.is_empty()) {
+    if hooks.prestart().as_ref().is_some_and(|h| !h.is_empty())
+        || hooks
+            .create_runtime()
+            .as_ref()
+            .is_some_and(|h| !h.is_empty())
+    {
         a.chan.send(&Msg::Hooks)?;
         a.chan.expect(&Msg::HooksDone, "parent went away")?;
     }
-    hooks::run("createContainer", hooks.create_container().as_ref(), &(a.state_json)(host_pid, "created"))?;
+    hooks::run(
+        "createContainer",
+        hooks.create_container().as_ref(),
+        &(a.state_json)(host_pid, "created"),
+    )?;
     drop(root);
     if mount_ns {
         rootfs::pivot(&plan.rootfs, plan.no_pivot)?;
@@ -157,7 +184,12 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     // A cwd reached through a leaked fd would be outside the root: getcwd says so.
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() => {}
-        _ => return Err(Error::config("process.cwd", "is outside the container's root")),
+        _ => {
+            return Err(Error::config(
+                "process.cwd",
+                "is outside the container's root",
+            ))
+        }
     }
     let exe = plan.process.find_executable()?;
     plan.process.apply_identity()?;
@@ -174,22 +206,41 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
             None
         }
     };
-    hooks::run("startContainer", hooks.start_container().as_ref(), &(a.state_json)(host_pid, "running"))?;
+    hooks::run(
+        "startContainer",
+        hooks.start_container().as_ref(),
+        &(a.state_json)(host_pid, "running"),
+    )?;
     // Every fd but stdio and the preserved ones is close-on-exec from here.
     // SAFETY: close_range with CLOEXEC only changes fd flags.
-    unsafe { libc::close_range(3 + a.preserve_fds as libc::c_uint, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+    unsafe {
+        libc::close_range(
+            3 + a.preserve_fds as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as i32,
+        )
+    };
     Err(plan.process.exec(&exe))
 }
 
 /// Joins a new session keyring `_ses.<id>`, so keys of the caller are not reachable.
 fn join_session_keyring(id: &str) -> Result<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
-    let name = std::ffi::CString::new(format!("_ses.{id}")).map_err(|_| Error::Other("keyring name".into()))?;
+    let name = std::ffi::CString::new(format!("_ses.{id}"))
+        .map_err(|_| Error::Other("keyring name".into()))?;
     // SAFETY: keyctl with a valid NUL-terminated name.
     let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
     // Kernels without keyrings, or a seccomp'd parent, answer ENOSYS/EPERM: runc goes on too.
-    if r < 0 && !matches!(nix::errno::Errno::last(), nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM | nix::errno::Errno::EACCES) {
-        return Err(Error::call("keyctl(KEYCTL_JOIN_SESSION_KEYRING)", nix::errno::Errno::last()));
+    if r < 0
+        && !matches!(
+            nix::errno::Errno::last(),
+            nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM | nix::errno::Errno::EACCES
+        )
+    {
+        return Err(Error::call(
+            "keyctl(KEYCTL_JOIN_SESSION_KEYRING)",
+            nix::errno::Errno::last(),
+        ));
     }
     Ok(())
 }
@@ -209,15 +260,22 @@ fn accept(listener: RawFd) -> Result<OwnedFd> {
 /// master out, and makes the slave our stdio and controlling terminal.
 fn setup_console(a: &InitArgs) -> Result<()> {
     let Console::Socket(sock) = &a.console else {
-        return Err(Error::config("process.terminal", "a terminal needs --console-socket (or run in the foreground)"));
+        return Err(Error::config(
+            "process.terminal",
+            "a terminal needs --console-socket (or run in the foreground)",
+        ));
     };
     let (master, slave, slave_path) = tty::open_pty()?;
     if let Some((rows, cols)) = a.plan.process.console_size {
         tty::set_size(master.as_raw_fd(), rows, cols);
     }
     let console = Path::new("/dev/console");
-    let root = nix::fcntl::open("/", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .map_err(|e| Error::sys("open", "/", e))?;
+    let root = nix::fcntl::open(
+        "/",
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::sys("open", "/", e))?;
     let target = crate::fs::mkdir_all_in_root(root.as_raw_fd(), console, true)?;
     let tree = crate::fs::open_tree_clone(&slave_path, false)?;
     crate::fs::move_mount(tree.as_raw_fd(), target.as_raw_fd(), console)?;

@@ -262,10 +262,7 @@ mod tests {
     #[test]
     fn recursive_attributes() {
         let m = opts(&["rbind", "rro", "rnosuid", "rnoatime"]);
-        assert_eq!(
-            m.rec_attr_set,
-            attr::RDONLY | attr::NOSUID | attr::NOATIME
-        );
+        assert_eq!(m.rec_attr_set, attr::RDONLY | attr::NOSUID | attr::NOATIME);
         assert_eq!(m.rec_attr_clr & attr::ATIME_MASK, attr::ATIME_MASK);
         let m = opts(&["rro", "rrw"]);
         assert_eq!(m.rec_attr_set, 0);

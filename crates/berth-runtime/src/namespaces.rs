@@ -145,7 +145,10 @@ pub fn plan(linux: &Linux) -> Result<NamespacePlan> {
             },
         }
     }
-    let user_joined = p.join.first().is_some_and(|(f, _)| *f == CloneFlags::CLONE_NEWUSER);
+    let user_joined = p
+        .join
+        .first()
+        .is_some_and(|(f, _)| *f == CloneFlags::CLONE_NEWUSER);
     if user_joined {
         // New namespaces must be created after joining the user namespace so that it owns
         // them; a new pid namespace would need one more fork, which berth does not do.
@@ -204,7 +207,9 @@ mod tests {
 
     #[test]
     fn new_namespaces_go_into_one_clone() {
-        let l = linux(r#"{"namespaces":[{"type":"pid"},{"type":"network"},{"type":"mount"},{"type":"cgroup"}]}"#);
+        let l = linux(
+            r#"{"namespaces":[{"type":"pid"},{"type":"network"},{"type":"mount"},{"type":"cgroup"}]}"#,
+        );
         let p = plan(&l).unwrap();
         assert_eq!(
             p.clone_flags,
@@ -224,13 +229,18 @@ mod tests {
 
     #[test]
     fn joined_paths_user_first_and_relative_rejected() {
-        let l = linux(r#"{"namespaces":[{"type":"network","path":"/proc/1/ns/net"},{"type":"user","path":"/proc/1/ns/user"},{"type":"mount"}]}"#);
+        let l = linux(
+            r#"{"namespaces":[{"type":"network","path":"/proc/1/ns/net"},{"type":"user","path":"/proc/1/ns/user"},{"type":"mount"}]}"#,
+        );
         let p = plan(&l).unwrap();
         assert_eq!(p.join[0].0, CloneFlags::CLONE_NEWUSER);
         assert_eq!(p.unshare_after_join, CloneFlags::CLONE_NEWNS);
         assert!(p.clone_flags.is_empty());
         let l = linux(r#"{"namespaces":[{"type":"network","path":"proc/1/ns/net"}]}"#);
-        assert!(plan(&l).unwrap_err().to_string().contains("linux.namespaces[0].path"));
+        assert!(plan(&l)
+            .unwrap_err()
+            .to_string()
+            .contains("linux.namespaces[0].path"));
     }
 
     #[test]
@@ -239,15 +249,23 @@ mod tests {
         assert!(plan(&l).unwrap_err().to_string().contains("uidMappings"));
         let l = linux(r#"{"uidMappings":[{"containerID":0,"hostID":1000,"size":1}]}"#);
         assert!(plan(&l).is_err());
-        let l = linux(r#"{"namespaces":[{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":10},{"containerID":10,"hostID":5000,"size":5}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}]}"#);
+        let l = linux(
+            r#"{"namespaces":[{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":10},{"containerID":10,"hostID":5000,"size":5}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}]}"#,
+        );
         let p = plan(&l).unwrap();
         assert!(p.new_user && p.clone_flags.contains(CloneFlags::CLONE_NEWUSER));
-        assert_eq!(id_map(l.uid_mappings().as_ref().unwrap()), "0 1000 10\n10 5000 5\n");
+        assert_eq!(
+            id_map(l.uid_mappings().as_ref().unwrap()),
+            "0 1000 10\n10 5000 5\n"
+        );
     }
 
     #[test]
     fn time_offsets_need_time_namespace() {
         let l = linux(r#"{"timeOffsets":{"monotonic":{"secs":10,"nanosecs":0}}}"#);
-        assert!(plan(&l).unwrap_err().to_string().contains("linux.timeOffsets"));
+        assert!(plan(&l)
+            .unwrap_err()
+            .to_string()
+            .contains("linux.timeOffsets"));
     }
 }

@@ -67,7 +67,10 @@ fn absolute_paths(field: &str, list: &Option<Vec<String>>) -> Result<Vec<PathBuf
     for (i, p) in list.as_deref().unwrap_or_default().iter().enumerate() {
         let path = PathBuf::from(p);
         if !path.is_absolute() {
-            return Err(Error::config(format!("{field}[{i}]"), format!("{p} is not an absolute path")));
+            return Err(Error::config(
+                format!("{field}[{i}]"),
+                format!("{p} is not an absolute path"),
+            ));
         }
         out.push(path);
     }
@@ -76,7 +79,13 @@ fn absolute_paths(field: &str, list: &Option<Vec<String>>) -> Result<Vec<PathBuf
 
 fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountPlan>> {
     let mut out = Vec::new();
-    for (i, m) in spec.mounts().as_deref().unwrap_or_default().iter().enumerate() {
+    for (i, m) in spec
+        .mounts()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let field = format!("mounts[{i}]");
         let dest = m.destination();
         if !dest.is_absolute() {
@@ -90,15 +99,30 @@ fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountPlan>> {
         if typ == "bind" {
             options.bind = true;
         }
-        let source = m.source().as_ref().map(|s| if options.bind && s.is_relative() { bundle.join(s) } else { s.clone() });
+        let source = m.source().as_ref().map(|s| {
+            if options.bind && s.is_relative() {
+                bundle.join(s)
+            } else {
+                s.clone()
+            }
+        });
         if options.bind && source.is_none() {
-            return Err(Error::config(format!("{field}.source"), "a bind mount needs a source"));
+            return Err(Error::config(
+                format!("{field}.source"),
+                "a bind mount needs a source",
+            ));
         }
         if !options.bind && typ.is_empty() {
-            return Err(Error::config(format!("{field}.type"), "a mount that is not a bind mount needs a type"));
+            return Err(Error::config(
+                format!("{field}.type"),
+                "a mount that is not a bind mount needs a type",
+            ));
         }
         if options.idmap && !options.bind {
-            return Err(Error::config(format!("{field}.options"), "idmap is only supported on bind mounts"));
+            return Err(Error::config(
+                format!("{field}.options"),
+                "idmap is only supported on bind mounts",
+            ));
         }
         out.push(MountPlan {
             index: i,
@@ -123,18 +147,25 @@ fn plan_sysctl(linux: &Linux, ns: &NamespacePlan) -> Result<Vec<(String, String)
         if k.contains("..") || k.starts_with('/') || k.contains('\0') {
             return Err(Error::config(field, "not a sysctl name"));
         }
-        let ipc = k.starts_with("kernel.msg") || k.starts_with("kernel.sem") || k.starts_with("kernel.shm") || k.starts_with("fs.mqueue.");
+        let ipc = k.starts_with("kernel.msg")
+            || k.starts_with("kernel.sem")
+            || k.starts_with("kernel.shm")
+            || k.starts_with("fs.mqueue.");
         if ipc && !ns.has(CloneFlags::CLONE_NEWIPC) {
             return Err(Error::config(field, "needs a private ipc namespace"));
         }
         if k.starts_with("net.") && !ns.has(CloneFlags::CLONE_NEWNET) {
             return Err(Error::config(field, "needs a private network namespace"));
         }
-        if (k == "kernel.hostname" || k == "kernel.domainname") && !ns.has(CloneFlags::CLONE_NEWUTS) {
+        if (k == "kernel.hostname" || k == "kernel.domainname") && !ns.has(CloneFlags::CLONE_NEWUTS)
+        {
             return Err(Error::config(field, "needs a private uts namespace"));
         }
         if !ipc && !k.starts_with("net.") && k != "kernel.hostname" && k != "kernel.domainname" {
-            return Err(Error::config(field, "is not namespaced: it would change the host"));
+            return Err(Error::config(
+                field,
+                "is not namespaced: it would change the host",
+            ));
         }
     }
     Ok(out)
@@ -144,7 +175,13 @@ fn time_offsets(linux: &Linux) -> Option<String> {
     let offsets = linux.time_offsets().as_ref()?;
     let mut lines: Vec<String> = offsets
         .iter()
-        .map(|(clock, o)| format!("{clock} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)))
+        .map(|(clock, o)| {
+            format!(
+                "{clock} {} {}\n",
+                o.secs().unwrap_or(0),
+                o.nanosecs().unwrap_or(0)
+            )
+        })
         .collect();
     lines.sort();
     Some(lines.concat())
@@ -152,32 +189,59 @@ fn time_offsets(linux: &Linux) -> Option<String> {
 
 /// Builds the plan for container `id` from the bundle's spec.
 pub fn build(id: &str, bundle: &Path, spec: Spec) -> Result<Plan> {
-    let root = spec.root().as_ref().ok_or_else(|| Error::config("root", "missing"))?;
-    let rootfs = if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) };
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::config("root", "missing"))?;
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
     let rootfs = std::fs::canonicalize(&rootfs).map_err(|e| Error::io("root.path", &rootfs, e))?;
     if !rootfs.is_dir() {
-        return Err(Error::config("root.path", format!("{} is not a directory", rootfs.display())));
+        return Err(Error::config(
+            "root.path",
+            format!("{} is not a directory", rootfs.display()),
+        ));
     }
     let default_linux = Linux::default();
     let linux = spec.linux().as_ref().unwrap_or(&default_linux);
     let ns = namespaces::plan(linux)?;
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !ns.has(CloneFlags::CLONE_NEWUTS) {
-        return Err(Error::config("hostname", "setting the hostname needs a private uts namespace"));
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !ns.has(CloneFlags::CLONE_NEWUTS)
+    {
+        return Err(Error::config(
+            "hostname",
+            "setting the hostname needs a private uts namespace",
+        ));
     }
-    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !ns.has(CloneFlags::CLONE_NEWUTS) {
-        return Err(Error::config("domainname", "setting the domainname needs a private uts namespace"));
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty())
+        && !ns.has(CloneFlags::CLONE_NEWUTS)
+    {
+        return Err(Error::config(
+            "domainname",
+            "setting the domainname needs a private uts namespace",
+        ));
     }
-    let proc = spec.process().as_ref().ok_or_else(|| Error::config("process", "missing"))?;
+    let proc = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::config("process", "missing"))?;
     let process = process::plan("process", proc)?;
     let mounts = plan_mounts(&spec, bundle)?;
     if !ns.has(CloneFlags::CLONE_NEWNS) && !mounts.is_empty() {
-        return Err(Error::config("linux.namespaces", "mounts need a private mount namespace"));
+        return Err(Error::config(
+            "linux.namespaces",
+            "mounts need a private mount namespace",
+        ));
     }
     let root_propagation = match linux.rootfs_propagation().as_deref() {
         None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
         Some(p) => mounts::parse_propagation(p)?,
     };
-    let setup_dev = !mounts.iter().any(|m| m.destination == Path::new("/dev") && m.options.bind);
+    let setup_dev = !mounts
+        .iter()
+        .any(|m| m.destination == Path::new("/dev") && m.options.bind);
     let devices = devices::plan(linux.devices().as_deref().unwrap_or_default())?;
     let cgroups_path = match linux.cgroups_path() {
         Some(p) if !p.as_os_str().is_empty() => p.to_string_lossy().into_owned(),
@@ -236,7 +300,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("rootfs")).unwrap();
         let plan = build("x", dir.path(), crate::spec::default_spec(false)).unwrap();
-        assert!(plan.ns.clone_flags.contains(CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS));
+        assert!(plan
+            .ns
+            .clone_flags
+            .contains(CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS));
         assert_eq!(plan.cgroups_path, "/berth/x");
         assert!(plan.setup_dev);
         assert!(plan.readonly_root);
@@ -256,7 +323,10 @@ mod tests {
         let (_d, p) = bundle_with(&format!(
             r#"{{{BASE},"linux":{{"namespaces":[{{"type":"mount"}}]}},"mounts":[{{"destination":"tmp","type":"tmpfs","source":"tmpfs"}}]}}"#
         ));
-        assert!(p.unwrap_err().to_string().starts_with("mounts[0].destination"));
+        assert!(p
+            .unwrap_err()
+            .to_string()
+            .starts_with("mounts[0].destination"));
     }
 
     #[test]
@@ -270,11 +340,17 @@ mod tests {
         let (_d, p) = bundle_with(&format!(
             r#"{{{BASE},"linux":{{"namespaces":[{{"type":"network"}}],"sysctl":{{"vm.swappiness":"1"}}}}}}"#
         ));
-        assert!(p.unwrap_err().to_string().contains("linux.sysctl.vm.swappiness"));
+        assert!(p
+            .unwrap_err()
+            .to_string()
+            .contains("linux.sysctl.vm.swappiness"));
         let (_d, p) = bundle_with(&format!(
             r#"{{{BASE},"linux":{{"namespaces":[{{"type":"network"}}],"sysctl":{{"net.ipv4.ip_forward":"1"}}}}}}"#
         ));
-        assert_eq!(p.unwrap().sysctl, vec![("net.ipv4.ip_forward".into(), "1".into())]);
+        assert_eq!(
+            p.unwrap().sysctl,
+            vec![("net.ipv4.ip_forward".into(), "1".into())]
+        );
     }
 
     #[test]
@@ -283,7 +359,10 @@ mod tests {
             r#"{{{BASE},"linux":{{"namespaces":[{{"type":"mount"}}]}},"mounts":[{{"destination":"/data","type":"bind","source":"data","options":["rbind","ro"]}}]}}"#
         ));
         let p = p.unwrap();
-        assert_eq!(p.mounts[0].source.as_deref(), Some(d.path().join("data").as_path()));
+        assert_eq!(
+            p.mounts[0].source.as_deref(),
+            Some(d.path().join("data").as_path())
+        );
         assert!(p.mounts[0].options.recursive);
     }
 }

@@ -74,22 +74,38 @@ pub fn plan(field: &str, p: &Process) -> Result<ProcessPlan> {
         ));
     }
     let mut rlimits: Vec<(libc::__rlimit_resource_t, u64, u64, &'static str)> = Vec::new();
-    for (i, r) in p.rlimits().as_deref().unwrap_or_default().iter().enumerate() {
+    for (i, r) in p
+        .rlimits()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let (res, name) = rlimit_resource(r.typ());
         if rlimits.iter().any(|(x, ..)| *x == res) {
-            return Err(Error::config(format!("{field}.rlimits[{i}].type"), format!("duplicate {name}")));
+            return Err(Error::config(
+                format!("{field}.rlimits[{i}].type"),
+                format!("duplicate {name}"),
+            ));
         }
         if r.soft() > r.hard() {
             return Err(Error::config(
                 format!("{field}.rlimits[{i}]"),
-                format!("{name} soft limit {} is above the hard limit {}", r.soft(), r.hard()),
+                format!(
+                    "{name} soft limit {} is above the hard limit {}",
+                    r.soft(),
+                    r.hard()
+                ),
             ));
         }
         rlimits.push((res, r.soft(), r.hard(), name));
     }
     if let Some(adj) = p.oom_score_adj() {
         if !(-1000..=1000).contains(&adj) {
-            return Err(Error::config(format!("{field}.oomScoreAdj"), format!("{adj} is outside -1000..1000")));
+            return Err(Error::config(
+                format!("{field}.oomScoreAdj"),
+                format!("{adj} is outside -1000..1000"),
+            ));
         }
     }
     let apparmor_profile = p.apparmor_profile().clone().filter(|s| !s.is_empty());
@@ -99,13 +115,21 @@ pub fn plan(field: &str, p: &Process) -> Result<ProcessPlan> {
             "AppArmor is not enabled on this host",
         ));
     }
-    if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()) && !Path::new("/sys/fs/selinux/enforce").exists() {
-        return Err(Error::config(format!("{field}.selinuxLabel"), "SELinux is not enabled on this host"));
+    if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty())
+        && !Path::new("/sys/fs/selinux/enforce").exists()
+    {
+        return Err(Error::config(
+            format!("{field}.selinuxLabel"),
+            "SELinux is not enabled on this host",
+        ));
     }
     let user = p.user();
     Ok(ProcessPlan {
         args: cstrings(&format!("{field}.args"), args)?,
-        env: cstrings(&format!("{field}.env"), p.env().as_deref().unwrap_or_default())?,
+        env: cstrings(
+            &format!("{field}.env"),
+            p.env().as_deref().unwrap_or_default(),
+        )?,
         cwd: p.cwd().clone(),
         uid: user.uid(),
         gid: user.gid(),
@@ -116,7 +140,9 @@ pub fn plan(field: &str, p: &Process) -> Result<ProcessPlan> {
         no_new_privileges: p.no_new_privileges().unwrap_or(false),
         oom_score_adj: p.oom_score_adj(),
         terminal: p.terminal().unwrap_or(false),
-        console_size: p.console_size().map(|b| (b.height() as u16, b.width() as u16)),
+        console_size: p
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16)),
         apparmor_profile,
     })
 }
@@ -144,10 +170,18 @@ impl ProcessPlan {
         };
         if arg0.contains(&b'/') {
             let p = Path::new(std::ffi::OsStr::from_bytes(arg0));
-            let full = if p.is_absolute() { p.to_path_buf() } else { self.cwd.join(p) };
+            let full = if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                self.cwd.join(p)
+            };
             return match check(&full) {
                 Ok(()) => Ok(self.args[0].clone()),
-                Err(e) => Err(Error::Other(format!("exec: {:?}: {}", p.display().to_string(), e.desc()))),
+                Err(e) => Err(Error::Other(format!(
+                    "exec: {:?}: {}",
+                    p.display().to_string(),
+                    e.desc()
+                ))),
             };
         }
         let path = self
@@ -155,7 +189,8 @@ impl ProcessPlan {
             .unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         for dir in path.split(|b| *b == b':') {
             let dir = if dir.is_empty() { b"." as &[u8] } else { dir };
-            let full = Path::new(std::ffi::OsStr::from_bytes(dir)).join(std::ffi::OsStr::from_bytes(arg0));
+            let full =
+                Path::new(std::ffi::OsStr::from_bytes(dir)).join(std::ffi::OsStr::from_bytes(arg0));
             if check(&full).is_ok() {
                 return CString::new(full.as_os_str().as_bytes())
                     .map_err(|_| Error::Other("exec: path contains NUL".into()));
@@ -170,7 +205,10 @@ impl ProcessPlan {
     /// Sets the rlimits (before the uid change: raising a hard limit needs privilege).
     pub fn apply_rlimits(&self) -> Result<()> {
         for (res, soft, hard, name) in &self.rlimits {
-            let lim = libc::rlimit { rlim_cur: *soft, rlim_max: *hard };
+            let lim = libc::rlimit {
+                rlim_cur: *soft,
+                rlim_max: *hard,
+            };
             // SAFETY: `lim` is a valid rlimit; a null old-limit pointer is allowed.
             if unsafe { libc::prlimit(0, *res, &lim, std::ptr::null_mut()) } != 0 {
                 return Err(Error::call(name, Errno::last()));
@@ -183,8 +221,10 @@ impl ProcessPlan {
     /// capabilities, then sets the remaining capability sets and `no_new_privs`.
     pub fn apply_identity(&self) -> Result<()> {
         self.caps.apply_bounding()?;
-        prctl::set_keep_capabilities(true).map_err(|e| Error::call("prctl(PR_SET_KEEPCAPS)", Errno::from_raw(e)))?;
-        let gids: Vec<nix::unistd::Gid> = self.additional_gids.iter().map(|g| (*g).into()).collect();
+        prctl::set_keep_capabilities(true)
+            .map_err(|e| Error::call("prctl(PR_SET_KEEPCAPS)", Errno::from_raw(e)))?;
+        let gids: Vec<nix::unistd::Gid> =
+            self.additional_gids.iter().map(|g| (*g).into()).collect();
         // setgroups is refused in a user namespace whose gid map was written without
         // privilege ("deny"); that is only an error if groups were asked for.
         if let Err(e) = nix::unistd::setgroups(&gids) {
@@ -196,13 +236,15 @@ impl ProcessPlan {
         nix::unistd::setresgid(gid, gid, gid).map_err(|e| Error::call("setresgid", e))?;
         let uid = nix::unistd::Uid::from_raw(self.uid);
         nix::unistd::setresuid(uid, uid, uid).map_err(|e| Error::call("setresuid", e))?;
-        prctl::set_keep_capabilities(false).map_err(|e| Error::call("prctl(PR_SET_KEEPCAPS)", Errno::from_raw(e)))?;
+        prctl::set_keep_capabilities(false)
+            .map_err(|e| Error::call("prctl(PR_SET_KEEPCAPS)", Errno::from_raw(e)))?;
         self.caps.apply_sets()?;
         if let Some(mask) = self.umask {
             nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
         }
         if self.no_new_privileges {
-            prctl::set_no_new_privileges(true).map_err(|e| Error::call("prctl(PR_SET_NO_NEW_PRIVS)", Errno::from_raw(e)))?;
+            prctl::set_no_new_privileges(true)
+                .map_err(|e| Error::call("prctl(PR_SET_NO_NEW_PRIVS)", Errno::from_raw(e)))?;
         }
         Ok(())
     }
@@ -210,7 +252,10 @@ impl ProcessPlan {
     /// Writes `oomScoreAdj` for the calling process.
     pub fn apply_oom_score_adj(&self) -> Result<()> {
         if let Some(adj) = self.oom_score_adj {
-            crate::fs::write_proc(Path::new("/proc/self/oom_score_adj"), adj.to_string().as_bytes())?;
+            crate::fs::write_proc(
+                Path::new("/proc/self/oom_score_adj"),
+                adj.to_string().as_bytes(),
+            )?;
         }
         Ok(())
     }
@@ -232,9 +277,17 @@ mod tests {
 
     #[test]
     fn empty_args_and_relative_cwd_are_rejected() {
-        let e = plan("process", &process(r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":[]}"#)).unwrap_err();
+        let e = plan(
+            "process",
+            &process(r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":[]}"#),
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "process.args: must not be empty");
-        let e = plan("process", &process(r#"{"user":{"uid":0,"gid":0},"cwd":"tmp","args":["sh"]}"#)).unwrap_err();
+        let e = plan(
+            "process",
+            &process(r#"{"user":{"uid":0,"gid":0},"cwd":"tmp","args":["sh"]}"#),
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("process.cwd"));
     }
 
@@ -244,12 +297,18 @@ mod tests {
             r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"],
                "rlimits":[{"type":"RLIMIT_NOFILE","soft":10,"hard":5}]}"#,
         );
-        assert!(plan("process", &p).unwrap_err().to_string().contains("rlimits[0]"));
+        assert!(plan("process", &p)
+            .unwrap_err()
+            .to_string()
+            .contains("rlimits[0]"));
         let p = process(
             r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"],
                "rlimits":[{"type":"RLIMIT_CORE","soft":1,"hard":1},{"type":"RLIMIT_CORE","soft":1,"hard":1}]}"#,
         );
-        assert!(plan("process", &p).unwrap_err().to_string().contains("duplicate RLIMIT_CORE"));
+        assert!(plan("process", &p)
+            .unwrap_err()
+            .to_string()
+            .contains("duplicate RLIMIT_CORE"));
     }
 
     #[test]

@@ -21,7 +21,11 @@ fn mount_err(m: &MountPlan, op: &'static str, e: Error) -> Error {
             m.destination.display(),
             path.display()
         )),
-        other => Error::Other(format!("mounts[{}] ({}): {other}", m.index, m.destination.display())),
+        other => Error::Other(format!(
+            "mounts[{}] ({}): {other}",
+            m.index,
+            m.destination.display()
+        )),
     }
 }
 
@@ -29,23 +33,52 @@ fn mount_err(m: &MountPlan, op: &'static str, e: Error) -> Error {
 /// entry of `mounts`, and the device nodes. Returns an `O_PATH` fd of the rootfs.
 pub fn prepare(plan: &Plan) -> Result<OwnedFd> {
     // Nothing we mount may propagate back to the host.
-    mount(None::<&str>, "/", None::<&str>, plan.root_propagation, None::<&str>)
-        .map_err(|e| Error::sys("set propagation of", "/", e))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        plan.root_propagation,
+        None::<&str>,
+    )
+    .map_err(|e| Error::sys("set propagation of", "/", e))?;
     if plan.root_propagation.contains(MsFlags::MS_SHARED) {
         // pivot_root refuses a shared new root's parent; only the rootfs keeps `shared`.
-        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-            .map_err(|e| Error::sys("set propagation of", "/", e))?;
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| Error::sys("set propagation of", "/", e))?;
     }
     if let Some(data) = &plan.overlay {
-        mount(Some("overlay"), &plan.rootfs, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
-            .map_err(|e| Error::sys("mount overlay on", &plan.rootfs, e))?;
+        mount(
+            Some("overlay"),
+            &plan.rootfs,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(data.as_str()),
+        )
+        .map_err(|e| Error::sys("mount overlay on", &plan.rootfs, e))?;
     }
     // The rootfs must be a mount point for pivot_root.
-    mount(Some(&plan.rootfs), &plan.rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .map_err(|e| Error::sys("bind mount rootfs", &plan.rootfs, e))?;
-    let root = nix::fcntl::open(&plan.rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .map_err(|e| Error::sys("open", &plan.rootfs, e))?;
-    let userns = plan.ns.new_user || !plan.ns.join.is_empty() && plan.ns.join[0].0 == nix::sched::CloneFlags::CLONE_NEWUSER;
+    mount(
+        Some(&plan.rootfs),
+        &plan.rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| Error::sys("bind mount rootfs", &plan.rootfs, e))?;
+    let root = nix::fcntl::open(
+        &plan.rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::sys("open", &plan.rootfs, e))?;
+    let userns = plan.ns.new_user
+        || !plan.ns.join.is_empty() && plan.ns.join[0].0 == nix::sched::CloneFlags::CLONE_NEWUSER;
     for m in &plan.mounts {
         mount_one(root.as_raw_fd(), m, plan)?;
     }
@@ -53,7 +86,10 @@ pub fn prepare(plan: &Plan) -> Result<OwnedFd> {
         for d in &plan.devices {
             devices::create(root.as_raw_fd(), d, userns)?;
         }
-        let has_pts = plan.mounts.iter().any(|m| m.destination == Path::new("/dev/pts"));
+        let has_pts = plan
+            .mounts
+            .iter()
+            .any(|m| m.destination == Path::new("/dev/pts"));
         devices::create_symlinks(root.as_raw_fd(), has_pts)?;
     }
     Ok(root)
@@ -69,7 +105,8 @@ fn mount_one(root: RawFd, m: &MountPlan, plan: &Plan) -> Result<()> {
         return mount_cgroup(root, m, plan);
     }
     let file = o.bind && m.source.as_deref().is_some_and(|s| !is_dir(s));
-    let target = fs::mkdir_all_in_root(root, &m.destination, file).map_err(|e| mount_err(m, "create", e))?;
+    let target =
+        fs::mkdir_all_in_root(root, &m.destination, file).map_err(|e| mount_err(m, "create", e))?;
     if o.bind {
         let src = m.source.as_deref().unwrap_or(Path::new(""));
         let tree = fs::open_tree_clone(src, o.recursive).map_err(|e| mount_err(m, "bind", e))?;
@@ -79,41 +116,81 @@ fn mount_one(root: RawFd, m: &MountPlan, plan: &Plan) -> Result<()> {
             clr |= attr::ATIME_MASK;
         }
         if set != 0 || clr != 0 {
-            fs::mount_setattr(tree.as_raw_fd(), false, set, clr, &m.destination).map_err(|e| mount_err(m, "set attributes", e))?;
+            fs::mount_setattr(tree.as_raw_fd(), false, set, clr, &m.destination)
+                .map_err(|e| mount_err(m, "set attributes", e))?;
         }
         if o.rec_attr_set != 0 || o.rec_attr_clr != 0 {
-            fs::mount_setattr(tree.as_raw_fd(), true, o.rec_attr_set, o.rec_attr_clr, &m.destination)
-                .map_err(|e| mount_err(m, "set recursive attributes", e))?;
+            fs::mount_setattr(
+                tree.as_raw_fd(),
+                true,
+                o.rec_attr_set,
+                o.rec_attr_clr,
+                &m.destination,
+            )
+            .map_err(|e| mount_err(m, "set recursive attributes", e))?;
         }
-        fs::move_mount(tree.as_raw_fd(), target.as_raw_fd(), &m.destination).map_err(|e| mount_err(m, "attach", e))?;
+        fs::move_mount(tree.as_raw_fd(), target.as_raw_fd(), &m.destination)
+            .map_err(|e| mount_err(m, "attach", e))?;
     } else {
         let source = m.source.clone().unwrap_or_else(|| PathBuf::from(&m.typ));
         let data = o.data();
         let flags = o.flags & !(MsFlags::MS_REMOUNT);
-        let r = mount(Some(&source), &fd_path(target.as_raw_fd()), Some(m.typ.as_str()), flags, data.as_deref());
+        let r = mount(
+            Some(&source),
+            &fd_path(target.as_raw_fd()),
+            Some(m.typ.as_str()),
+            flags,
+            data.as_deref(),
+        );
         match r {
             Ok(()) => {}
             // sysfs cannot be mounted in a user namespace that does not own the network
             // namespace; fall back to a read-only bind of the host's, as runc does.
             Err(Errno::EPERM) if m.typ == "sysfs" => {
-                let tree = fs::open_tree_clone(Path::new("/sys"), true).map_err(|e| mount_err(m, "bind", e))?;
-                fs::mount_setattr(tree.as_raw_fd(), true, attr::RDONLY | attr::NOSUID | attr::NODEV | attr::NOEXEC, 0, &m.destination)
-                    .map_err(|e| mount_err(m, "set attributes", e))?;
-                fs::move_mount(tree.as_raw_fd(), target.as_raw_fd(), &m.destination).map_err(|e| mount_err(m, "attach", e))?;
+                let tree = fs::open_tree_clone(Path::new("/sys"), true)
+                    .map_err(|e| mount_err(m, "bind", e))?;
+                fs::mount_setattr(
+                    tree.as_raw_fd(),
+                    true,
+                    attr::RDONLY | attr::NOSUID | attr::NODEV | attr::NOEXEC,
+                    0,
+                    &m.destination,
+                )
+                .map_err(|e| mount_err(m, "set attributes", e))?;
+                fs::move_mount(tree.as_raw_fd(), target.as_raw_fd(), &m.destination)
+                    .map_err(|e| mount_err(m, "attach", e))?;
             }
-            Err(e) => return Err(mount_err(m, "mount", Error::sys("mount", &m.destination, e))),
+            Err(e) => {
+                return Err(mount_err(
+                    m,
+                    "mount",
+                    Error::sys("mount", &m.destination, e),
+                ))
+            }
         }
         if o.rec_attr_set != 0 || o.rec_attr_clr != 0 {
             let new = fs::open_in_root(root, &m.destination, OFlag::O_PATH, 0)?;
-            fs::mount_setattr(new.as_raw_fd(), true, o.rec_attr_set, o.rec_attr_clr, &m.destination)
-                .map_err(|e| mount_err(m, "set recursive attributes", e))?;
+            fs::mount_setattr(
+                new.as_raw_fd(),
+                true,
+                o.rec_attr_set,
+                o.rec_attr_clr,
+                &m.destination,
+            )
+            .map_err(|e| mount_err(m, "set recursive attributes", e))?;
         }
     }
     if !o.propagation.is_empty() {
         let new = fs::open_in_root(root, &m.destination, OFlag::O_PATH, 0)?;
         for p in &o.propagation {
-            mount(None::<&str>, &fd_path(new.as_raw_fd()), None::<&str>, *p, None::<&str>)
-                .map_err(|e| mount_err(m, "set propagation", Error::sys("mount", &m.destination, e)))?;
+            mount(
+                None::<&str>,
+                &fd_path(new.as_raw_fd()),
+                None::<&str>,
+                *p,
+                None::<&str>,
+            )
+            .map_err(|e| mount_err(m, "set propagation", Error::sys("mount", &m.destination, e)))?;
         }
     }
     Ok(())
@@ -136,16 +213,24 @@ fn clear_attrs(cleared: MsFlags) -> u64 {
 
 /// The cgroup hierarchies mounted on the host: (mount point, fs type, super options).
 fn host_cgroup_mounts() -> Vec<(PathBuf, String, String)> {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return Vec::new() };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for line in info.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
         let mut post = post.split_whitespace();
-        let (Some(fstype), Some(_src), Some(opts)) = (post.next(), post.next(), post.next()) else { continue };
+        let (Some(fstype), Some(_src), Some(opts)) = (post.next(), post.next(), post.next()) else {
+            continue;
+        };
         if fstype != "cgroup" && fstype != "cgroup2" {
             continue;
         }
-        let Some(mp) = pre.split_whitespace().nth(4) else { continue };
+        let Some(mp) = pre.split_whitespace().nth(4) else {
+            continue;
+        };
         out.push((PathBuf::from(mp), fstype.to_string(), opts.to_string()));
     }
     out
@@ -157,36 +242,76 @@ fn host_cgroup_mounts() -> Vec<(PathBuf, String, String)> {
 fn mount_cgroup(root: RawFd, m: &MountPlan, plan: &Plan) -> Result<()> {
     let ro = m.options.flags.contains(MsFlags::MS_RDONLY);
     let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    let target = fs::mkdir_all_in_root(root, &m.destination, false).map_err(|e| mount_err(m, "create", e))?;
+    let target = fs::mkdir_all_in_root(root, &m.destination, false)
+        .map_err(|e| mount_err(m, "create", e))?;
     let host = host_cgroup_mounts();
     let cgroupns = plan.ns.has(nix::sched::CloneFlags::CLONE_NEWCGROUP);
-    let pure_v2 = host.len() == 1 && host[0].1 == "cgroup2" && host[0].0 == Path::new("/sys/fs/cgroup");
+    let pure_v2 =
+        host.len() == 1 && host[0].1 == "cgroup2" && host[0].0 == Path::new("/sys/fs/cgroup");
     let rel = plan.cgroups_path.trim_start_matches('/');
     if pure_v2 {
         if cgroupns {
-            let flags = base | if ro { MsFlags::MS_RDONLY } else { MsFlags::empty() };
-            mount(Some("cgroup2"), &fd_path(target.as_raw_fd()), Some("cgroup2"), flags, None::<&str>)
-                .map_err(|e| mount_err(m, "mount", Error::sys("mount cgroup2", &m.destination, e)))?;
+            let flags = base
+                | if ro {
+                    MsFlags::MS_RDONLY
+                } else {
+                    MsFlags::empty()
+                };
+            mount(
+                Some("cgroup2"),
+                &fd_path(target.as_raw_fd()),
+                Some("cgroup2"),
+                flags,
+                None::<&str>,
+            )
+            .map_err(|e| mount_err(m, "mount", Error::sys("mount cgroup2", &m.destination, e)))?;
         } else {
-            bind_ro(&Path::new("/sys/fs/cgroup").join(rel), target.as_raw_fd(), ro, m)?;
+            bind_ro(
+                &Path::new("/sys/fs/cgroup").join(rel),
+                target.as_raw_fd(),
+                ro,
+                m,
+            )?;
         }
         return Ok(());
     }
     // v1 or hybrid: a tmpfs holding one directory per hierarchy.
-    mount(Some("tmpfs"), &fd_path(target.as_raw_fd()), Some("tmpfs"), base, Some("mode=755"))
-        .map_err(|e| mount_err(m, "mount", Error::sys("mount tmpfs", &m.destination, e)))?;
+    mount(
+        Some("tmpfs"),
+        &fd_path(target.as_raw_fd()),
+        Some("tmpfs"),
+        base,
+        Some("mode=755"),
+    )
+    .map_err(|e| mount_err(m, "mount", Error::sys("mount tmpfs", &m.destination, e)))?;
     for (mp, fstype, opts) in host {
-        let Ok(sub) = mp.strip_prefix("/sys/fs/cgroup") else { continue };
+        let Ok(sub) = mp.strip_prefix("/sys/fs/cgroup") else {
+            continue;
+        };
         if sub.as_os_str().is_empty() {
             continue;
         }
         let dest = m.destination.join(sub);
         let t = fs::mkdir_all_in_root(root, &dest, false).map_err(|e| mount_err(m, "create", e))?;
         if cgroupns {
-            let data: Vec<&str> = opts.split(',').filter(|o| *o != "rw" && *o != "ro").collect();
-            let flags = base | if ro { MsFlags::MS_RDONLY } else { MsFlags::empty() };
-            mount(Some("cgroup"), &fd_path(t.as_raw_fd()), Some(fstype.as_str()), flags, Some(data.join(",").as_str()))
-                .map_err(|e| mount_err(m, "mount", Error::sys("mount cgroup", &dest, e)))?;
+            let data: Vec<&str> = opts
+                .split(',')
+                .filter(|o| *o != "rw" && *o != "ro")
+                .collect();
+            let flags = base
+                | if ro {
+                    MsFlags::MS_RDONLY
+                } else {
+                    MsFlags::empty()
+                };
+            mount(
+                Some("cgroup"),
+                &fd_path(t.as_raw_fd()),
+                Some(fstype.as_str()),
+                flags,
+                Some(data.join(",").as_str()),
+            )
+            .map_err(|e| mount_err(m, "mount", Error::sys("mount cgroup", &dest, e)))?;
         } else {
             let src = mp.join(rel);
             if src.exists() {
@@ -196,7 +321,8 @@ fn mount_cgroup(root: RawFd, m: &MountPlan, plan: &Plan) -> Result<()> {
     }
     if ro {
         let t = fs::open_in_root(root, &m.destination, OFlag::O_PATH, 0)?;
-        fs::mount_setattr(t.as_raw_fd(), false, attr::RDONLY, 0, &m.destination).map_err(|e| mount_err(m, "set attributes", e))?;
+        fs::mount_setattr(t.as_raw_fd(), false, attr::RDONLY, 0, &m.destination)
+            .map_err(|e| mount_err(m, "set attributes", e))?;
     }
     Ok(())
 }
@@ -204,7 +330,8 @@ fn mount_cgroup(root: RawFd, m: &MountPlan, plan: &Plan) -> Result<()> {
 fn bind_ro(src: &Path, target: RawFd, ro: bool, m: &MountPlan) -> Result<()> {
     let tree = fs::open_tree_clone(src, false).map_err(|e| mount_err(m, "bind", e))?;
     let set = attr::NOSUID | attr::NODEV | attr::NOEXEC | if ro { attr::RDONLY } else { 0 };
-    fs::mount_setattr(tree.as_raw_fd(), false, set, 0, src).map_err(|e| mount_err(m, "set attributes", e))?;
+    fs::mount_setattr(tree.as_raw_fd(), false, set, 0, src)
+        .map_err(|e| mount_err(m, "set attributes", e))?;
     fs::move_mount(tree.as_raw_fd(), target, src).map_err(|e| mount_err(m, "attach", e))
 }
 
@@ -212,22 +339,33 @@ fn bind_ro(src: &Path, target: RawFd, ro: bool, m: &MountPlan) -> Result<()> {
 pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
     nix::unistd::chdir(rootfs).map_err(|e| Error::sys("chdir", rootfs, e))?;
     if no_pivot {
-        mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(|e| Error::sys("move mount", rootfs, e))?;
+        mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+            .map_err(|e| Error::sys("move mount", rootfs, e))?;
         nix::unistd::chroot(".").map_err(|e| Error::sys("chroot", rootfs, e))?;
     } else {
         nix::unistd::pivot_root(".", ".").map_err(|e| Error::sys("pivot_root", rootfs, e))?;
         // The old root now sits on top of the new one; make sure its unmount does not
         // propagate anywhere, then detach it.
-        mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-            .map_err(|e| Error::sys("set propagation of", "old root", e))?;
+        mount(
+            None::<&str>,
+            ".",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| Error::sys("set propagation of", "old root", e))?;
         umount2(".", MntFlags::MNT_DETACH).map_err(|e| Error::sys("unmount", "old root", e))?;
     }
     nix::unistd::chdir("/").map_err(|e| Error::sys("chdir", "/", e))
 }
 
 fn root_fd() -> Result<OwnedFd> {
-    nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .map_err(|e| Error::sys("open", "/", e))
+    nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::sys("open", "/", e))
 }
 
 /// `linux.maskedPaths`: directories get an empty read-only tmpfs, files `/dev/null`.
@@ -239,13 +377,22 @@ pub fn mask_paths(paths: &[PathBuf]) -> Result<()> {
     for p in paths {
         let fd = match fs::open_in_root(root.as_raw_fd(), p, OFlag::O_PATH | OFlag::O_NOFOLLOW, 0) {
             Ok(fd) => fd,
-            Err(Error::Sys { errno: Errno::ENOENT, .. }) => continue,
+            Err(Error::Sys {
+                errno: Errno::ENOENT,
+                ..
+            }) => continue,
             Err(e) => return Err(e),
         };
         let st = nix::sys::stat::fstat(&fd).map_err(|e| Error::sys("stat", p, e))?;
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            mount(Some("tmpfs"), &fd_path(fd.as_raw_fd()), Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)
-                .map_err(|e| Error::sys("mask", p, e))?;
+            mount(
+                Some("tmpfs"),
+                &fd_path(fd.as_raw_fd()),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
+            .map_err(|e| Error::sys("mask", p, e))?;
         } else {
             let null = fs::open_tree_clone(Path::new("/dev/null"), false)?;
             fs::move_mount(null.as_raw_fd(), fd.as_raw_fd(), p)?;
@@ -263,18 +410,30 @@ pub fn readonly_paths(paths: &[PathBuf]) -> Result<()> {
     for p in paths {
         let fd = match fs::open_in_root(root.as_raw_fd(), p, OFlag::O_PATH | OFlag::O_NOFOLLOW, 0) {
             Ok(fd) => fd,
-            Err(Error::Sys { errno: Errno::ENOENT, .. }) => continue,
+            Err(Error::Sys {
+                errno: Errno::ENOENT,
+                ..
+            }) => continue,
             Err(e) => return Err(e),
         };
         let tree = open_tree_fd(fd.as_raw_fd(), p)?;
-        fs::mount_setattr(tree.as_raw_fd(), true, attr::RDONLY | attr::NOSUID | attr::NODEV | attr::NOEXEC, 0, p)?;
+        fs::mount_setattr(
+            tree.as_raw_fd(),
+            true,
+            attr::RDONLY | attr::NOSUID | attr::NODEV | attr::NOEXEC,
+            0,
+            p,
+        )?;
         fs::move_mount(tree.as_raw_fd(), fd.as_raw_fd(), p)?;
     }
     Ok(())
 }
 
 fn open_tree_fd(fd: RawFd, what: &Path) -> Result<OwnedFd> {
-    let flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32 | libc::AT_EMPTY_PATH as u32;
+    let flags = libc::OPEN_TREE_CLONE
+        | libc::OPEN_TREE_CLOEXEC
+        | libc::AT_RECURSIVE as u32
+        | libc::AT_EMPTY_PATH as u32;
     // SAFETY: valid fd and empty path; returns a new fd we own.
     let r = unsafe { libc::syscall(libc::SYS_open_tree, fd, c"".as_ptr(), flags) };
     if r < 0 {
@@ -294,7 +453,8 @@ pub fn readonly_root() -> Result<()> {
 pub fn sysctl(entries: &[(String, String)]) -> Result<()> {
     for (k, v) in entries {
         let path = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
-        fs::write_proc(&path, v.as_bytes()).map_err(|e| Error::Other(format!("linux.sysctl.{k}: {e}")))?;
+        fs::write_proc(&path, v.as_bytes())
+            .map_err(|e| Error::Other(format!("linux.sysctl.{k}: {e}")))?;
     }
     Ok(())
 }

@@ -128,12 +128,21 @@ impl ContainerDir {
         let p = self.path.join(STATE_FILE);
         let data = std::fs::read(&p).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::NotExist(self.path.file_name().unwrap_or_default().to_string_lossy().into_owned())
+                Error::NotExist(
+                    self.path
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned(),
+                )
             } else {
                 Error::io("read", &p, e)
             }
         })?;
-        serde_json::from_slice(&data).map_err(|e| Error::Parse { path: p, msg: e.to_string() })
+        serde_json::from_slice(&data).map_err(|e| Error::Parse {
+            path: p,
+            msg: e.to_string(),
+        })
     }
 
     /// Writes `state.json` atomically.
@@ -203,7 +212,10 @@ pub fn init_alive(state: &State) -> bool {
         return false;
     }
     match stat_fields(state.pid) {
-        Some(f) => f.first().map(String::as_str) != Some("Z") && f.get(19).and_then(|t| t.parse().ok()) == Some(state.start_time),
+        Some(f) => {
+            f.first().map(String::as_str) != Some("Z")
+                && f.get(19).and_then(|t| t.parse().ok()) == Some(state.start_time)
+        }
         None => false,
     }
 }
@@ -253,20 +265,37 @@ mod tests {
     fn create_twice_fails_and_state_round_trips() {
         let root = tempfile::tempdir().unwrap();
         let d = ContainerDir::create(root.path(), "c1").unwrap();
-        assert!(matches!(ContainerDir::create(root.path(), "c1"), Err(Error::Exists(_))));
-        let st = State { id: "c1".into(), pid: 42, start_time: 7, ..Default::default() };
+        assert!(matches!(
+            ContainerDir::create(root.path(), "c1"),
+            Err(Error::Exists(_))
+        ));
+        let st = State {
+            id: "c1".into(),
+            pid: 42,
+            start_time: 7,
+            ..Default::default()
+        };
         d.save(&st).unwrap();
-        let back = ContainerDir::open(root.path(), "c1").unwrap().load().unwrap();
+        let back = ContainerDir::open(root.path(), "c1")
+            .unwrap()
+            .load()
+            .unwrap();
         assert_eq!((back.pid, back.start_time), (42, 7));
         assert_eq!(list(root.path()).unwrap(), vec!["c1".to_string()]);
         d.remove().unwrap();
-        assert!(matches!(ContainerDir::open(root.path(), "c1"), Err(Error::NotExist(_))));
+        assert!(matches!(
+            ContainerDir::open(root.path(), "c1"),
+            Err(Error::NotExist(_))
+        ));
     }
 
     #[test]
     fn invalid_ids_never_touch_the_filesystem() {
         let root = tempfile::tempdir().unwrap();
-        assert!(matches!(ContainerDir::create(root.path(), "../x"), Err(Error::InvalidId { .. })));
+        assert!(matches!(
+            ContainerDir::create(root.path(), "../x"),
+            Err(Error::InvalidId { .. })
+        ));
         assert!(!root.path().parent().unwrap().join("x").exists());
     }
 
@@ -274,7 +303,15 @@ mod tests {
     fn recycled_pid_is_not_alive() {
         let me = std::process::id() as i32;
         let t = process_start_time(me).unwrap();
-        assert!(init_alive(&State { pid: me, start_time: t, ..Default::default() }));
-        assert!(!init_alive(&State { pid: me, start_time: t + 1, ..Default::default() }));
+        assert!(init_alive(&State {
+            pid: me,
+            start_time: t,
+            ..Default::default()
+        }));
+        assert!(!init_alive(&State {
+            pid: me,
+            start_time: t + 1,
+            ..Default::default()
+        }));
     }
 }

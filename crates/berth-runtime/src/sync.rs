@@ -104,7 +104,9 @@ impl Channel {
         match self.recv()? {
             Some(m) if &m == want => Ok(()),
             Some(Msg::Error(e)) => Err(Error::Init(e)),
-            Some(m) => Err(Error::Other(format!("protocol error: got {m:?}, want {want:?}"))),
+            Some(m) => Err(Error::Other(format!(
+                "protocol error: got {m:?}, want {want:?}"
+            ))),
             None => Err(Error::Init(eof.to_string())),
         }
     }
@@ -154,7 +156,14 @@ mod tests {
     #[test]
     fn messages_round_trip() {
         let (a, b) = pair().unwrap();
-        for m in [Msg::Go(1234), Msg::Hooks, Msg::HooksDone, Msg::Ready, Msg::Start, Msg::Error("mount `/x`: EPERM".into())] {
+        for m in [
+            Msg::Go(1234),
+            Msg::Hooks,
+            Msg::HooksDone,
+            Msg::Ready,
+            Msg::Start,
+            Msg::Error("mount `/x`: EPERM".into()),
+        ] {
             a.send(&m).unwrap();
             assert_eq!(b.recv().unwrap(), Some(m));
         }
@@ -166,8 +175,14 @@ mod tests {
     fn expect_reports_the_peer_error() {
         let (a, b) = pair().unwrap();
         a.send(&Msg::Error("boom".into())).unwrap();
-        assert_eq!(b.expect(&Msg::Ready, "eof").unwrap_err().to_string(), "boom");
+        assert_eq!(
+            b.expect(&Msg::Ready, "eof").unwrap_err().to_string(),
+            "boom"
+        );
         drop(a);
-        assert_eq!(b.expect(&Msg::Ready, "init died").unwrap_err().to_string(), "init died");
+        assert_eq!(
+            b.expect(&Msg::Ready, "init died").unwrap_err().to_string(),
+            "init died"
+        );
     }
 }

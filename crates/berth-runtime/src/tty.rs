@@ -40,7 +40,13 @@ pub fn open_pty() -> Result<(OwnedFd, OwnedFd, PathBuf)> {
     }
     // TIOCGPTPEER opens the slave through the master, so it is the right devpts instance.
     // SAFETY: ioctl with integer flags; returns a new fd we own.
-    let slave = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
     if slave < 0 {
         return Err(Error::sys("open pty slave", ptmx, Errno::last()));
     }
@@ -51,7 +57,12 @@ pub fn open_pty() -> Result<(OwnedFd, OwnedFd, PathBuf)> {
 
 /// Sets the window size of a terminal.
 pub fn set_size(fd: RawFd, rows: u16, cols: u16) {
-    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer.
     unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
 }
@@ -60,8 +71,14 @@ pub fn set_size(fd: RawFd, rows: u16, cols: u16) {
 pub fn send_fd(sock: RawFd, fd: RawFd, name: &str) -> Result<()> {
     let fds = [fd];
     let iov = [IoSlice::new(name.as_bytes())];
-    sendmsg::<()>(sock, &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
-        .map_err(|e| Error::call("send the console over the console socket", e))?;
+    sendmsg::<()>(
+        sock,
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| Error::call("send the console over the console socket", e))?;
     Ok(())
 }
 
@@ -86,9 +103,17 @@ pub fn recv_fd(sock: RawFd) -> Result<OwnedFd> {
     let mut buf = [0u8; 256];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-    let msg = nix::sys::socket::recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
-        .map_err(|e| Error::call("receive the console", e))?;
-    for c in msg.cmsgs().map_err(|e| Error::call("receive the console", e))? {
+    let msg = nix::sys::socket::recvmsg::<()>(
+        sock,
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|e| Error::call("receive the console", e))?;
+    for c in msg
+        .cmsgs()
+        .map_err(|e| Error::call("receive the console", e))?
+    {
         if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
             if let Some(fd) = fds.first() {
                 // SAFETY: the kernel installed this fd for us.
@@ -96,7 +121,9 @@ pub fn recv_fd(sock: RawFd) -> Result<OwnedFd> {
             }
         }
     }
-    Err(Error::Other("receive the console: no fd in the message".into()))
+    Err(Error::Other(
+        "receive the console: no fd in the message".into(),
+    ))
 }
 
 /// Puts our terminal in raw mode while a foreground container owns it; restored on drop.
@@ -120,16 +147,26 @@ impl RawMode {
 impl Drop for RawMode {
     fn drop(&mut self) {
         if let Some(t) = &self.saved {
-            let _ = nix::sys::termios::tcsetattr(std::io::stdin(), nix::sys::termios::SetArg::TCSANOW, t);
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                t,
+            );
         }
     }
 }
 
 /// Our own terminal's size, if stdin is a terminal.
 pub fn own_size() -> Option<(u16, u16)> {
-    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCGWINSZ writes a winsize to a valid pointer.
-    (unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
+    (unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_row > 0)
+        .then_some((ws.ws_row, ws.ws_col))
 }
 
 /// Writes all of `data` to `fd`, ignoring errors (the reader went away).

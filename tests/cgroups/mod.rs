@@ -1,0 +1,1 @@
+//! Tests of cgroup placement, limits, pause/resume, update, events and ps through berth.
