@@ -14,6 +14,12 @@ use crate::logging::Logger;
 
 /// The process to run: `--process FILE`, or the container's own process with ARGS and the
 /// flags applied, as runc builds it.
+fn container_spec(g: &Global, id: &str) -> anyhow::Result<oci_spec::runtime::Spec> {
+    let dir = ContainerDir::open(&g.root, id)?;
+    let raw = std::fs::read(dir.path.join(CONFIG_FILE)).context("read the container's config")?;
+    berth_runtime::spec::parse(&raw).map_err(anyhow::Error::msg)
+}
+
 fn build_process(g: &Global, a: &ExecArgs) -> anyhow::Result<Process> {
     if let Some(p) = &a.process {
         let raw = std::fs::read(p).with_context(|| format!("read --process {}", p.display()))?;
@@ -27,9 +33,7 @@ fn build_process(g: &Global, a: &ExecArgs) -> anyhow::Result<Process> {
     if a.args.is_empty() {
         anyhow::bail!("exec: no command given (ARGS or --process)");
     }
-    let dir = ContainerDir::open(&g.root, &a.id)?;
-    let raw = std::fs::read(dir.path.join(CONFIG_FILE)).context("read the container's config")?;
-    let spec = berth_runtime::spec::parse(&raw).map_err(anyhow::Error::msg)?;
+    let spec = container_spec(g, &a.id)?;
     let mut proc = spec.process().clone().unwrap_or_default();
     proc.set_args(Some(a.args.clone()));
     proc.set_terminal(Some(a.tty));
@@ -93,6 +97,10 @@ pub fn run(g: &Global, a: ExecArgs, _log: &Logger) -> anyhow::Result<i32> {
         pid_file: a.pid_file.clone().map(PathBuf::from),
         preserve_fds: a.preserve_fds,
         foreground_tty: !a.detach,
+        seccomp: container_spec(g, &a.id)?
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().clone()),
     };
     let e = exec::exec(&opts)?;
     if a.detach {

@@ -86,6 +86,7 @@ const APPLETS: &[&str] = &[
     "chmod",
     "umask",
     "sysctl",
+    "uname",
 ];
 
 impl Ctx {

@@ -9,5 +9,6 @@ mod isolation;
 mod lifecycle;
 mod mounts;
 mod process;
+mod seccomp;
 mod security;
 mod terminal;

@@ -193,6 +193,13 @@ fn create_in(
         Console::None
     };
     let (parent_chan, child_chan) = sync::pair()?;
+    let (seccomp_rx, seccomp_tx) = if plan.seccomp.as_ref().is_some_and(|s| s.listener.is_some()) {
+        let (a, b) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| Error::io("socketpair", "seccomp", e))?;
+        (Some(a), Some(OwnedFd::from(b)))
+    } else {
+        (None, None)
+    };
     if let Some(p) = &plan.ns.pid_path {
         let fd = std::fs::File::open(p).map_err(|e| Error::io("open namespace", p, e))?;
         nix::sched::setns(&fd, CloneFlags::CLONE_NEWPID).map_err(|e| Error::sys("setns", p, e))?;
@@ -216,6 +223,7 @@ fn create_in(
             start,
             console,
             preserve_fds,
+            seccomp_chan: seccomp_tx,
             state_json: Box::new(move |pid, status| {
                 hook_state(&id, status, pid, &bundle_for_hooks, &ann)
             }),
@@ -256,6 +264,11 @@ fn create_in(
     };
     let start_time =
         state::process_start_time(pid.as_raw()).ok_or_else(|| Error::Init(died.into()))?;
+    if let (Some(rx), Some(sp)) = (&seccomp_rx, &plan.seccomp) {
+        let fd = tty::recv_fd(rx.as_raw_fd())?;
+        let st = oci_state(&opts.id, pid.as_raw(), &bundle, &annotations);
+        crate::seccomp::send_to_agent(sp, &fd, &st, pid.as_raw())?;
+    }
     let st = State {
         oci_version: oci_spec::runtime::VERSION.to_string(),
         id: opts.id.clone(),
@@ -281,6 +294,23 @@ fn create_in(
         chan: parent_chan,
         master,
     })
+}
+
+/// The container's state as an oci-spec value (status `creating`), for the seccomp agent.
+fn oci_state(
+    id: &str,
+    pid: i32,
+    bundle: &Path,
+    annotations: &std::collections::HashMap<String, String>,
+) -> oci_spec::runtime::State {
+    let mut s = oci_spec::runtime::State::default();
+    s.set_version(oci_spec::runtime::VERSION.to_string());
+    s.set_id(id.to_string());
+    s.set_status(oci_spec::runtime::ContainerState::Creating);
+    s.set_pid(Some(pid));
+    s.set_bundle(bundle.to_path_buf());
+    s.set_annotations(Some(annotations.clone()));
+    s
 }
 
 /// Writes the pid file atomically (containerd reads it as soon as create returns).

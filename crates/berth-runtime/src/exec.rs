@@ -26,6 +26,8 @@ pub struct ExecOptions {
     pub preserve_fds: i32,
     /// Foreground with a terminal: receive the pty master.
     pub foreground_tty: bool,
+    /// The container's `linux.seccomp`, applied to the new process too.
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// A started exec process.
@@ -49,6 +51,19 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
         Status::Stopped => return Err(Error::State("cannot exec in a stopped container".into())),
     }
     let plan = process::plan("process", &opts.process)?;
+    let seccomp = match &opts.seccomp {
+        Some(s) => {
+            let p = crate::seccomp::plan(s, plan.no_new_privileges)?;
+            if p.listener.is_some() {
+                return Err(Error::config(
+                    "linux.seccomp",
+                    "SCMP_ACT_NOTIFY is not supported for exec processes yet",
+                ));
+            }
+            Some(p)
+        }
+        None => None,
+    };
     let pid = c.state.pid;
     // Only namespaces that differ from ours are joined (setns into our own user namespace
     // would fail with EINVAL).
@@ -116,6 +131,7 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
     if r == 0 {
         let err = match child_main(
             &plan,
+            seccomp.as_ref(),
             &joins,
             &cgroups_path,
             child.0.as_raw_fd(),
@@ -160,6 +176,7 @@ fn state_alive(c: &Container) -> bool {
 
 fn child_main(
     plan: &ProcessPlan,
+    seccomp: Option<&crate::seccomp::SeccompPlan>,
     joins: &[(CloneFlags, OwnedFd)],
     cgroups_path: &str,
     chan: RawFd,
@@ -185,6 +202,9 @@ fn child_main(
         tty::make_controlling(slave.as_raw_fd())?;
     }
     let exe = plan.find_executable()?;
+    if let Some(s) = seccomp.filter(|s| s.early) {
+        crate::seccomp::install(s)?;
+    }
     plan.apply_identity()?;
     let _ = chan;
     // SAFETY: close_range with CLOEXEC only changes fd flags.
@@ -195,6 +215,9 @@ fn child_main(
             libc::CLOSE_RANGE_CLOEXEC as i32,
         )
     };
+    if let Some(s) = seccomp.filter(|s| !s.early) {
+        crate::seccomp::install(s)?;
+    }
     Err(plan.exec(&exe))
 }
 

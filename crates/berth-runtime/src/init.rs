@@ -35,6 +35,8 @@ pub struct InitArgs<'a> {
     pub console: Console,
     /// fds 3 .. 3+preserve_fds are passed to the container process.
     pub preserve_fds: i32,
+    /// Where the init sends the seccomp notify fd (when the profile uses NOTIFY).
+    pub seccomp_chan: Option<OwnedFd>,
     /// The state JSON for the startContainer hooks (pid filled in by the parent's Go).
     pub state_json: Box<dyn Fn(i32, &str) -> Vec<u8> + 'a>,
 }
@@ -81,6 +83,9 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
         keep.push(fd.as_raw_fd());
     }
     if let Console::Socket(fd) = &a.console {
+        keep.push(fd.as_raw_fd());
+    }
+    if let Some(fd) = &a.seccomp_chan {
         keep.push(fd.as_raw_fd());
     }
     close_fds_except(3 + a.preserve_fds, &keep);
@@ -192,6 +197,17 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
         }
     }
     let exe = plan.process.find_executable()?;
+    let seccomp = plan.seccomp.as_ref();
+    if let Some(s) = seccomp.filter(|s| s.early) {
+        if let Some(fd) = crate::seccomp::install(s)? {
+            let Some(chan) = &a.seccomp_chan else {
+                return Err(Error::Other(
+                    "linux.seccomp: no channel for the notify fd".into(),
+                ));
+            };
+            tty::send_fd(chan.as_raw_fd(), fd.as_raw_fd(), "seccomp")?;
+        }
+    }
     plan.process.apply_identity()?;
     a.chan.send(&Msg::Ready)?;
 
@@ -220,6 +236,10 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
             libc::CLOSE_RANGE_CLOEXEC as i32,
         )
     };
+    // Last: the filter then sees only our execve.
+    if let Some(s) = seccomp.filter(|s| !s.early) {
+        crate::seccomp::install(s)?;
+    }
     Err(plan.process.exec(&exe))
 }
 

@@ -24,6 +24,7 @@ pub mod namespaces;
 pub mod plan;
 pub mod process;
 pub mod rootfs;
+pub mod seccomp;
 pub mod spec;
 pub mod state;
 pub mod sync;

@@ -59,6 +59,7 @@ pub struct Plan {
     /// Join a new session keyring named after the container (runc's default), so the
     /// container does not share the caller's keys.
     pub new_keyring: bool,
+    pub seccomp: Option<crate::seccomp::SeccompPlan>,
     pub spec: Spec,
 }
 
@@ -247,6 +248,10 @@ pub fn build(id: &str, bundle: &Path, spec: Spec) -> Result<Plan> {
         Some(p) if !p.as_os_str().is_empty() => p.to_string_lossy().into_owned(),
         _ => format!("/berth/{id}"),
     };
+    let seccomp = match linux.seccomp() {
+        Some(s) => Some(crate::seccomp::plan(s, process.no_new_privileges)?),
+        None => None,
+    };
     let overlay = spec
         .annotations()
         .as_ref()
@@ -276,6 +281,7 @@ pub fn build(id: &str, bundle: &Path, spec: Spec) -> Result<Plan> {
         cgroups_path,
         no_pivot: false,
         new_keyring: true,
+        seccomp,
         spec,
     })
 }

@@ -1,0 +1,64 @@
+# berth: `make demo` runs a first container, `make test` runs the whole test suite.
+SHELL := /bin/bash
+CARGO ?= cargo
+BERTH_DEBUG := target/debug/berth
+BERTH_RELEASE := target/release/berth
+
+.PHONY: all setup build release demo test lint test-workspace test-runc test-cgv2 test-clients \
+        conformance fuzz-short bench bench-image clean
+
+all: build
+
+# Debian packages and toolchain components the build, tests and benchmarks use (idempotent).
+setup:
+	bash integration/setup.sh
+
+build:
+	$(CARGO) build
+
+release:
+	$(CARGO) build --release
+
+# Build berth, make a busybox bundle and run a container in it.
+demo: setup release
+	bash integration/demo.sh $(BERTH_RELEASE)
+
+# The whole suite, as CI runs it.
+test: setup lint test-workspace test-runc test-cgv2 test-clients conformance fuzz-short
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Unit tests of every crate, the crates' root tests, and the runtime integration tests
+# (tests/tests.rs: real containers from a busybox rootfs) against berth.
+test-workspace: build
+	$(CARGO) test --workspace
+
+# The same integration tests against runc, to prove the tests themselves right.
+test-runc:
+	RUNTIME=/usr/sbin/runc $(CARGO) test --test tests runtime::
+
+# The cgroup and runtime tests in a pure cgroup v2 guest (qemu).
+test-cgv2: build
+	bash integration/cgv2/run.sh
+
+# containerd, podman and dockerd driving berth.
+test-clients: build
+	bash integration/clients/run.sh all
+
+conformance: build
+	$(MAKE) -C runtime-tools-conformance
+
+fuzz-short:
+	bash crates/berth-seccomp/fuzz/run-short.sh
+
+# Benchmarks (not tests): sequential run+delete against runc and crun, and image pull+unpack.
+bench: release
+	BERTH=$(CURDIR)/$(BERTH_RELEASE) bash bench/lifecycle.sh
+
+bench-image: release
+	BERTH=$(CURDIR)/$(BERTH_RELEASE) bash crates/berth-image/bench/bench-image.sh
+
+clean:
+	$(CARGO) clean

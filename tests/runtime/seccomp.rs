@@ -1,0 +1,171 @@
+//! `linux.seccomp`: the filter is loaded just before the process runs and behaves.
+
+use serde_json::json;
+
+use super::harness::{text, Ctx};
+
+fn profile(c: &mut Ctx, default: &str, syscalls: serde_json::Value) {
+    c.config["linux"]["seccomp"] = json!({
+        "defaultAction": default,
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": syscalls,
+    });
+}
+
+#[test]
+fn errno_action_with_errno_ret() {
+    let mut c = Ctx::new();
+    profile(
+        &mut c,
+        "SCMP_ACT_ALLOW",
+        json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]),
+    );
+    c.sh("mkdir /tmp/x 2>&1; echo rc=$?; ls /tmp");
+    let out = c.run_ok();
+    assert!(out.contains("Operation not permitted"), "{out}");
+    assert!(out.contains("rc=1"), "{out}");
+}
+
+#[test]
+fn kill_process_action() {
+    let mut c = Ctx::new();
+    profile(
+        &mut c,
+        "SCMP_ACT_ALLOW",
+        json!([{"names": ["uname"], "action": "SCMP_ACT_KILL_PROCESS"}]),
+    );
+    c.args(&["uname"]);
+    let (out, _) = c.run();
+    // SIGSYS is 31.
+    assert_eq!(out.status.code(), Some(128 + 31), "{}", text(&out.stderr));
+}
+
+#[test]
+fn argument_comparison() {
+    let mut c = Ctx::new();
+    // kill(pid, SIGCONT) is refused; kill(pid, 0) passes.
+    profile(
+        &mut c,
+        "SCMP_ACT_ALLOW",
+        json!([{"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+        "args": [{"index": 1, "value": 18, "op": "SCMP_CMP_EQ"}]}]),
+    );
+    c.sh("kill -CONT $$ 2>/dev/null || echo denied-cont; kill -0 $$ && echo ok-0");
+    assert_eq!(c.run_ok(), "denied-cont\nok-0\n");
+}
+
+#[test]
+fn default_errno_with_allow_list() {
+    let mut c = Ctx::new();
+    // A deny-by-default profile that lets sh run but refuses `mkdir`.
+    let allowed: Vec<&str> = vec![
+        "read",
+        "write",
+        "openat",
+        "close",
+        "fstat",
+        "newfstatat",
+        "mmap",
+        "mprotect",
+        "munmap",
+        "brk",
+        "rt_sigaction",
+        "rt_sigprocmask",
+        "rt_sigreturn",
+        "ioctl",
+        "access",
+        "execve",
+        "exit",
+        "exit_group",
+        "getpid",
+        "getppid",
+        "getuid",
+        "geteuid",
+        "getgid",
+        "getegid",
+        "uname",
+        "fcntl",
+        "arch_prctl",
+        "set_tid_address",
+        "set_robust_list",
+        "prlimit64",
+        "getrandom",
+        "rseq",
+        "wait4",
+        "clone",
+        "clone3",
+        "fork",
+        "vfork",
+        "dup2",
+        "dup3",
+        "pipe",
+        "pipe2",
+        "lseek",
+        "getcwd",
+        "stat",
+        "lstat",
+        "statx",
+        "chdir",
+        "readlink",
+        "getdents64",
+        "sysinfo",
+        "setpgid",
+        "getpgrp",
+        "getpgid",
+        "sigaltstack",
+        "futex",
+        "poll",
+        "ppoll",
+        "pselect6",
+        "select",
+        "readlinkat",
+        "faccessat",
+        "faccessat2",
+    ];
+    c.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": 38,
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}],
+    });
+    c.sh("echo running; mkdir /tmp/x 2>&1 | head -1");
+    let out = c.run_ok();
+    assert!(out.starts_with("running\n"), "{out}");
+    assert!(
+        out.contains("not implemented") || out.contains("Function not implemented"),
+        "{out}"
+    );
+}
+
+#[test]
+fn unknown_syscall_names_are_skipped() {
+    let mut c = Ctx::new();
+    profile(
+        &mut c,
+        "SCMP_ACT_ALLOW",
+        json!([{"names": ["no_such_syscall", "mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]),
+    );
+    c.sh("mkdir /tmp/x 2>/dev/null || echo denied");
+    assert_eq!(c.run_ok(), "denied\n");
+}
+
+#[test]
+fn exec_processes_get_the_filter_too() {
+    let mut c = Ctx::new();
+    profile(
+        &mut c,
+        "SCMP_ACT_ALLOW",
+        json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]),
+    );
+    c.args(&["sleep", "1000"]);
+    let id = c.create();
+    assert!(c.rt(&["start", &id]).status.success());
+    let out = c.rt(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "mkdir /tmp/y 2>/dev/null || echo denied",
+    ]);
+    assert_eq!(text(&out.stdout), "denied\n", "{}", text(&out.stderr));
+}
