@@ -56,6 +56,11 @@ fn argument_comparison() {
 
 #[test]
 fn default_errno_with_allow_list() {
+    // runc loads the filter before its last setup calls, so an allow-list this small also
+    // has to cover runc's internals (it fails on one of them); berth filters only its execve.
+    if !super::harness::is_berth() {
+        return;
+    }
     let mut c = Ctx::new();
     // A deny-by-default profile that lets sh run but refuses `mkdir`.
     let allowed: Vec<&str> = vec![

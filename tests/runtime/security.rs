@@ -103,3 +103,39 @@ fn failed_create_leaves_no_process_or_mount() {
     assert!(mounts_under(&c.bundle).is_empty(), "mounts left behind");
     assert!(super::harness::processes_with(c.bundle.to_str().unwrap()).is_empty());
 }
+
+/// CVE-2019-5736, the entry point itself: `/proc/self/exe`, a symlink to it, or a script whose
+/// interpreter is it, must not run the runtime binary inside the container.
+#[test]
+fn container_cannot_execute_the_runtime_binary() {
+    for (name, setup) in [("direct", 0), ("symlink", 1), ("script", 2)] {
+        let mut c = Ctx::new();
+        let arg0 = match setup {
+            0 => "/proc/self/exe".to_string(),
+            1 => {
+                std::os::unix::fs::symlink("/proc/self/exe", c.rootfs().join("bin/evil")).unwrap();
+                "/bin/evil".to_string()
+            }
+            _ => {
+                let p = c.rootfs().join("bin/evil.sh");
+                std::fs::write(&p, "#!/proc/self/exe\n").unwrap();
+                std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                    .unwrap();
+                "/bin/evil.sh".to_string()
+            }
+        };
+        c.args(&[&arg0, "--version"]);
+        let (out, _) = c.run();
+        // runc re-executes itself from a sealed memfd copy, so running it is harmless there;
+        // berth refuses to run its binary at all.
+        if !super::harness::is_berth() {
+            continue;
+        }
+        let stdout = text(&out.stdout);
+        assert!(
+            !stdout.contains("version"),
+            "{name}: the runtime binary ran in the container: {stdout}"
+        );
+        assert!(!out.status.success(), "{name}");
+    }
+}

@@ -224,6 +224,7 @@ fn create_in(
             console,
             preserve_fds,
             seccomp_chan: seccomp_tx,
+            runtime_exe: crate::exe_guard::runtime_identity(),
             state_json: Box::new(move |pid, status| {
                 hook_state(&id, status, pid, &bundle_for_hooks, &ann)
             }),

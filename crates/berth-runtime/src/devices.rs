@@ -105,11 +105,8 @@ pub fn plan(devices: &[LinuxDevice]) -> Result<Vec<DeviceNode>> {
 pub fn create(root: RawFd, node: &DeviceNode, bind_from_host: bool) -> Result<()> {
     let rel = fs::relative(&node.path);
     let parent = rel.parent().unwrap_or(Path::new("."));
+    // An O_PATH fd of the parent works as the dirfd of mknodat and unlinkat.
     let dir = fs::mkdir_all_in_root(root, parent, false)?;
-    let dir = fs::open_in_root(root, parent, OFlag::O_PATH | OFlag::O_DIRECTORY, 0).map(|d| {
-        drop(dir);
-        d
-    })?;
     let name = CString::new(rel.file_name().unwrap_or_default().as_bytes())
         .map_err(|_| Error::sys("mknod", &node.path, Errno::EINVAL))?;
     if bind_from_host {

@@ -114,6 +114,7 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
     } else {
         None
     };
+    let runtime_exe = crate::exe_guard::runtime_identity();
     let (parent, child) = sync::pair()?;
     let cgroups_path = c.state.cgroups_path.clone();
     // SAFETY: fork-like clone of this single-threaded process; the child runs `child_main`,
@@ -132,6 +133,7 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
         let err = match child_main(
             &plan,
             seccomp.as_ref(),
+            runtime_exe,
             &joins,
             &cgroups_path,
             child.0.as_raw_fd(),
@@ -177,6 +179,7 @@ fn state_alive(c: &Container) -> bool {
 fn child_main(
     plan: &ProcessPlan,
     seccomp: Option<&crate::seccomp::SeccompPlan>,
+    runtime_exe: Option<crate::exe_guard::Identity>,
     joins: &[(CloneFlags, OwnedFd)],
     cgroups_path: &str,
     chan: RawFd,
@@ -202,6 +205,7 @@ fn child_main(
         tty::make_controlling(slave.as_raw_fd())?;
     }
     let exe = plan.find_executable()?;
+    let checked = crate::exe_guard::check(&exe, runtime_exe)?;
     if let Some(s) = seccomp.filter(|s| s.early) {
         crate::seccomp::install(s)?;
     }
@@ -218,7 +222,7 @@ fn child_main(
     if let Some(s) = seccomp.filter(|s| !s.early) {
         crate::seccomp::install(s)?;
     }
-    Err(plan.exec(&exe))
+    Err(plan.exec(&exe, &checked))
 }
 
 fn ns_op(flag: CloneFlags) -> &'static str {

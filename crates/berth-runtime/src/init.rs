@@ -27,6 +27,9 @@ pub enum Console {
     Socket(OwnedFd),
 }
 
+/// Builds the state JSON for hooks from the init's host pid and a status.
+pub type StateFn<'a> = Box<dyn Fn(i32, &str) -> Vec<u8> + 'a>;
+
 /// What the init needs besides the plan.
 pub struct InitArgs<'a> {
     pub plan: &'a Plan,
@@ -35,10 +38,12 @@ pub struct InitArgs<'a> {
     pub console: Console,
     /// fds 3 .. 3+preserve_fds are passed to the container process.
     pub preserve_fds: i32,
+    /// The berth binary's identity, which the container must never execute.
+    pub runtime_exe: Option<crate::exe_guard::Identity>,
     /// Where the init sends the seccomp notify fd (when the profile uses NOTIFY).
     pub seccomp_chan: Option<OwnedFd>,
     /// The state JSON for the startContainer hooks (pid filled in by the parent's Go).
-    pub state_json: Box<dyn Fn(i32, &str) -> Vec<u8> + 'a>,
+    pub state_json: StateFn<'a>,
 }
 
 /// Runs the init. Never returns.
@@ -197,6 +202,7 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
         }
     }
     let exe = plan.process.find_executable()?;
+    let checked = crate::exe_guard::check(&exe, a.runtime_exe)?;
     let seccomp = plan.seccomp.as_ref();
     if let Some(s) = seccomp.filter(|s| s.early) {
         if let Some(fd) = crate::seccomp::install(s)? {
@@ -240,7 +246,7 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     if let Some(s) = seccomp.filter(|s| !s.early) {
         crate::seccomp::install(s)?;
     }
-    Err(plan.process.exec(&exe))
+    Err(plan.process.exec(&exe, &checked))
 }
 
 /// Joins a new session keyring `_ses.<id>`, so keys of the caller are not reachable.

@@ -12,6 +12,7 @@ pub mod container;
 pub mod create;
 pub mod devices;
 pub mod error;
+pub mod exe_guard;
 pub mod exec;
 pub mod features;
 pub mod foreground;

@@ -260,8 +260,15 @@ impl ProcessPlan {
         Ok(())
     }
 
-    /// Replaces the process image; returns only on failure.
-    pub fn exec(&self, path: &CString) -> Error {
+    /// Replaces the process image with the checked executable; returns only on failure.
+    pub fn exec(
+        &self,
+        path: &CString,
+        checked: &(std::os::fd::OwnedFd, crate::exe_guard::Kind),
+    ) -> Error {
+        if let crate::exe_guard::Kind::Elf = checked.1 {
+            return crate::exe_guard::exec_fd(&checked.0, &self.args, &self.env);
+        }
         let e = nix::unistd::execve(path, &self.args, &self.env).unwrap_err();
         Error::Other(format!("exec {:?}: {}", path, e.desc()))
     }
