@@ -156,3 +156,19 @@ fn missing_executable_fails_create() {
     );
     assert!(!c.root.join(&id).exists());
 }
+
+#[test]
+fn scheduler_io_priority_affinity_and_personality() {
+    // runc 1.1 predates these runtime-spec 1.2 fields.
+    if !super::harness::is_berth() {
+        return;
+    }
+    let mut c = Ctx::new();
+    c.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
+    c.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
+    c.config["process"]["execCPUAffinity"] = json!({"initial": "0", "final": "0"});
+    c.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    // /proc/self/stat: field 19 is nice, field 41 the policy (3 = SCHED_BATCH).
+    c.sh("cut -d' ' -f19,41 /proc/self/stat; grep Cpus_allowed_list /proc/self/status | cut -f2; uname -m");
+    assert_eq!(c.run_ok(), "7 3\n0\ni686\n");
+}

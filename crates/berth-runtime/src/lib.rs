@@ -6,6 +6,7 @@
 //! the process ([`process`], [`capabilities`]) before it waits to be started. The parent and the
 //! init talk over the protocol in [`sync`]. Container state lives in [`state`].
 
+pub mod attributes;
 pub mod capabilities;
 pub mod cgroups;
 pub mod container;

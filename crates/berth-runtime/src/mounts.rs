@@ -181,11 +181,13 @@ pub fn parse_options(options: &[String]) -> MountOptions {
             }
             Some(Opt::Prop(f)) => m.propagation.push(f),
             Some(Opt::RecSet(a)) => {
-                if a & attr::ATIME_MASK != 0 || a == attr::RELATIME {
-                    m.rec_attr_clr |= attr::ATIME_MASK;
-                }
                 m.rec_attr_set |= a;
                 m.rec_attr_clr &= !a;
+                // The kernel wants the whole atime field cleared when one atime mode is set.
+                if a & attr::ATIME_MASK != 0 || a == attr::RELATIME {
+                    m.rec_attr_set &= !attr::ATIME_MASK | a;
+                    m.rec_attr_clr |= attr::ATIME_MASK;
+                }
             }
             Some(Opt::RecClr(a)) => {
                 m.rec_attr_clr |= a;

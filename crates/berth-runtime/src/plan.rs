@@ -206,7 +206,8 @@ pub fn build(id: &str, bundle: &Path, spec: Spec) -> Result<Plan> {
             format!("{} is not a directory", rootfs.display()),
         ));
     }
-    let default_linux = Linux::default();
+    // No `linux` section means no namespaces at all (oci-spec's Default would add some).
+    let default_linux: Linux = serde_json::from_str("{}").expect("empty linux section");
     let linux = spec.linux().as_ref().unwrap_or(&default_linux);
     let ns = namespaces::plan(linux)?;
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !ns.has(CloneFlags::CLONE_NEWUTS)
@@ -228,7 +229,10 @@ pub fn build(id: &str, bundle: &Path, spec: Spec) -> Result<Plan> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::config("process", "missing"))?;
-    let process = process::plan("process", proc)?;
+    let mut process = process::plan("process", proc)?;
+    if let Some(p) = linux.personality() {
+        process.attributes = crate::attributes::plan("process", proc, Some(p))?;
+    }
     let mounts = plan_mounts(&spec, bundle)?;
     if !ns.has(CloneFlags::CLONE_NEWNS) && !mounts.is_empty() {
         return Err(Error::config(

@@ -27,6 +27,8 @@ pub struct ProcessPlan {
     pub terminal: bool,
     pub console_size: Option<(u16, u16)>,
     pub apparmor_profile: Option<String>,
+    /// Scheduler, I/O priority, CPU affinity and (for the init) personality.
+    pub attributes: crate::attributes::Attributes,
 }
 
 fn rlimit_resource(t: PosixRlimitType) -> (libc::__rlimit_resource_t, &'static str) {
@@ -144,6 +146,7 @@ pub fn plan(field: &str, p: &Process) -> Result<ProcessPlan> {
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16)),
         apparmor_profile,
+        attributes: crate::attributes::plan(field, p, None)?,
     })
 }
 
@@ -220,6 +223,10 @@ impl ProcessPlan {
     /// Drops the bounding set, switches to the configured user and group while keeping
     /// capabilities, then sets the remaining capability sets and `no_new_privs`.
     pub fn apply_identity(&self) -> Result<()> {
+        self.attributes.apply()?;
+        if let Some(cpus) = &self.attributes.cpus_initial {
+            crate::attributes::set_affinity(cpus, "process.execCPUAffinity.initial")?;
+        }
         self.caps.apply_bounding()?;
         prctl::set_keep_capabilities(true)
             .map_err(|e| Error::call("prctl(PR_SET_KEEPCAPS)", Errno::from_raw(e)))?;
