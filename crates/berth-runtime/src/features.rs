@@ -144,3 +144,33 @@ mod tests {
             .any(|c| c == "CAP_SYS_ADMIN"));
     }
 }
+
+/// The `linux.seccomp` part of `features`: what berth-seccomp compiles, filtered by what the
+/// kernel says it supports (`/proc/sys/kernel/seccomp/actions_avail`).
+pub fn seccomp() -> serde_json::Value {
+    let avail = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
+    let kernel: Vec<&str> = avail.split_whitespace().collect();
+    let actions: Vec<&str> = [
+        ("SCMP_ACT_ALLOW", "allow"),
+        ("SCMP_ACT_ERRNO", "errno"),
+        ("SCMP_ACT_KILL", "kill_thread"),
+        ("SCMP_ACT_KILL_THREAD", "kill_thread"),
+        ("SCMP_ACT_KILL_PROCESS", "kill_process"),
+        ("SCMP_ACT_LOG", "log"),
+        ("SCMP_ACT_NOTIFY", "user_notif"),
+        ("SCMP_ACT_TRACE", "trace"),
+        ("SCMP_ACT_TRAP", "trap"),
+    ]
+    .into_iter()
+    .filter(|(_, k)| kernel.is_empty() || kernel.contains(k))
+    .map(|(a, _)| a)
+    .collect();
+    serde_json::json!({
+        "enabled": std::path::Path::new("/proc/sys/kernel/seccomp").exists(),
+        "actions": actions,
+        "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
+        "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
+        "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+        "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+    })
+}

@@ -119,9 +119,12 @@ fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountPlan>> {
                 "a mount that is not a bind mount needs a type",
             ));
         }
-        if options.idmap && !options.bind {
+        if options.idmap {
             return Err(Error::config(
                 format!("{field}.options"),
+                "idmapped mounts (idmap/ridmap) are not supported yet",
+            ));
+        }.options"),
                 "idmap is only supported on bind mounts",
             ));
         }
