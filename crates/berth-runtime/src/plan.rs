@@ -124,9 +124,6 @@ fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountPlan>> {
                 format!("{field}.options"),
                 "idmapped mounts (idmap/ridmap) are not supported yet",
             ));
-        }.options"),
-                "idmap is only supported on bind mounts",
-            ));
         }
         out.push(MountPlan {
             index: i,
