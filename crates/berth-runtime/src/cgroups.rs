@@ -64,9 +64,16 @@ pub fn device_rules(plan: &Plan) -> Vec<LinuxDeviceCgroup> {
     rules
 }
 
-/// Creates the container's cgroup, applies `linux.resources` and moves `pid` into it.
-/// Returns true once the cgroup exists (so a failed create removes it).
-pub fn setup(plan: &Plan, pid: i32) -> Result<bool> {
+/// The container's cgroup, made and limited before the init exists.
+pub struct Prepared {
+    manager: Manager,
+    /// On cgroup v2, the cgroup directory for `clone3(CLONE_INTO_CGROUP)`: the init is born
+    /// inside its cgroup, with no window in which it runs unlimited.
+    pub into: Option<std::os::fd::OwnedFd>,
+}
+
+/// Creates the container's cgroup and applies `linux.resources`. On failure nothing is left.
+pub fn prepare(plan: &Plan) -> Result<Prepared> {
     let m = manager(&plan.cgroups_path, &plan.id)?;
     m.create().map_err(cg_err)?;
     let mut resources: LinuxResources = plan
@@ -76,12 +83,22 @@ pub fn setup(plan: &Plan, pid: i32) -> Result<bool> {
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
     resources.set_devices(Some(device_rules(plan)));
-    let r = m.apply(&resources).and_then(|_| m.add_task(pid));
-    if let Err(e) = r {
+    if let Err(e) = m.apply(&resources) {
         let _ = m.destroy();
         return Err(cg_err(e));
     }
-    Ok(true)
+    let into = m.open_cgroup_fd().ok();
+    Ok(Prepared { manager: m, into })
+}
+
+impl Prepared {
+    /// Moves the init into the cgroup, unless it was cloned into it.
+    pub fn add(&self, pid: i32) -> Result<()> {
+        if self.into.is_some() {
+            return Ok(());
+        }
+        self.manager.add_task(pid).map_err(cg_err)
+    }
 }
 
 /// Removes the container's cgroup, killing what is left in it.

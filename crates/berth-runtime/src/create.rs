@@ -1,6 +1,6 @@
 //! `create` (and the first half of `run`): clone the init and wait until it is ready.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
@@ -72,18 +72,58 @@ pub fn hook_state(
 
 /// Clones the init with every new namespace in one call. Returns the child's pid in the
 /// parent; in the child, runs `child` (which never returns).
-fn clone_init(flags: CloneFlags, child: impl FnOnce()) -> Result<Pid> {
-    // SAFETY: a fork-like clone (no new stack, no CLONE_VM): the child gets a copy of our
-    // single-threaded address space and runs `child`, which ends with _exit or execve.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags.bits() | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
+fn clone_init(flags: CloneFlags, cgroup: Option<RawFd>, child: impl FnOnce()) -> Result<Pid> {
+    let r = if let Some(fd) = cgroup {
+        // clone_args of clone3(2); a zero stack means "like fork".
+        #[repr(C)]
+        struct CloneArgs {
+            flags: u64,
+            pidfd: u64,
+            child_tid: u64,
+            parent_tid: u64,
+            exit_signal: u64,
+            stack: u64,
+            stack_size: u64,
+            tls: u64,
+            set_tid: u64,
+            set_tid_size: u64,
+            cgroup: u64,
+        }
+        const CLONE_INTO_CGROUP: u64 = 0x200000000;
+        let args = CloneArgs {
+            flags: flags.bits() as u64 | CLONE_INTO_CGROUP,
+            pidfd: 0,
+            child_tid: 0,
+            parent_tid: 0,
+            exit_signal: libc::SIGCHLD as u64,
+            stack: 0,
+            stack_size: 0,
+            tls: 0,
+            set_tid: 0,
+            set_tid_size: 0,
+            cgroup: fd as u64,
+        };
+        // SAFETY: as below, with clone3's argument struct, valid for the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &args as *const CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            )
+        }
+    } else {
+        // SAFETY: a fork-like clone (no new stack, no CLONE_VM): the child gets a copy of
+        // our single-threaded address space and runs `child`, which ends in _exit or execve.
+        unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                (flags.bits() | libc::SIGCHLD) as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            )
+        }
     };
     match r {
         -1 => Err(Error::call("clone", nix::errno::Errno::last())),
@@ -192,6 +232,8 @@ fn create_in(
     } else {
         Console::None
     };
+    let cgroup = cgroups::prepare(&plan)?;
+    *cgroup_made = Some(plan.cgroups_path.clone());
     let (parent_chan, child_chan) = sync::pair()?;
     let (seccomp_rx, seccomp_tx) = if plan.seccomp.as_ref().is_some_and(|s| s.listener.is_some()) {
         let (a, b) = std::os::unix::net::UnixStream::pair()
@@ -229,7 +271,11 @@ fn create_in(
                 hook_state(&id, status, pid, &bundle_for_hooks, &ann)
             }),
         };
-        clone_init(plan.ns.clone_flags, move || init::run(args))?
+        clone_init(
+            plan.ns.clone_flags,
+            cgroup.into.as_ref().map(|f| f.as_raw_fd()),
+            move || init::run(args),
+        )?
     };
     *child = Some(pid);
     if let Some(m) = &plan.uid_map {
@@ -240,9 +286,7 @@ fn create_in(
         fs::write_proc(&PathBuf::from(format!("/proc/{pid}/gid_map")), m.as_bytes())
             .map_err(|e| Error::Other(format!("linux.gidMappings: {e}")))?;
     }
-    if cgroups::setup(&plan, pid.as_raw())? {
-        *cgroup_made = Some(plan.cgroups_path.clone());
-    }
+    cgroup.add(pid.as_raw())?;
     parent_chan.send(&Msg::Go(pid.as_raw()))?;
     let died = "container init exited during setup";
     loop {

@@ -148,7 +148,8 @@ mod tests {
 /// The `linux.seccomp` part of `features`: what berth-seccomp compiles, filtered by what the
 /// kernel says it supports (`/proc/sys/kernel/seccomp/actions_avail`).
 pub fn seccomp() -> serde_json::Value {
-    let avail = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
+    let avail =
+        std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
     let kernel: Vec<&str> = avail.split_whitespace().collect();
     let actions: Vec<&str> = [
         ("SCMP_ACT_ALLOW", "allow"),
