@@ -101,6 +101,14 @@ impl Prepared {
     }
 }
 
+/// Whether the host runs the unified (v2-only) hierarchy.
+pub fn unified() -> bool {
+    matches!(
+        berth_cgroups::detect(),
+        Ok(berth_cgroups::CgroupMode::Unified)
+    )
+}
+
 /// Removes the container's cgroup, killing what is left in it.
 pub fn destroy(path: &str) -> Result<()> {
     manager(path, "")?.destroy().map_err(cg_err)

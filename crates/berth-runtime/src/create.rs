@@ -232,8 +232,17 @@ fn create_in(
     } else {
         Console::None
     };
-    let cgroup = cgroups::prepare(&plan)?;
-    *cgroup_made = Some(plan.cgroups_path.clone());
+    // The cgroup is made before the clone when the init must be born in it (v2's
+    // CLONE_INTO_CGROUP) or must be in it before it unshares its cgroup namespace. Otherwise
+    // it is made while the init already sets up its mounts, on the other CPU.
+    let early_cgroup = plan.ns.new_cgroup || cgroups::unified();
+    let early = if early_cgroup {
+        let c = cgroups::prepare(&plan)?;
+        *cgroup_made = Some(plan.cgroups_path.clone());
+        Some(c)
+    } else {
+        None
+    };
     let (parent_chan, child_chan) = sync::pair()?;
     let (seccomp_rx, seccomp_tx) = if plan.seccomp.as_ref().is_some_and(|s| s.listener.is_some()) {
         let (a, b) = std::os::unix::net::UnixStream::pair()
@@ -273,7 +282,10 @@ fn create_in(
         };
         clone_init(
             plan.ns.clone_flags,
-            cgroup.into.as_ref().map(|f| f.as_raw_fd()),
+            early
+                .as_ref()
+                .and_then(|c| c.into.as_ref())
+                .map(|f| f.as_raw_fd()),
             move || init::run(args),
         )?
     };
@@ -286,8 +298,20 @@ fn create_in(
         fs::write_proc(&PathBuf::from(format!("/proc/{pid}/gid_map")), m.as_bytes())
             .map_err(|e| Error::Other(format!("linux.gidMappings: {e}")))?;
     }
-    cgroup.add(pid.as_raw())?;
-    parent_chan.send(&Msg::Go(pid.as_raw()))?;
+    match early {
+        Some(c) => {
+            c.add(pid.as_raw())?;
+            parent_chan.send(&Msg::Go(pid.as_raw()))?;
+        }
+        None => {
+            parent_chan.send(&Msg::Go(pid.as_raw()))?;
+            // The init reports Ready only after this: the parent reads Ready afterwards and
+            // the container process cannot run before the parent lets it.
+            let c = cgroups::prepare(&plan)?;
+            *cgroup_made = Some(plan.cgroups_path.clone());
+            c.add(pid.as_raw())?;
+        }
+    }
     let died = "container init exited during setup";
     loop {
         match parent_chan.recv()? {

@@ -95,8 +95,8 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     }
     close_fds_except(3 + a.preserve_fds, &keep);
 
-    let host_pid = match a.chan.recv()? {
-        Some(Msg::Go(pid)) => pid,
+    match a.chan.recv()? {
+        Some(Msg::Go(_)) => {}
         Some(Msg::Error(e)) => return Err(Error::Init(e)),
         _ => return Err(Error::Other("parent went away".into())),
     };
@@ -146,6 +146,8 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     plan.process.apply_rlimits()?;
 
     let mount_ns = plan.ns.has(CloneFlags::CLONE_NEWNS);
+    // Hooks run in the container's namespaces get the pid as the container sees it.
+    let own_pid = nix::unistd::getpid().as_raw();
     let root = if mount_ns {
         Some(rootfs::prepare(plan)?)
     } else {
@@ -164,11 +166,12 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     hooks::run(
         "createContainer",
         hooks.create_container().as_ref(),
-        &(a.state_json)(host_pid, "created"),
+        &(a.state_json)(own_pid, "created"),
     )?;
     drop(root);
     if mount_ns {
         rootfs::pivot(&plan.rootfs, plan.no_pivot)?;
+        rootfs::root_propagation_after_pivot(plan.root_propagation)?;
     } else {
         nix::unistd::chroot(&plan.rootfs).map_err(|e| Error::sys("chroot", &plan.rootfs, e))?;
     }
@@ -231,7 +234,7 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     hooks::run(
         "startContainer",
         hooks.start_container().as_ref(),
-        &(a.state_json)(host_pid, "running"),
+        &(a.state_json)(own_pid, "created"),
     )?;
     // Every fd but stdio and the preserved ones is close-on-exec from here.
     // SAFETY: close_range with CLOEXEC only changes fd flags.

@@ -32,26 +32,16 @@ fn mount_err(m: &MountPlan, op: &'static str, e: Error) -> Error {
 /// Everything before `pivot_root`: propagation, the overlay root, the rootfs bind, every
 /// entry of `mounts`, and the device nodes. Returns an `O_PATH` fd of the rootfs.
 pub fn prepare(plan: &Plan) -> Result<OwnedFd> {
-    // Nothing we mount may propagate back to the host.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        plan.root_propagation,
-        None::<&str>,
-    )
-    .map_err(|e| Error::sys("set propagation of", "/", e))?;
-    if plan.root_propagation.contains(MsFlags::MS_SHARED) {
-        // pivot_root refuses a shared new root's parent; only the rootfs keeps `shared`.
-        mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_SLAVE | MsFlags::MS_REC,
-            None::<&str>,
-        )
+    // Nothing we mount may propagate back to the host: the whole namespace becomes a slave
+    // (or private, if asked). `shared` and `unbindable` are applied to the new root after
+    // pivot_root, which refuses a shared parent, and an unbindable rootfs cannot be bound.
+    let initial = if plan.root_propagation.contains(MsFlags::MS_PRIVATE) {
+        MsFlags::MS_PRIVATE | MsFlags::MS_REC
+    } else {
+        MsFlags::MS_SLAVE | MsFlags::MS_REC
+    };
+    mount(None::<&str>, "/", None::<&str>, initial, None::<&str>)
         .map_err(|e| Error::sys("set propagation of", "/", e))?;
-    }
     if let Some(data) = &plan.overlay {
         mount(
             Some("overlay"),
@@ -366,6 +356,15 @@ fn root_fd() -> Result<OwnedFd> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| Error::sys("open", "/", e))
+}
+
+/// `linux.rootfsPropagation` values that can only be applied once `/` is the new root.
+pub fn root_propagation_after_pivot(p: MsFlags) -> Result<()> {
+    if p.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE) {
+        mount(None::<&str>, "/", None::<&str>, p, None::<&str>)
+            .map_err(|e| Error::sys("set rootfsPropagation of", "/", e))?;
+    }
+    Ok(())
 }
 
 /// `linux.maskedPaths`: directories get an empty read-only tmpfs, files `/dev/null`.
