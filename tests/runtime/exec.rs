@@ -92,3 +92,26 @@ fn exec_missing_binary_fails() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("/nope"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn exec_in_a_user_namespace_container() {
+    let mut c = Ctx::new();
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "user"}));
+    c.config["linux"]["uidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    c.config["linux"]["gidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    let id = running(&mut c);
+    let out = c.rt(&["exec", &id, "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    let mut l = s.lines();
+    assert_eq!(l.next(), Some("0"));
+    assert_eq!(
+        l.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        vec!["0", "300000", "65536"]
+    );
+}

@@ -75,3 +75,51 @@ fn terminal_without_console_socket_fails_create() {
     assert!(!out.status.success());
     assert!(!c.root.join(&id).exists());
 }
+
+/// `run` in the foreground with `terminal: true` proxies a pty to berth's own terminal.
+#[test]
+fn foreground_run_with_a_terminal() {
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        panic!("/usr/bin/script (bsdutils) is needed");
+    }
+    let mut c = Ctx::new();
+    c.config["process"]["terminal"] = json!(true);
+    c.sh("tty; test -t 0 && echo stdin-is-a-tty; exit 5");
+    c.write_config();
+    let id = c.id();
+    let cmdline = format!(
+        "{} --root {} run --bundle {} {}; echo rc=$?",
+        super::harness::runtime().display(),
+        c.root.display(),
+        c.bundle.display(),
+        id
+    );
+    let mut cmd = std::process::Command::new("/usr/bin/script");
+    cmd.args(["-qec", &cmdline, "/dev/null"]);
+    let out = super::harness::capture(cmd);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("/dev/pts/0"), "{stdout}");
+    assert!(stdout.contains("stdin-is-a-tty"), "{stdout}");
+    assert!(stdout.contains("rc=5"), "{stdout}");
+}
+
+/// `exec -t` in a running container gets its own pty.
+#[test]
+fn foreground_exec_with_a_terminal() {
+    let mut c = Ctx::new();
+    c.args(&["sleep", "1000"]);
+    let id = c.create();
+    assert!(c.rt(&["start", &id]).status.success());
+    let cmdline = format!(
+        "{} --root {} exec -t {} sh -c 'test -t 1 && echo tty-out; exit 3'; echo rc=$?",
+        super::harness::runtime().display(),
+        c.root.display(),
+        id
+    );
+    let mut cmd = std::process::Command::new("/usr/bin/script");
+    cmd.args(["-qec", &cmdline, "/dev/null"]);
+    let out = super::harness::capture(cmd);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("tty-out"), "{stdout}");
+    assert!(stdout.contains("rc=3"), "{stdout}");
+}
