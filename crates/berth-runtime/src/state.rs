@@ -85,11 +85,22 @@ impl ContainerDir {
     /// Creates the directory; fails with [`Error::Exists`] if the container exists.
     pub fn create(root: &Path, id: &str) -> Result<Self> {
         let mut dir = Self::new(root, id)?;
-        std::fs::create_dir_all(root).map_err(|e| Error::io("mkdir", root, e))?;
-        match std::fs::create_dir(&dir.path) {
+        // Only root may read container state: configs carry environments and secrets.
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .map_err(|e| Error::io("mkdir", root, e))?;
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir.path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::Exists(id.to_string()))
+                // A directory without state.json that nobody holds locked is what a crashed
+                // create left behind: take it over instead of refusing the id forever.
+                if dir.path.join(STATE_FILE).exists() || !dir.try_lock()? {
+                    return Err(Error::Exists(id.to_string()));
+                }
+                return Ok(dir);
             }
             Err(e) => return Err(Error::io("mkdir", &dir.path, e)),
         }
@@ -121,6 +132,17 @@ impl ContainerDir {
         }
         self.lock = Some(f);
         Ok(())
+    }
+
+    /// Takes the lock if nobody holds it; false if somebody does.
+    fn try_lock(&mut self) -> Result<bool> {
+        let f = File::open(&self.path).map_err(|e| Error::io("open", &self.path, e))?;
+        // SAFETY: flock on an fd we own; no memory is passed.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Ok(false);
+        }
+        self.lock = Some(f);
+        Ok(true)
     }
 
     /// Reads `state.json`.
@@ -287,6 +309,19 @@ mod tests {
             ContainerDir::open(root.path(), "c1"),
             Err(Error::NotExist(_))
         ));
+    }
+
+    #[test]
+    fn a_crashed_create_does_not_block_the_id() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("c2")).unwrap();
+        let d = ContainerDir::create(root.path(), "c2").unwrap();
+        // While the new owner holds the lock, the id is taken.
+        assert!(matches!(
+            ContainerDir::create(root.path(), "c2"),
+            Err(Error::Exists(_))
+        ));
+        drop(d);
     }
 
     #[test]
