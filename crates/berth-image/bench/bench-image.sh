@@ -7,13 +7,22 @@
 #
 # $BERTH is run as `$BERTH image --store DIR pull REF`. For the crate's
 # example binary (which has no `image` word) set BERTH_IMAGE_VERB="".
-# SIZE_MB (default 300) sets the approximate uncompressed image size.
+# SIZE_MB (default 300) sets the approximate uncompressed image size;
+# RUNS (default 3) how many times both sides are timed, alternating who goes
+# first; BERTH_UNPACK_JOBS the writer threads per layer (default: cores, <= 4).
+#
+# The layers are generated in a tmpfs: on an ext4 without a journal, inodes
+# freed in the last minutes are skipped one by one by the inode allocator, so
+# deleting the generated trees on the disk under test would slow down
+# whichever tool creates files next. Each run writes to fresh directories and
+# nothing is deleted until the end, for the same reason.
 set -euo pipefail
 
 BERTH=${BERTH:?set BERTH to the berth binary}
 VERB=${BERTH_IMAGE_VERB-image}
 SIZE_MB=${SIZE_MB:-300}
 LAYERS=${LAYERS:-5}
+RUNS=${RUNS:-3}
 
 if [ "$(id -u)" != 0 ]; then echo "bench-image: needs root" >&2; exit 1; fi
 missing=""
@@ -25,13 +34,14 @@ if [ -n "$missing" ]; then
 fi
 
 tmp=$(mktemp -d /var/tmp/berth-bench.XXXXXX)
+gen=$(mktemp -d /dev/shm/berth-bench-gen.XXXXXX 2>/dev/null || mktemp -d "$tmp/gen.XXXXXX")
 reg_pid=""
 cleanup() {
     if [ -n "$reg_pid" ]; then
         kill "$reg_pid" 2>/dev/null || true
         wait "$reg_pid" 2>/dev/null || true
     fi
-    rm -rf "$tmp"
+    rm -rf "$tmp" "$gen"
 }
 trap cleanup EXIT INT TERM
 
@@ -55,7 +65,7 @@ per_layer=$((SIZE_MB / LAYERS))
 umoci init --layout "$tmp/src" >/dev/null
 umoci new --image "$tmp/src:img" >/dev/null
 for l in $(seq "$LAYERS"); do
-    d="$tmp/gen/layer$l"
+    d="$gen/layer$l"
     mkdir -p "$d/data$l/random" "$d/data$l/text" "$d/data$l/small"
     # About 40% incompressible, 40% compressible text, 20% many small files.
     head -c $((per_layer * 2 / 5))M /dev/urandom > "$d/data$l/random/blob.bin"
@@ -75,26 +85,38 @@ drop_caches() { sync; find "$tmp/registry" -type f -exec cat {} + >/dev/null; }
 
 now() { date +%s.%N; }
 
-drop_caches
-t0=$(now)
-# shellcheck disable=SC2086
-"$BERTH" $VERB --store "$tmp/berth-store" pull "$ref" >/dev/null 2>"$tmp/berth.log"
-t1=$(now)
-berth_s=$(echo "$t1 - $t0" | bc -l)
-[ -n "${BENCH_VERBOSE:-}" ] && cat "$tmp/berth.log" >&2
+run_berth() {
+    drop_caches
+    t0=$(now)
+    # shellcheck disable=SC2086
+    "$BERTH" $VERB --store "$tmp/berth-store$1" pull "$ref" >/dev/null 2>"$tmp/berth.log"
+    t1=$(now)
+    berth_s=$(echo "$t1 - $t0" | bc -l)
+    [ -n "${BENCH_VERBOSE:-}" ] && cat "$tmp/berth.log" >&2
+    return 0
+}
 
-drop_caches
-t0=$(now)
-skopeo copy -q --src-tls-verify=false "docker://$ref" "oci:$tmp/skopeo:img"
-umoci unpack --image "$tmp/skopeo:img" "$tmp/umoci-bundle" >/dev/null
-t1=$(now)
-ref_s=$(echo "$t1 - $t0" | bc -l)
+run_ref() {
+    drop_caches
+    t0=$(now)
+    skopeo copy -q --src-tls-verify=false "docker://$ref" "oci:$tmp/skopeo$1:img"
+    umoci unpack --image "$tmp/skopeo$1:img" "$tmp/umoci-bundle$1" >/dev/null
+    t1=$(now)
+    ref_s=$(echo "$t1 - $t0" | bc -l)
+}
 
-# Same tree on both sides (file names and sizes).
-a=$(cd "$tmp/berth-store/layers" && find . -type f | wc -l)
-b=$(cd "$tmp/umoci-bundle/rootfs" && find . -type f | wc -l)
-[ "$a" = "$b" ] || echo "warning: berth unpacked $a files, umoci $b" >&2
-
-printf 'berth image pull (fetch+verify+unpack): %6.2f s\n' "$berth_s"
-printf 'skopeo copy + umoci unpack:             %6.2f s\n' "$ref_s"
-printf 'ratio: %.2fx\n' "$(echo "$ref_s / $berth_s" | bc -l)"
+ratios=""
+for run in $(seq "$RUNS"); do
+    # Alternate who goes first, so neither always meets the other's leftovers.
+    if [ $((run % 2)) = 1 ]; then run_berth "$run"; run_ref "$run"; else run_ref "$run"; run_berth "$run"; fi
+    # Same tree on both sides (file names and sizes).
+    a=$(cd "$tmp/berth-store$run/layers" && find . -type f | wc -l)
+    b=$(cd "$tmp/umoci-bundle$run/rootfs" && find . -type f | wc -l)
+    [ "$a" = "$b" ] || echo "warning: berth unpacked $a files, umoci $b" >&2
+    ratio=$(echo "$ref_s / $berth_s" | bc -l)
+    ratios="$ratios $ratio"
+    printf 'run %d: berth image pull (fetch+verify+unpack) %6.2f s, skopeo copy + umoci unpack %6.2f s, ratio %.2fx\n' \
+        "$run" "$berth_s" "$ref_s" "$ratio"
+done
+median=$(printf '%s\n' $ratios | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+printf 'median ratio over %d runs: %.2fx\n' "$RUNS" "$median"

@@ -7,13 +7,29 @@
 //! with an error naming the entry. OCI whiteouts become overlayfs ones:
 //! `.wh.NAME` a 0/0 character device `NAME`, `.wh..wh..opq` the
 //! `trusted.overlay.opaque=y` xattr on its directory.
+//!
+//! # Writing files on several threads
+//!
+//! Creating an inode is most of the cost of unpacking (ext4 spends it in the
+//! inode allocator), so one thread reads the tar and does everything that
+//! decides where things go (path checks, directories, links, whiteouts, big
+//! files), while small regular files are handed, with their bytes, to a few
+//! workers that create, write and finish them. Order still matters where
+//! entries touch the same path, so the reader waits for the workers (a
+//! barrier) before an entry at or below a path a worker has not finished
+//! with, before a hardlink to such a path, before a whiteout, before removing
+//! a directory, and before directory times are set at the end. Nothing is
+//! fsynced: the layer is renamed into the store only when complete, and a
+//! crash leaves only a temporary directory behind.
 
+use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, BufRead, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
+use std::sync::{mpsc, Arc, Mutex};
 
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
@@ -27,6 +43,13 @@ use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, Unlin
 pub const WHITEOUT_PREFIX: &str = ".wh.";
 pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
 pub const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+/// Regular files up to this size go to the worker threads with their bytes.
+const SMALL_FILE: u64 = 256 << 10;
+/// Files handed out and not yet finished, at most (bounds the memory held).
+const MAX_IN_FLIGHT: usize = 64;
+/// Writer threads per layer (override with `BERTH_UNPACK_JOBS`; 0 or 1: none).
+const MAX_WORKERS: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
@@ -129,6 +152,23 @@ pub struct UnpackStats {
 /// Unpacks the (decompressed) tar stream `reader` into the existing, empty
 /// directory `dest`. On error `dest` is left as it is: the caller removes it.
 pub fn unpack(reader: impl Read, dest: &Path) -> Result<UnpackStats, UnpackError> {
+    let workers = std::env::var("BERTH_UNPACK_JOBS")
+        .ok()
+        .and_then(|j| j.parse().ok())
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(MAX_WORKERS)
+        });
+    unpack_with_workers(reader, dest, workers)
+}
+
+/// [`unpack`] with `workers` writer threads (0 or 1: the reader writes).
+pub fn unpack_with_workers(
+    reader: impl Read,
+    dest: &Path,
+    workers: usize,
+) -> Result<UnpackStats, UnpackError> {
     let root = openat(
         nix::fcntl::AT_FDCWD,
         dest,
@@ -140,24 +180,144 @@ pub fn unpack(reader: impl Read, dest: &Path) -> Result<UnpackStats, UnpackError
         path: dest.display().to_string(),
         source: e.into(),
     })?;
-    let mut x = Extractor {
-        root,
-        is_root: nix::unistd::geteuid().is_root(),
-        buf: vec![0; 256 << 10],
-        dir_times: Vec::new(),
-        cache: None,
-        stats: UnpackStats::default(),
-    };
-    let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries().map_err(UnpackError::Archive)? {
-        let mut entry = entry.map_err(UnpackError::Archive)?;
-        x.entry(&mut entry)?;
+    let is_root = nix::unistd::geteuid().is_root();
+    let (done_tx, done) = mpsc::channel::<Done>();
+    let (jobs_tx, jobs_rx) = mpsc::sync_channel::<FileJob>(MAX_IN_FLIGHT);
+    let jobs_rx = Mutex::new(jobs_rx);
+    std::thread::scope(|s| {
+        let jobs = if workers > 1 {
+            for _ in 0..workers {
+                let done = done_tx.clone();
+                let jobs_rx = &jobs_rx;
+                s.spawn(move || loop {
+                    let Ok(job) = jobs_rx.lock().expect("job queue").recv() else {
+                        return;
+                    };
+                    let result = write_file(&job, is_root);
+                    // The reader is gone only when it already failed.
+                    let _ = done.send(Done {
+                        data: job.data,
+                        result,
+                    });
+                });
+            }
+            Some(jobs_tx)
+        } else {
+            None
+        };
+        let mut x = Extractor {
+            root: Arc::new(root),
+            is_root,
+            buf: vec![0; 256 << 10],
+            dir_times: Vec::new(),
+            cache: None,
+            stats: UnpackStats::default(),
+            created: HashSet::new(),
+            pool: Pool {
+                jobs,
+                done,
+                in_flight: 0,
+                pending: HashSet::new(),
+                spare: Vec::new(),
+            },
+        };
+        // Dropping `x` on any return closes the job queue, so the workers
+        // finish what they hold and the scope can end.
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries().map_err(UnpackError::Archive)? {
+            let mut entry = entry.map_err(UnpackError::Archive)?;
+            x.entry(&mut entry)?;
+        }
+        x.finish_dirs()?;
+        // Read to the end so a caller hashing the stream sees all of it.
+        let mut inner = archive.into_inner();
+        io::copy(&mut inner, &mut io::sink()).map_err(UnpackError::Archive)?;
+        Ok(x.stats)
+    })
+}
+
+/// A small regular file for a worker to create, write and finish.
+struct FileJob {
+    /// The parent directory, already resolved safely by the reader.
+    parent: Arc<OwnedFd>,
+    name: OsString,
+    entry: String,
+    data: Vec<u8>,
+    meta: Meta,
+}
+
+/// A finished job: its buffer comes back for reuse.
+struct Done {
+    data: Vec<u8>,
+    result: Result<(), UnpackError>,
+}
+
+/// The reader's side of the workers.
+struct Pool {
+    /// None: no workers, files are written by the reader.
+    jobs: Option<mpsc::SyncSender<FileJob>>,
+    done: mpsc::Receiver<Done>,
+    in_flight: usize,
+    /// Paths handed out since the last barrier.
+    pending: HashSet<Vec<u8>>,
+    spare: Vec<Vec<u8>>,
+}
+
+/// `a/b/c` as bytes: the key of a path in `created` and `pending`.
+fn key_of(comps: &[OsString]) -> Vec<u8> {
+    let mut k = Vec::new();
+    for c in comps {
+        if !k.is_empty() {
+            k.push(b'/');
+        }
+        k.extend_from_slice(c.as_bytes());
     }
-    x.finish_dirs()?;
-    // Read to the end so a caller hashing the stream sees all of it.
-    let mut inner = archive.into_inner();
-    io::copy(&mut inner, &mut io::sink()).map_err(UnpackError::Archive)?;
-    Ok(x.stats)
+    k
+}
+
+/// Creates, fills and finishes one file (on a worker, or on the reader).
+fn write_file(job: &FileJob, is_root: bool) -> Result<(), UnpackError> {
+    let err = |op: &'static str| {
+        move |source: io::Error| UnpackError::Entry {
+            entry: job.entry.clone(),
+            op,
+            source,
+        }
+    };
+    let f = create_file(job.parent.as_fd(), &job.name).map_err(err("create file"))?;
+    (&f).write_all(&job.data).map_err(err("write file"))?;
+    finish_file(&f, &job.meta, is_root).map_err(|(op, e)| err(op)(e))
+}
+
+fn create_file(parent: BorrowedFd<'_>, name: &OsStr) -> io::Result<File> {
+    openat(
+        parent,
+        name,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map(File::from)
+    .map_err(ioe)
+}
+
+/// Owner, mode, xattrs and times of a written file; times last, since the
+/// others change ctime only.
+fn finish_file(f: &File, m: &Meta, is_root: bool) -> Result<(), (&'static str, io::Error)> {
+    chown_fd(f.as_fd(), m, is_root).map_err(|e| ("chown", e))?;
+    fchmod(f.as_fd(), Mode::from_bits_truncate(m.mode)).map_err(|e| ("chmod", ioe(e)))?;
+    for (k, v) in &m.xattrs {
+        xattr::FileExt::set_xattr(f, k, v).map_err(|e| ("set xattr", e))?;
+    }
+    let t = TimeSpec::new(m.mtime, 0);
+    nix::sys::stat::futimens(f.as_fd(), &t, &t).map_err(|e| ("set times", ioe(e)))
+}
+
+/// Unprivileged unpacks keep their own uid where chown is refused.
+fn chown_fd(fd: BorrowedFd<'_>, m: &Meta, is_root: bool) -> io::Result<()> {
+    match fchown(fd, Some(Uid::from_raw(m.uid)), Some(Gid::from_raw(m.gid))) {
+        Err(Errno::EPERM) if !is_root => Ok(()),
+        r => r.map_err(Into::into),
+    }
 }
 
 struct Meta {
@@ -169,14 +329,18 @@ struct Meta {
 }
 
 struct Extractor {
-    root: OwnedFd,
+    root: Arc<OwnedFd>,
     is_root: bool,
     buf: Vec<u8>,
     /// Directory times are set last, since creating children changes them.
     dir_times: Vec<(Vec<OsString>, i64)>,
     /// The last parent directory resolved, reused for its siblings.
-    cache: Option<(Vec<OsString>, OwnedFd)>,
+    cache: Option<(Vec<OsString>, Arc<OwnedFd>)>,
     stats: UnpackStats,
+    /// Every path this layer has made so far. The layer directory starts
+    /// empty, so a path not in here needs no look before it is created.
+    created: HashSet<Vec<u8>>,
+    pool: Pool,
 }
 
 fn ioe(e: Errno) -> io::Error {
@@ -205,16 +369,14 @@ impl Extractor {
         let Some((last, parents)) = comps.split_last() else {
             // "./": the layer root itself.
             if kind.is_dir() {
-                let root = self.root.try_clone().map_err(|source| UnpackError::Entry {
-                    entry: name.clone(),
-                    op: "dup",
-                    source,
-                })?;
+                let root = self.root.clone();
                 self.apply_dir_meta(root.as_fd(), &meta, &name)?;
                 self.dir_times.push((vec![], meta.mtime));
             }
             return Ok(());
         };
+        // A worker may still be making this path or one of its parents.
+        self.wait_if_pending(&comps)?;
         let parent = self.walk(parents, &name, true)?;
         let p = parent.as_fd();
         let eerr = |op: &'static str| {
@@ -234,7 +396,15 @@ impl Extractor {
             }
             Some(Whiteout::Remove(target)) => {
                 let target = OsStr::from_bytes(target);
-                self.remove_existing(p, target).map_err(eerr("remove"))?;
+                // What goes may be a directory with files still being written.
+                self.barrier()?;
+                let mut key = key_of(parents);
+                if !key.is_empty() {
+                    key.push(b'/');
+                }
+                key.extend_from_slice(target.as_bytes());
+                self.created.insert(key);
+                self.remove_existing(p, target, &name)?;
                 mknodat(p, target, SFlag::S_IFCHR, Mode::empty(), 0)
                     .map_err(|e| eerr("create whiteout device")(ioe(e)))?;
                 return Ok(());
@@ -242,6 +412,8 @@ impl Extractor {
             Some(Whiteout::Meta) => return Ok(()),
             None => {}
         }
+        let key = key_of(&comps);
+        let existed = !self.created.insert(key.clone());
         use tar::EntryType as T;
         match kind {
             T::Directory => {
@@ -249,7 +421,7 @@ impl Extractor {
                 match existing {
                     Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {}
                     Ok(_) => {
-                        self.remove_existing(p, last).map_err(eerr("remove"))?;
+                        self.remove_existing(p, last, &name)?;
                         mkdirat(p, last.as_os_str(), Mode::from_bits_truncate(0o700))
                             .map_err(|e| eerr("mkdir")(ioe(e)))?;
                     }
@@ -270,43 +442,43 @@ impl Extractor {
                 self.dir_times.push((comps.clone(), meta.mtime));
             }
             T::Regular | T::Continuous => {
-                self.remove_existing(p, last).map_err(eerr("remove"))?;
-                let fd = openat(
-                    p,
-                    last.as_os_str(),
-                    OFlag::O_WRONLY
-                        | OFlag::O_CREAT
-                        | OFlag::O_EXCL
-                        | OFlag::O_NOFOLLOW
-                        | OFlag::O_CLOEXEC,
-                    Mode::from_bits_truncate(0o600),
-                )
-                .map_err(|e| eerr("create file")(ioe(e)))?;
-                let mut f = File::from(fd);
+                if existed {
+                    self.remove_existing(p, last, &name)?;
+                }
+                let size = e.size();
+                if size <= SMALL_FILE {
+                    let mut data = self.pool.spare.pop().unwrap_or_default();
+                    data.clear();
+                    e.read_to_end(&mut data).map_err(UnpackError::Archive)?;
+                    self.stats.bytes += data.len() as u64;
+                    let job = FileJob {
+                        parent: parent.clone(),
+                        name: last.clone(),
+                        entry: name.clone(),
+                        data,
+                        meta,
+                    };
+                    return self.dispatch(job, key);
+                }
+                let f = create_file(p, last).map_err(eerr("create file"))?;
                 loop {
                     let n = e.read(&mut self.buf).map_err(UnpackError::Archive)?;
                     if n == 0 {
                         break;
                     }
-                    f.write_all(&self.buf[..n]).map_err(eerr("write file"))?;
+                    (&f).write_all(&self.buf[..n]).map_err(eerr("write file"))?;
                     self.stats.bytes += n as u64;
                 }
-                self.chown_fd(f.as_fd(), &meta).map_err(eerr("chown"))?;
-                fchmod(f.as_fd(), Mode::from_bits_truncate(meta.mode))
-                    .map_err(|e| eerr("chmod")(ioe(e)))?;
-                for (k, v) in &meta.xattrs {
-                    xattr::FileExt::set_xattr(&f, k, v).map_err(eerr("set xattr"))?;
-                }
-                let t = TimeSpec::new(meta.mtime, 0);
-                nix::sys::stat::futimens(f.as_fd(), &t, &t)
-                    .map_err(|e| eerr("set times")(ioe(e)))?;
+                finish_file(&f, &meta, self.is_root).map_err(|(op, e)| eerr(op)(e))?;
             }
             T::Symlink => {
                 let target = e
                     .link_name_bytes()
                     .ok_or_else(|| unsafe_err("symlink without target".into()))?
                     .into_owned();
-                self.remove_existing(p, last).map_err(eerr("remove"))?;
+                if existed {
+                    self.remove_existing(p, last, &name)?;
+                }
                 symlinkat(OsStr::from_bytes(&target), p, last.as_os_str())
                     .map_err(|e| eerr("symlink")(ioe(e)))?;
                 self.finish_node(p, last, &meta, false, &name)?;
@@ -321,11 +493,15 @@ impl Extractor {
                 let Some((tlast, tparents)) = tcomps.split_last() else {
                     return Err(unsafe_err("hardlink to the layer root".into()));
                 };
-                let tparent = self.walk(tparents, &name, false)?;
-                if tparent.as_raw_fd() == p.as_raw_fd() && tlast == last {
+                // The target may be a file a worker has not made yet.
+                self.wait_if_pending(&tcomps)?;
+                if tcomps == comps {
                     return Ok(());
                 }
-                self.remove_existing(p, last).map_err(eerr("remove"))?;
+                let tparent = self.walk(tparents, &name, false)?;
+                if existed {
+                    self.remove_existing(p, last, &name)?;
+                }
                 linkat(
                     tparent.as_fd(),
                     tlast.as_os_str(),
@@ -351,7 +527,9 @@ impl Extractor {
                 };
                 let major = e.header().device_major().ok().flatten().unwrap_or(0);
                 let minor = e.header().device_minor().ok().flatten().unwrap_or(0);
-                self.remove_existing(p, last).map_err(eerr("remove"))?;
+                if existed {
+                    self.remove_existing(p, last, &name)?;
+                }
                 mknodat(
                     p,
                     last.as_os_str(),
@@ -418,26 +596,22 @@ impl Extractor {
         comps: &[OsString],
         entry: &str,
         create: bool,
-    ) -> Result<OwnedFd, UnpackError> {
-        let dup = |fd: &OwnedFd| {
-            fd.try_clone().map_err(|source| UnpackError::Entry {
-                entry: entry.into(),
-                op: "dup",
-                source,
-            })
-        };
+    ) -> Result<Arc<OwnedFd>, UnpackError> {
         if let Some((c, fd)) = &self.cache {
             if c.as_slice() == comps {
-                return dup(fd);
+                return Ok(fd.clone());
             }
         }
-        let mut cur = dup(&self.root)?;
+        let mut cur = self.root.clone();
         for (i, c) in comps.iter().enumerate() {
             let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
             let mut r = openat(cur.as_fd(), c.as_os_str(), flags, Mode::empty());
             if matches!(r, Err(Errno::ENOENT)) && create {
                 match mkdirat(cur.as_fd(), c.as_os_str(), Mode::from_bits_truncate(0o755)) {
-                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Ok(()) => {
+                        self.created.insert(key_of(&comps[..=i]));
+                    }
+                    Err(Errno::EEXIST) => {}
                     Err(e) => {
                         return Err(UnpackError::Entry {
                             entry: entry.into(),
@@ -449,7 +623,7 @@ impl Extractor {
                 r = openat(cur.as_fd(), c.as_os_str(), flags, Mode::empty());
             }
             cur = match r {
-                Ok(fd) => fd,
+                Ok(fd) => Arc::new(fd),
                 Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
                     let so_far = comps[..=i]
                         .iter()
@@ -483,30 +657,103 @@ impl Extractor {
             };
         }
         if create {
-            self.cache = Some((comps.to_vec(), dup(&cur)?));
+            self.cache = Some((comps.to_vec(), cur.clone()));
         }
         Ok(cur)
     }
 
     /// Clears the way for a new node `name`.
-    fn remove_existing(&mut self, parent: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+    fn remove_existing(
+        &mut self,
+        parent: BorrowedFd<'_>,
+        name: &OsStr,
+        entry: &str,
+    ) -> Result<(), UnpackError> {
+        let err = |source: io::Error| UnpackError::Entry {
+            entry: entry.into(),
+            op: "remove",
+            source,
+        };
         match fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
             Err(Errno::ENOENT) => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(err(e.into())),
             Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
+                // Workers may be writing below it.
+                self.barrier()?;
                 // A cached parent may be inside what goes away.
                 self.cache = None;
-                remove_all_at(parent, name)
+                remove_all_at(parent, name).map_err(err)
             }
-            Ok(_) => unlinkat(parent, name, UnlinkatFlags::NoRemoveDir).map_err(Into::into),
+            Ok(_) => unlinkat(parent, name, UnlinkatFlags::NoRemoveDir).map_err(|e| err(e.into())),
         }
     }
 
-    fn chown_fd(&self, fd: BorrowedFd<'_>, m: &Meta) -> io::Result<()> {
-        match fchown(fd, Some(Uid::from_raw(m.uid)), Some(Gid::from_raw(m.gid))) {
-            Err(Errno::EPERM) if !self.is_root => Ok(()),
-            r => r.map_err(Into::into),
+    /// Hands a small file to the workers (or writes it when there are none).
+    fn dispatch(&mut self, job: FileJob, key: Vec<u8>) -> Result<(), UnpackError> {
+        let Some(jobs) = &self.pool.jobs else {
+            let r = write_file(&job, self.is_root);
+            self.pool.spare.push(job.data);
+            return r;
+        };
+        if jobs.send(job).is_err() {
+            // Workers only stop when the queue closes, so this cannot be.
+            return Err(UnpackError::Archive(io::Error::other(
+                "unpack workers are gone",
+            )));
         }
+        self.pool.in_flight += 1;
+        self.pool.pending.insert(key);
+        while let Ok(done) = self.pool.done.try_recv() {
+            self.finished(done)?;
+        }
+        if self.pool.in_flight >= MAX_IN_FLIGHT {
+            self.wait_one()?;
+        }
+        Ok(())
+    }
+
+    fn finished(&mut self, done: Done) -> Result<(), UnpackError> {
+        self.pool.in_flight -= 1;
+        if self.pool.spare.len() < MAX_IN_FLIGHT {
+            self.pool.spare.push(done.data);
+        }
+        done.result
+    }
+
+    fn wait_one(&mut self) -> Result<(), UnpackError> {
+        let done = self
+            .pool
+            .done
+            .recv()
+            .map_err(|_| UnpackError::Archive(io::Error::other("unpack workers are gone")))?;
+        self.finished(done)
+    }
+
+    /// Waits until the workers have finished every file handed out.
+    fn barrier(&mut self) -> Result<(), UnpackError> {
+        while self.pool.in_flight > 0 {
+            self.wait_one()?;
+        }
+        self.pool.pending.clear();
+        Ok(())
+    }
+
+    /// A barrier when `comps` or one of its parents is a file still with a worker.
+    fn wait_if_pending(&mut self, comps: &[OsString]) -> Result<(), UnpackError> {
+        if self.pool.pending.is_empty() {
+            return Ok(());
+        }
+        let mut k = Vec::new();
+        for c in comps {
+            if !k.is_empty() {
+                k.push(b'/');
+            }
+            k.extend_from_slice(c.as_bytes());
+            if self.pool.pending.contains(&k) {
+                return self.barrier();
+            }
+        }
+        Ok(())
     }
 
     fn apply_dir_meta(&self, dir: BorrowedFd<'_>, m: &Meta, name: &str) -> Result<(), UnpackError> {
@@ -519,7 +766,7 @@ impl Extractor {
         };
         // O_PATH descriptors (the root's) refuse fchown and friends.
         let dir = reopen_dir(dir).map_err(err("open directory"))?;
-        self.chown_fd(dir.as_fd(), m).map_err(err("chown"))?;
+        chown_fd(dir.as_fd(), m, self.is_root).map_err(err("chown"))?;
         fchmod(dir.as_fd(), Mode::from_bits_truncate(m.mode)).map_err(|e| err("chmod")(ioe(e)))?;
         for (k, v) in &m.xattrs {
             xattr::FileExt::set_xattr(&dir, k, v).map_err(err("set xattr"))?;
@@ -576,6 +823,8 @@ impl Extractor {
     }
 
     fn finish_dirs(&mut self) -> Result<(), UnpackError> {
+        // Files created in a directory change its times: let them all land first.
+        self.barrier()?;
         let times = std::mem::take(&mut self.dir_times);
         self.cache = None;
         for (comps, mtime) in times.into_iter().rev() {
@@ -696,12 +945,72 @@ mod tests {
         b.into_inner().unwrap()
     }
 
+    /// Unpacks with writer threads, and checks that the reader alone
+    /// gives the same result and the same tree.
     fn unpack_into(tar: &[u8]) -> (tempfile::TempDir, Result<UnpackStats, UnpackError>) {
         let dir = tempfile::tempdir().unwrap();
         let layer = dir.path().join("layer");
         std::fs::create_dir(&layer).unwrap();
-        let r = unpack(tar, &layer);
+        let r = unpack_with_workers(tar, &layer, 4);
+        let serial = dir.path().join("serial");
+        std::fs::create_dir(&serial).unwrap();
+        let s = unpack_with_workers(tar, &serial, 0);
+        assert_eq!(r.is_ok(), s.is_ok(), "{r:?} / {s:?}");
+        if r.is_ok() {
+            let (a, b) = (listing(&layer), listing(&serial));
+            let diff: Vec<_> = a.iter().filter(|l| !b.contains(l)).collect();
+            let diff2: Vec<_> = b.iter().filter(|l| !a.contains(l)).collect();
+            assert_eq!(a, b, "threaded {diff:?} serial {diff2:?}");
+        }
         (dir, r)
+    }
+
+    /// Type, mode, owner, mtime, inode group and content of every node.
+    fn listing(root: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut inodes: Vec<u64> = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            let mut names: Vec<_> = std::fs::read_dir(&d)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            names.sort();
+            for p in names {
+                let m = std::fs::symlink_metadata(&p).unwrap();
+                let rel = p.strip_prefix(root).unwrap().display().to_string();
+                let ino = match inodes.iter().position(|i| *i == m.ino()) {
+                    Some(i) => i,
+                    None => {
+                        inodes.push(m.ino());
+                        inodes.len() - 1
+                    }
+                };
+                let what = if m.is_dir() {
+                    stack.push(p.clone());
+                    "dir".to_string()
+                } else if m.file_type().is_symlink() {
+                    format!("-> {}", std::fs::read_link(&p).unwrap().display())
+                } else if m.is_file() {
+                    crate::digest::Digest::of(&std::fs::read(&p).unwrap())
+                        .short()
+                        .to_string()
+                } else {
+                    format!("dev {}", m.rdev())
+                };
+                // Nodes the tar does not describe (implied parents,
+                // whiteouts) get the time of the unpack.
+                let mtime = if m.mtime() == 1_000_000 { "tar" } else { "now" };
+                out.push(format!(
+                    "{rel} {:o} {}:{} {mtime} #{ino} {what}",
+                    m.mode(),
+                    m.uid(),
+                    m.gid(),
+                ));
+            }
+        }
+        out.sort();
+        out
     }
 
     use EntryType::{Directory as D, Link as L, Regular as F, Symlink as S};
@@ -762,6 +1071,56 @@ mod tests {
                 Some(&b"y"[..])
             );
         }
+    }
+
+    #[test]
+    fn threaded_unpack_keeps_tar_order_where_paths_meet() {
+        let mut entries: Vec<(String, EntryType, String, Vec<u8>)> = Vec::new();
+        for i in 0..300 {
+            entries.push((format!("many/f{i}"), F, String::new(), vec![b'a'; i * 37]));
+        }
+        let e = |n: &str, k, l: &str, d: &[u8]| (n.to_string(), k, l.to_string(), d.to_vec());
+        entries.extend([
+            // A file, then a directory of the same name with a file in it.
+            e("x", F, "", b"file"),
+            e("x/", D, "", b""),
+            e("x/inner", F, "", b"inner"),
+            // A file, then a hardlink to it, then the file rewritten.
+            e("h/orig", F, "", b"orig"),
+            e("h/link", L, "h/orig", b""),
+            e("h/orig", F, "", b"new"),
+            // A directory full of fresh files, then a whiteout of it.
+            e("gone/a", F, "", b"a"),
+            e("gone/b", F, "", b"b"),
+            e(".wh.gone", F, "", b""),
+            // A file that becomes a symlink, and one below it that is refused later.
+            e("s", F, "", b"s"),
+            e("s", S, "many", b""),
+            // A big file written by the reader between small ones.
+            e("big", F, "", &vec![7u8; 600 << 10]),
+            e("many/f1", F, "", b"replaced"),
+        ]);
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, link, data) in &entries {
+            raw(&mut b, name, *kind, link, data);
+        }
+        let tar = b.into_inner().unwrap();
+        let (dir, r) = unpack_into(&tar);
+        r.unwrap();
+        let l = dir.path().join("layer");
+        assert_eq!(std::fs::read_to_string(l.join("x/inner")).unwrap(), "inner");
+        assert_eq!(std::fs::read_to_string(l.join("h/link")).unwrap(), "orig");
+        assert_eq!(std::fs::read_to_string(l.join("h/orig")).unwrap(), "new");
+        assert!(std::fs::symlink_metadata(l.join("gone"))
+            .unwrap()
+            .file_type()
+            .is_char_device());
+        assert_eq!(std::fs::read_link(l.join("s")).unwrap(), Path::new("many"));
+        assert_eq!(
+            std::fs::read_to_string(l.join("many/f1")).unwrap(),
+            "replaced"
+        );
+        assert_eq!(std::fs::read(l.join("many/f299")).unwrap().len(), 299 * 37);
     }
 
     #[test]

@@ -64,6 +64,69 @@ pub fn device_rules(plan: &Plan) -> Vec<LinuxDeviceCgroup> {
     rules
 }
 
+/// Drops the values runc treats as "not set" (dockerd sends `blockIO.weight: 0`,
+/// `cpu.shares: 0`, `memory.reservation: 0`, ... in every config): writing them would fail
+/// or set the minimum instead of leaving the default.
+pub fn normalize(r: &mut LinuxResources) {
+    if let Some(m) = r.memory_mut() {
+        if m.limit() == Some(0) {
+            m.set_limit(None);
+        }
+        if m.reservation() == Some(0) {
+            m.set_reservation(None);
+        }
+        if m.swap() == Some(0) {
+            m.set_swap(None);
+        }
+        if m.kernel() == Some(0) {
+            m.set_kernel(None);
+        }
+        if m.kernel_tcp() == Some(0) {
+            m.set_kernel_tcp(None);
+        }
+    }
+    if let Some(c) = r.cpu_mut() {
+        if c.shares() == Some(0) {
+            c.set_shares(None);
+        }
+        if c.quota() == Some(0) {
+            c.set_quota(None);
+        }
+        if c.period() == Some(0) {
+            c.set_period(None);
+        }
+        if c.realtime_runtime() == Some(0) {
+            c.set_realtime_runtime(None);
+        }
+        if c.realtime_period() == Some(0) {
+            c.set_realtime_period(None);
+        }
+        if c.cpus().as_deref() == Some("") {
+            c.set_cpus(None);
+        }
+        if c.mems().as_deref() == Some("") {
+            c.set_mems(None);
+        }
+    }
+    if r.pids().as_ref().is_some_and(|p| p.limit() == 0) {
+        r.set_pids(None);
+    }
+    if let Some(b) = r.block_io_mut() {
+        if b.weight() == Some(0) {
+            b.set_weight(None);
+        }
+        if b.leaf_weight() == Some(0) {
+            b.set_leaf_weight(None);
+        }
+    }
+}
+
+/// `update`: applies new limits to a running container's cgroup.
+pub fn update(path: &str, id: &str, mut resources: LinuxResources) -> Result<()> {
+    normalize(&mut resources);
+    manager(path, id)?.apply(&resources).map_err(cg_err)
+}
+
 /// The container's cgroup, made and limited before the init exists.
 pub struct Prepared {
     manager: Manager,
@@ -83,6 +146,7 @@ pub fn prepare(plan: &Plan) -> Result<Prepared> {
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
     resources.set_devices(Some(device_rules(plan)));
+    normalize(&mut resources);
     if let Err(e) = m.apply(&resources) {
         let _ = m.destroy();
         return Err(cg_err(e));
@@ -174,4 +238,32 @@ pub fn features() -> serde_json::Value {
         "systemdUser": false,
         "rdma": std::path::Path::new("/sys/fs/cgroup/rdma").exists() || v2,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockerd_zeros_mean_unset() {
+        let mut r: LinuxResources = serde_json::from_str(
+            r#"{"memory":{"limit":134217728,"reservation":0,"swap":0,"kernel":0},
+                "cpu":{"shares":0,"quota":50000,"period":0,"cpus":""},
+                "pids":{"limit":0},"blockIO":{"weight":0}}"#,
+        )
+        .unwrap();
+        normalize(&mut r);
+        let m = r.memory().as_ref().unwrap();
+        assert_eq!(
+            (m.limit(), m.reservation(), m.swap(), m.kernel()),
+            (Some(134217728), None, None, None)
+        );
+        let c = r.cpu().as_ref().unwrap();
+        assert_eq!(
+            (c.shares(), c.quota(), c.period(), c.cpus().clone()),
+            (None, Some(50000), None, None)
+        );
+        assert!(r.pids().is_none());
+        assert_eq!(r.block_io().as_ref().unwrap().weight(), None);
+    }
 }

@@ -130,6 +130,8 @@ impl Container {
         }
         match kill(Pid::from_raw(self.state.pid), sig) {
             Ok(()) => Ok(()),
+            // With --all the init may already be gone (and reaped by the shim): that is done.
+            Err(nix::errno::Errno::ESRCH) if all => Ok(()),
             Err(nix::errno::Errno::ESRCH) => Err(Error::State("container not running".into())),
             Err(e) => Err(Error::call("kill", e)),
         }
@@ -180,6 +182,7 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
     if let Ok(n) = s.parse::<i32>() {
         return Signal::try_from(n).map_err(|_| bad());
     }
+    // `kill ID 0` (runc accepts it: a liveness probe) is handled by the caller as None.
     let up = s.to_ascii_uppercase();
     let name = if up.starts_with("SIG") {
         up

@@ -180,10 +180,12 @@ impl ProcessPlan {
             };
             return match check(&full) {
                 Ok(()) => Ok(self.args[0].clone()),
+                // runc's wording, which dockerd matches to choose exit code 127 over 126.
                 Err(e) => Err(Error::Other(format!(
-                    "exec: {:?}: {}",
+                    "exec: {:?}: stat {}: {}",
                     p.display().to_string(),
-                    e.desc()
+                    p.display(),
+                    e.desc().to_lowercase()
                 ))),
             };
         }

@@ -17,6 +17,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("umoci", "umoci"),
     ("htpasswd", "apache2-utils"),
     ("busybox", "busybox-static"),
+    ("openssl", "openssl"),
 ];
 
 fn have(tool: &str) -> bool {
@@ -320,4 +321,41 @@ impl Drop for EnvGuard {
     fn drop(&mut self) {
         std::env::remove_var(self.0);
     }
+}
+
+/// The `berth` binary: `$BERTH_BIN`, else `<workspace>/target/debug/berth`.
+/// A library crate's tests get no `CARGO_BIN_EXE_berth`, so the binary is
+/// built beforehand (CI does); a missing one fails the test loudly.
+pub fn berth_bin() -> PathBuf {
+    let path = match std::env::var_os("BERTH_BIN").filter(|p| !p.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/berth"),
+    };
+    assert!(
+        path.is_file(),
+        "the berth binary is not at {}: build it first (`cargo build` in the workspace) \
+         or point BERTH_BIN at it",
+        path.display()
+    );
+    path
+}
+
+/// `skopeo copy` with `--src-creds`/`--dest-creds` when `creds` is given.
+pub fn skopeo_copy(src: &str, dest: &str, creds: Option<&str>) {
+    let mut cmd = Command::new("skopeo");
+    cmd.args([
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+    ]);
+    if let Some(c) = creds {
+        if src.starts_with("docker://") {
+            cmd.args(["--src-creds", c]);
+        }
+        if dest.starts_with("docker://") {
+            cmd.args(["--dest-creds", c]);
+        }
+    }
+    run(cmd.args([src, dest]));
 }
