@@ -174,3 +174,48 @@ fn exec_processes_get_the_filter_too() {
     ]);
     assert_eq!(text(&out.stdout), "denied\n", "{}", text(&out.stderr));
 }
+
+/// SCMP_ACT_NOTIFY: the listener fd reaches the agent at listenerPath with the container's
+/// state and metadata, and the agent's answers decide the syscall's result.
+#[test]
+fn notify_goes_to_the_agent() {
+    // runc 1.1.5 supports this too; the agent below works with any runtime.
+    let mut c = Ctx::new();
+    let sock = c.dir.path().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    c.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "listenerPath": sock,
+        "listenerMetadata": "agent-meta",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+    });
+    c.sh("mkdir /tmp/x 2>&1; echo rc=$?");
+    c.write_config();
+    let id = c.id();
+    let run = c.cmd(&["run", "--bundle", c.bundle.to_str().unwrap(), &id]);
+    let runner = std::thread::spawn(move || super::harness::capture(run));
+    let (conn, _) = listener.accept().unwrap();
+    let (state, fds) =
+        berth_seccomp::notify::recv_from_runtime(std::os::fd::AsFd::as_fd(&conn)).unwrap();
+    let v = serde_json::to_value(&state).unwrap();
+    assert_eq!(v["metadata"], "agent-meta");
+    assert_eq!(v["state"]["id"], id.as_str());
+    let fd = &fds[0];
+    // Answer every notification with EACCES until the container is done.
+    let n = berth_seccomp::notify::recv(std::os::fd::AsFd::as_fd(fd)).unwrap();
+    berth_seccomp::notify::respond(
+        std::os::fd::AsFd::as_fd(fd),
+        n.id,
+        berth_seccomp::notify::Response::Errno(libc::EACCES),
+    )
+    .unwrap();
+    let out = runner.join().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Permission denied"),
+        "{stdout} {}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("rc=1"), "{stdout}");
+}
