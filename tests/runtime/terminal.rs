@@ -39,7 +39,7 @@ fn console_socket_gets_the_pty_master() {
     let sock = c.dir.path().join("console.sock");
     let l = UnixListener::bind(&sock).unwrap();
     let id = c.id();
-    let mut create = c.cmd(&[
+    let create = c.cmd(&[
         "create",
         "--bundle",
         c.bundle.to_str().unwrap(),
