@@ -130,16 +130,17 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
         )
     };
     if r == 0 {
-        let err = match child_main(
-            &plan,
-            seccomp.as_ref(),
+        let args = ChildArgs {
+            plan: &plan,
+            seccomp: seccomp.as_ref(),
             runtime_exe,
-            &joins,
-            &cgroups_path,
-            child.0.as_raw_fd(),
-            console.as_ref().map(|c| c.as_raw_fd()),
-            opts.preserve_fds,
-        ) {
+            joins: &joins,
+            cgroups_path: &cgroups_path,
+            chan: child.0.as_raw_fd(),
+            console: console.as_ref().map(|c| c.as_raw_fd()),
+            preserve_fds: opts.preserve_fds,
+        };
+        let err = match child_main(&args) {
             Ok(n) => match n {},
             Err(e) => e,
         };
@@ -176,18 +177,37 @@ fn state_alive(c: &Container) -> bool {
     crate::state::init_alive(&c.state)
 }
 
-fn child_main(
-    plan: &ProcessPlan,
-    seccomp: Option<&crate::seccomp::SeccompPlan>,
+/// What the forked exec child needs.
+struct ChildArgs<'a> {
+    plan: &'a ProcessPlan,
+    seccomp: Option<&'a crate::seccomp::SeccompPlan>,
     runtime_exe: Option<crate::exe_guard::Identity>,
-    joins: &[(CloneFlags, OwnedFd)],
-    cgroups_path: &str,
+    joins: &'a [(CloneFlags, OwnedFd)],
+    cgroups_path: &'a str,
     chan: RawFd,
     console: Option<RawFd>,
     preserve_fds: i32,
-) -> Result<Infallible> {
+}
+
+fn child_main(a: &ChildArgs) -> Result<Infallible> {
+    let ChildArgs {
+        plan,
+        seccomp,
+        runtime_exe,
+        joins,
+        cgroups_path,
+        chan,
+        console,
+        preserve_fds,
+    } = *a;
     prctl::set_dumpable(false)
         .map_err(|e| Error::call("prctl(PR_SET_DUMPABLE)", nix::errno::Errno::from_raw(e)))?;
+    // Nothing the caller had open may reach the container (a cwd of /proc/self/fd/N would
+    // otherwise lead out of it): close all but stdio, the preserved fds and our own.
+    let mut keep: Vec<RawFd> = vec![chan];
+    keep.extend(console);
+    keep.extend(joins.iter().map(|(_, fd)| fd.as_raw_fd()));
+    crate::init::close_fds_except(3 + preserve_fds, &keep);
     // Join the cgroup while the host's cgroupfs is still visible.
     cgroups::enter(cgroups_path)?;
     for (flag, fd) in joins {
@@ -210,7 +230,6 @@ fn child_main(
         crate::seccomp::install(s)?;
     }
     plan.apply_identity()?;
-    let _ = chan;
     // SAFETY: close_range with CLOEXEC only changes fd flags.
     unsafe {
         libc::close_range(

@@ -122,29 +122,6 @@ pub fn document(cgroup: serde_json::Value, seccomp: serde_json::Value) -> serde_
     })
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_listed_mount_option_is_understood() {
-        for o in super::MOUNT_OPTIONS {
-            let m = crate::mounts::parse_options(&[o.to_string()]);
-            assert!(m.data.is_empty(), "{o} is treated as fs data");
-        }
-    }
-
-    #[test]
-    fn probes_this_kernel() {
-        let d = super::document(serde_json::json!({}), serde_json::json!({}));
-        let ns = d["linux"]["namespaces"].as_array().unwrap();
-        assert!(ns.iter().any(|n| n == "pid"));
-        assert!(d["linux"]["capabilities"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c == "CAP_SYS_ADMIN"));
-    }
-}
-
 /// The `linux.seccomp` part of `features`: what berth-seccomp compiles, filtered by what the
 /// kernel says it supports (`/proc/sys/kernel/seccomp/actions_avail`).
 pub fn seccomp() -> serde_json::Value {
@@ -174,4 +151,27 @@ pub fn seccomp() -> serde_json::Value {
         "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
         "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_listed_mount_option_is_understood() {
+        for o in super::MOUNT_OPTIONS {
+            let m = crate::mounts::parse_options(&[o.to_string()]);
+            assert!(m.data.is_empty(), "{o} is treated as fs data");
+        }
+    }
+
+    #[test]
+    fn probes_this_kernel() {
+        let d = super::document(serde_json::json!({}), serde_json::json!({}));
+        let ns = d["linux"]["namespaces"].as_array().unwrap();
+        assert!(ns.iter().any(|n| n == "pid"));
+        assert!(d["linux"]["capabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "CAP_SYS_ADMIN"));
+    }
 }

@@ -62,7 +62,7 @@ pub fn run(args: InitArgs) -> ! {
 
 /// Closes every fd from `first` up except those in `keep`, so nothing the caller of berth
 /// had open (beyond stdio and --preserve-fds) can reach the container.
-fn close_fds_except(first: RawFd, keep: &[RawFd]) {
+pub fn close_fds_except(first: RawFd, keep: &[RawFd]) {
     let mut keep: Vec<RawFd> = keep.iter().copied().filter(|fd| *fd >= first).collect();
     keep.sort_unstable();
     let mut from = first as libc::c_uint;
