@@ -16,7 +16,18 @@ pub fn run(g: &Global, id: &str, format: &str, ps_args: &[String]) -> anyhow::Re
     } else {
         ps_args.to_vec()
     };
-    let out = std::process::Command::new("ps").args(&args).output()?;
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .map_err(|e| anyhow::anyhow!("run ps: {e}"))?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "ps {}: {}: {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     let Some(header) = lines.next() else {

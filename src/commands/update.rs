@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use anyhow::Context;
-use berth_cgroups::CgroupManager;
+use berth_cgroups::{CgroupManager, Manager};
 use berth_runtime::container::Container;
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
 
@@ -32,7 +32,6 @@ pub fn parse_bytes(field: &str, s: &str) -> anyhow::Result<i64> {
 
 fn resources_from_flags(a: &UpdateArgs) -> anyhow::Result<LinuxResources> {
     let mut r = LinuxResources::default();
-    r.set_devices(None);
     let mut mem = LinuxMemory::default();
     let mut any_mem = false;
     if let Some(m) = &a.memory {
@@ -92,7 +91,7 @@ pub fn run(g: &Global, a: UpdateArgs) -> anyhow::Result<i32> {
     if c.status() == berth_runtime::state::Status::Stopped {
         anyhow::bail!("container not running");
     }
-    let resources: LinuxResources = match &a.resources {
+    let mut resources: LinuxResources = match &a.resources {
         Some(src) => {
             let mut raw = Vec::new();
             if src == "-" {
@@ -104,9 +103,39 @@ pub fn run(g: &Global, a: UpdateArgs) -> anyhow::Result<i32> {
         }
         None => resources_from_flags(&a)?,
     };
+    // Device rules are not updated (as in runc): podman sends the container's whole
+    // `linux.resources`, whose `devices` lack the defaults berth adds at create (/dev/null,
+    // /dev/tty, ...), so applying them would take those away.
+    resources.set_devices(None);
+    // Zeros mean "not set" to runc's callers (dockerd sends blockIO.weight 0, cpu.shares 0).
+    berth_runtime::cgroups::normalize(&mut resources);
     let m = berth_runtime::cgroups::manager(&c.state.cgroups_path, &c.state.id)?;
+    complete_swap(&m, &mut resources)?;
     m.apply(&resources)?;
     Ok(0)
+}
+
+/// A swap limit (memory+swap, the v1 meaning) given without a memory limit gets the
+/// cgroup's current one, as runc takes it from the container's config: v2 needs both to
+/// compute `memory.swap.max`. With no memory limit in force it stays an error.
+fn complete_swap(m: &Manager, r: &mut LinuxResources) -> anyhow::Result<()> {
+    let Some(mut mem) = r.memory().clone() else {
+        return Ok(());
+    };
+    if mem.limit().is_some() || !mem.swap().is_some_and(|s| s > 0) {
+        return Ok(());
+    }
+    let Some(dir) = m.unified_dir() else {
+        return Ok(()); // v1 writes memory.memsw.limit_in_bytes alone.
+    };
+    let path = dir.join("memory.max");
+    let current = std::fs::read_to_string(&path)
+        .with_context(|| format!("read {}", path.display()))?;
+    if let Ok(limit) = current.trim().parse::<i64>() {
+        mem.set_limit(Some(limit));
+        r.set_memory(Some(mem));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
