@@ -17,10 +17,11 @@ build:
 	$(CARGO) build
 
 release:
+	bash integration/setup.sh minimal
 	$(CARGO) build --release
 
 # Build berth, make a busybox bundle and run a container in it.
-demo: setup release
+demo: release
 	bash integration/demo.sh $(BERTH_RELEASE)
 
 # The whole suite, as CI runs it.

@@ -11,13 +11,18 @@ if command -v rustup >/dev/null; then
     rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
 
-packages=(
-    busybox-static runc crun python3 jq time util-linux iproute2 openssl
-    skopeo umoci docker-registry apache2-utils
-    golang-github-containers-common
-    qemu-system-x86 linux-image-amd64
-    containerd podman conmon docker.io
-)
+# `setup.sh minimal`: only what `make demo` needs.
+if [ "${1:-}" = minimal ]; then
+    packages=(busybox-static python3)
+else
+    packages=(
+        busybox-static runc crun python3 jq time util-linux iproute2 openssl bsdutils
+        skopeo umoci docker-registry apache2-utils
+        golang-github-containers-common
+        qemu-system-x86 linux-image-amd64
+        containerd podman conmon docker.io
+    )
+fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,9 +31,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # Debian starts the daemons of packages it installs; berth's tests run private instances
+    # only, so stop the ones this install just started (never ones that ran before).
+    for pkg_svc in docker.io:docker containerd:containerd docker-registry:docker-registry; do
+        pkg=${pkg_svc%%:*} svc=${pkg_svc#*:}
+        if [[ " ${missing[*]} " == *" $pkg "* ]]; then
+            systemctl disable --now "$svc" >/dev/null 2>&1 || true
+        fi
+    done
 fi
-# Debian starts these daemons on install; berth's tests run private instances only.
-for svc in docker containerd docker-registry; do
-    systemctl disable --now "$svc" >/dev/null 2>&1 || true
-done
 echo "setup: ok"
