@@ -51,8 +51,10 @@ test-clients: build
 conformance: build
 	$(MAKE) -C runtime-tools-conformance
 
+# A short run of each fuzz target: the seccomp compiler and the config loader.
 fuzz-short:
-	bash crates/berth-seccomp/fuzz/run-short.sh
+	FUZZ_SECONDS=30 sh crates/berth-seccomp/fuzz/run-short.sh
+	FUZZ_SECONDS=30 sh crates/berth-runtime/fuzz/run-short.sh
 
 # Benchmarks (not tests): sequential run+delete against runc and crun, and image pull+unpack.
 bench: release

@@ -40,4 +40,9 @@ if [ ${#missing[@]} -gt 0 ]; then
         fi
     done
 fi
+# The fuzz targets need nightly and cargo-fuzz; best effort (fuzz-short says so if absent).
+if [ "${1:-}" != minimal ] && command -v rustup >/dev/null; then
+    cargo +nightly --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || true
+    cargo fuzz --version >/dev/null 2>&1 || cargo install --locked cargo-fuzz >/dev/null 2>&1 || true
+fi
 echo "setup: ok"
