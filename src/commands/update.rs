@@ -129,8 +129,8 @@ fn complete_swap(m: &Manager, r: &mut LinuxResources) -> anyhow::Result<()> {
         return Ok(()); // v1 writes memory.memsw.limit_in_bytes alone.
     };
     let path = dir.join("memory.max");
-    let current = std::fs::read_to_string(&path)
-        .with_context(|| format!("read {}", path.display()))?;
+    let current =
+        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
     if let Ok(limit) = current.trim().parse::<i64>() {
         mem.set_limit(Some(limit));
         r.set_memory(Some(mem));
