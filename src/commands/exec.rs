@@ -1,6 +1,5 @@
 //! `berth exec`.
 
-use std::path::PathBuf;
 use std::str::FromStr;
 
 use anyhow::Context;
@@ -94,7 +93,7 @@ pub fn run(g: &Global, a: ExecArgs, _log: &Logger) -> anyhow::Result<i32> {
         id: a.id.clone(),
         process,
         console_socket: a.console_socket.clone(),
-        pid_file: a.pid_file.clone().map(PathBuf::from),
+        pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,
         foreground_tty: !a.detach,
         seccomp: container_spec(g, &a.id)?

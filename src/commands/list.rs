@@ -19,8 +19,8 @@ pub fn run(g: &Global, quiet: bool, format: &str) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string(&rows)?);
     } else {
         println!(
-            "{:<12} {:<10} {:<10} {:<40} {:<30} {}",
-            "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"
+            "{:<12} {:<10} {:<10} {:<40} {:<30} OWNER",
+            "ID", "PID", "STATUS", "BUNDLE", "CREATED"
         );
         for r in &rows {
             println!(

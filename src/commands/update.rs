@@ -119,10 +119,10 @@ pub fn run(g: &Global, a: UpdateArgs) -> anyhow::Result<i32> {
 /// cgroup's current one, as runc takes it from the container's config: v2 needs both to
 /// compute `memory.swap.max`. With no memory limit in force it stays an error.
 fn complete_swap(m: &Manager, r: &mut LinuxResources) -> anyhow::Result<()> {
-    let Some(mut mem) = r.memory().clone() else {
+    let Some(mut mem) = *r.memory() else {
         return Ok(());
     };
-    if mem.limit().is_some() || !mem.swap().is_some_and(|s| s > 0) {
+    if mem.limit().is_some() || mem.swap().is_none_or(|s| s <= 0) {
         return Ok(());
     }
     let Some(dir) = m.unified_dir() else {
