@@ -233,9 +233,16 @@ fn create_in(
         Console::None
     };
     // The cgroup is made before the clone when the init must be born in it (v2's
-    // CLONE_INTO_CGROUP) or must be in it before it unshares its cgroup namespace. Otherwise
+    // CLONE_INTO_CGROUP), must be in it before it unshares its cgroup namespace, or mounts
+    // it. Otherwise
     // it is made while the init already sets up its mounts, on the other CPU.
-    let early_cgroup = plan.ns.new_cgroup || cgroups::unified();
+    // A `cgroup` mount binds the container's own cgroup directories: they must exist first.
+    let early_cgroup = plan.ns.new_cgroup
+        || plan
+            .mounts
+            .iter()
+            .any(|m| m.typ == "cgroup" || m.typ == "cgroup2")
+        || cgroups::unified();
     let early = if early_cgroup {
         let c = cgroups::prepare(&plan)?;
         *cgroup_made = Some(plan.cgroups_path.clone());
