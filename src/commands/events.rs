@@ -39,7 +39,12 @@ pub fn run(g: &Global, id: &str, stats_only: bool, interval: &str) -> anyhow::Re
     }
     let m = berth_runtime::cgroups::manager(&c.state.cgroups_path, id)?;
     let emit = |kind: &str, data: serde_json::Value| -> bool {
-        let line = serde_json::json!({ "type": kind, "id": id, "data": data });
+        // runc leaves `data` out of events that have none (oom).
+        let line = if data.is_null() {
+            serde_json::json!({ "type": kind, "id": id })
+        } else {
+            serde_json::json!({ "type": kind, "id": id, "data": data })
+        };
         let mut out = std::io::stdout().lock();
         writeln!(out, "{line}").and_then(|_| out.flush()).is_ok()
     };
