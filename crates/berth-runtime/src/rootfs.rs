@@ -367,21 +367,32 @@ pub fn root_propagation_after_pivot(p: MsFlags) -> Result<()> {
     Ok(())
 }
 
-/// `linux.maskedPaths`: directories get an empty read-only tmpfs, files `/dev/null`.
-pub fn mask_paths(paths: &[PathBuf]) -> Result<()> {
+/// Calls `f` with an `O_PATH` fd of each of `paths` that exists, opened inside `/` without
+/// following a last-component symlink.
+fn for_each_existing(
+    paths: &[PathBuf],
+    mut f: impl FnMut(&Path, OwnedFd) -> Result<()>,
+) -> Result<()> {
     if paths.is_empty() {
         return Ok(());
     }
     let root = root_fd()?;
     for p in paths {
-        let fd = match fs::open_in_root(root.as_raw_fd(), p, OFlag::O_PATH | OFlag::O_NOFOLLOW, 0) {
-            Ok(fd) => fd,
+        match fs::open_in_root(root.as_raw_fd(), p, OFlag::O_PATH | OFlag::O_NOFOLLOW, 0) {
+            Ok(fd) => f(p, fd)?,
             Err(Error::Sys {
                 errno: Errno::ENOENT,
                 ..
-            }) => continue,
+            }) => {}
             Err(e) => return Err(e),
-        };
+        }
+    }
+    Ok(())
+}
+
+/// `linux.maskedPaths`: directories get an empty read-only tmpfs, files `/dev/null`.
+pub fn mask_paths(paths: &[PathBuf]) -> Result<()> {
+    for_each_existing(paths, |p, fd| {
         let st = nix::sys::stat::fstat(&fd).map_err(|e| Error::sys("stat", p, e))?;
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
             mount(
@@ -396,25 +407,13 @@ pub fn mask_paths(paths: &[PathBuf]) -> Result<()> {
             let null = fs::open_tree_clone(Path::new("/dev/null"), false)?;
             fs::move_mount(null.as_raw_fd(), fd.as_raw_fd(), p)?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// `linux.readonlyPaths`: a read-only bind of the path onto itself.
 pub fn readonly_paths(paths: &[PathBuf]) -> Result<()> {
-    if paths.is_empty() {
-        return Ok(());
-    }
-    let root = root_fd()?;
-    for p in paths {
-        let fd = match fs::open_in_root(root.as_raw_fd(), p, OFlag::O_PATH | OFlag::O_NOFOLLOW, 0) {
-            Ok(fd) => fd,
-            Err(Error::Sys {
-                errno: Errno::ENOENT,
-                ..
-            }) => continue,
-            Err(e) => return Err(e),
-        };
+    for_each_existing(paths, |p, fd| {
         let tree = open_tree_fd(fd.as_raw_fd(), p)?;
         fs::mount_setattr(
             tree.as_raw_fd(),
@@ -423,9 +422,8 @@ pub fn readonly_paths(paths: &[PathBuf]) -> Result<()> {
             0,
             p,
         )?;
-        fs::move_mount(tree.as_raw_fd(), fd.as_raw_fd(), p)?;
-    }
-    Ok(())
+        fs::move_mount(tree.as_raw_fd(), fd.as_raw_fd(), p)
+    })
 }
 
 fn open_tree_fd(fd: RawFd, what: &Path) -> Result<OwnedFd> {
