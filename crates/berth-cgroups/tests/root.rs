@@ -165,7 +165,10 @@ fn lifecycle_limits_freeze_stats_destroy() {
     // batches), so only the presence of the counter is checked here; enforcement tests
     // cover real usage.
     let json = serde_json::to_value(&stats).unwrap();
-    assert_eq!(json["memory"]["usage"]["usage"].as_u64(), Some(stats.memory.usage.usage));
+    assert_eq!(
+        json["memory"]["usage"]["usage"].as_u64(),
+        Some(stats.memory.usage.usage)
+    );
 
     cg.mgr.freeze().unwrap();
     assert_eq!(cg.mgr.freezer_state().unwrap(), FreezerState::Frozen);
