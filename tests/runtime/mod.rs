@@ -1,6 +1,6 @@
 //! Tests of the low-level runtime: lifecycle, isolation, mounts, process, hooks, security.
 
-mod harness;
+pub(crate) mod harness;
 
 mod bad_input;
 mod exec;
