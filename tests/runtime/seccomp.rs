@@ -243,3 +243,72 @@ fn notify_goes_to_the_agent() {
     );
     assert!(stdout.contains("rc=1"), "{stdout}");
 }
+
+/// Docker's and podman's default profiles, resolved as their engines do for a default
+/// container, load and behave: ordinary programs run, unshare and mount are refused with
+/// EPERM, and (Docker's) keyctl too.
+#[test]
+fn engine_default_profiles_load_and_behave() {
+    const CAPS: &[&str] = &[
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FSETID",
+        "CAP_FOWNER",
+        "CAP_MKNOD",
+        "CAP_NET_RAW",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETFCAP",
+        "CAP_SETPCAP",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_CHROOT",
+        "CAP_KILL",
+        "CAP_AUDIT_WRITE",
+    ];
+    let profiles = [
+        (
+            "docker",
+            "/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json",
+        ),
+        ("podman", "/usr/share/containers/seccomp.json"),
+    ];
+    for (engine, path) in profiles {
+        let raw = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("{path}: {e} (installed by `make setup`)"));
+        let profile: serde_json::Value = serde_json::from_str(&raw).unwrap();
+        let mut c = Ctx::new();
+        // A static helper that calls keyctl(KEYCTL_GET_KEYRING_ID, session) and prints errno.
+        let src = c.dir.path().join("keyctl.c");
+        std::fs::write(
+            &src,
+            "#include <errno.h>\n#include <stdio.h>\n#include <unistd.h>\n#include <sys/syscall.h>\n\
+             int main(void){long r=syscall(SYS_keyctl,0,-3,0);printf(\"keyctl=%d\\n\",r<0?errno:0);return 0;}\n",
+        )
+        .unwrap();
+        let cc = std::process::Command::new("gcc")
+            .args(["-static", "-O1", "-o"])
+            .arg(c.rootfs().join("bin/keyctl-probe"))
+            .arg(&src)
+            .status()
+            .expect("gcc is needed to build the keyctl probe");
+        assert!(cc.success());
+        c.config["process"]["capabilities"] =
+            json!({"bounding": CAPS, "effective": CAPS, "permitted": CAPS});
+        c.config["linux"]["seccomp"] = berth_seccomp::engine::resolve(&profile, CAPS).unwrap();
+        c.sh(
+            "echo ok; unshare -m true 2>/dev/null || echo unshare-denied; \
+              mount -t tmpfs t /tmp 2>/dev/null || echo mount-denied; /bin/keyctl-probe",
+        );
+        let out = c.run_ok();
+        assert!(
+            out.starts_with("ok\nunshare-denied\nmount-denied\n"),
+            "{engine}: {out}"
+        );
+        if engine == "docker" {
+            assert!(
+                out.contains(&format!("keyctl={}", libc::EPERM)),
+                "{engine}: {out}"
+            );
+        }
+    }
+}

@@ -36,6 +36,7 @@
 
 pub mod bpf;
 mod compile;
+pub mod engine;
 mod error;
 mod install;
 mod json;

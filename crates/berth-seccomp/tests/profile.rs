@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use berth_seccomp::{Abi, SeccompData, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const PODMAN: &str = "/usr/share/containers/seccomp.json";
 const DOCKER: &str = "/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json";
@@ -41,57 +41,9 @@ fn load(path: &str) -> Option<Value> {
     Some(serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
 }
 
-/// Resolves an engine profile into the `linux.seccomp` an engine would
-/// write for an amd64 container with `caps`.
+/// Resolves an engine profile with the crate's resolver.
 fn to_oci(profile: &Value, caps: &[&str]) -> Value {
-    let arches = ["amd64", "x86", "x32"];
-    let holds = |list: Option<&Value>, pred: &dyn Fn(&str) -> bool| {
-        list.and_then(Value::as_array)
-            .map(|l| l.iter().any(|v| pred(v.as_str().unwrap())))
-    };
-    let mut syscalls = Vec::new();
-    for sc in profile["syscalls"].as_array().unwrap() {
-        let (inc, exc) = (&sc["includes"], &sc["excludes"]);
-        let has_cap = |c: &str| caps.contains(&c);
-        let is_arch = |a: &str| arches.contains(&a);
-        let all_caps = inc["caps"]
-            .as_array()
-            .is_none_or(|l| l.iter().all(|c| has_cap(c.as_str().unwrap())));
-        let arch_ok = holds(inc.get("arches"), &is_arch).unwrap_or(true);
-        let excluded = holds(exc.get("caps"), &has_cap).unwrap_or(false)
-            || holds(exc.get("arches"), &is_arch).unwrap_or(false);
-        if all_caps && arch_ok && !excluded {
-            let mut rule = json!({ "names": sc["names"], "action": sc["action"] });
-            for k in ["errnoRet", "args"] {
-                if !sc[k].is_null() {
-                    rule[k] = sc[k].clone();
-                }
-            }
-            syscalls.push(rule);
-        }
-    }
-    let archmap = profile["archMap"].as_array().unwrap();
-    let amd64 = archmap
-        .iter()
-        .find(|a| a["architecture"] == "SCMP_ARCH_X86_64")
-        .unwrap();
-    let mut architectures = vec![amd64["architecture"].clone()];
-    architectures.extend(
-        amd64["subArchitectures"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .cloned(),
-    );
-    let mut out = json!({
-        "defaultAction": profile["defaultAction"],
-        "architectures": architectures,
-        "syscalls": syscalls,
-    });
-    if !profile["defaultErrnoRet"].is_null() {
-        out["defaultErrnoRet"] = profile["defaultErrnoRet"].clone();
-    }
-    out
+    berth_seccomp::engine::resolve(profile, caps).expect("an engine profile")
 }
 
 fn verdict(filter: &berth_seccomp::Filter, abi: Abi, name: &str, args: [u64; 6]) -> u32 {
