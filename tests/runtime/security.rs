@@ -139,3 +139,46 @@ fn container_cannot_execute_the_runtime_binary() {
         assert!(!out.status.success(), "{name}");
     }
 }
+
+/// CVE-2021-30465: a mount destination's parent swapped between a directory and a symlink
+/// to the host while the runtime sets up. Whatever it finds at each step, it must stay
+/// inside the rootfs.
+#[test]
+fn symlink_swapped_in_during_setup_stays_inside() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let mut c = Ctx::new();
+    let host = c.dir.path().join("host-target");
+    std::fs::create_dir(&host).unwrap();
+    c.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/swap/x", "type": "tmpfs", "source": "tmpfs"}));
+    c.config["root"]["readonly"] = json!(false);
+    c.args(&["true"]);
+    let swap = c.rootfs().join("swap");
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (swap, host, stop) = (swap.clone(), host.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let tmp = swap.with_extension("tmp");
+            while !stop.load(Ordering::Relaxed) {
+                let _ = std::fs::create_dir(&tmp);
+                let _ = std::fs::rename(&tmp, &swap);
+                let _ = std::os::unix::fs::symlink(&host, &tmp);
+                let _ = std::fs::rename(&tmp, &swap);
+                let _ = std::fs::remove_dir(&swap);
+            }
+        })
+    };
+    for _ in 0..30 {
+        let _ = c.run();
+    }
+    stop.store(true, Ordering::Relaxed);
+    swapper.join().unwrap();
+    assert!(
+        std::fs::read_dir(&host).unwrap().next().is_none(),
+        "something was created on the host"
+    );
+    assert!(mounts_under(&host).is_empty(), "a mount landed on the host");
+}
