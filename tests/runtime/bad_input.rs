@@ -110,3 +110,84 @@ fn existing_id_is_refused() {
         "the first container is untouched"
     );
 }
+
+/// Absurd values and LSM requests this host cannot honour: a clear error naming the field,
+/// and nothing left behind.
+#[test]
+fn hostile_values_and_absent_lsms() {
+    if !is_berth() {
+        // runc 1.1 accepts several of these (it ignores an absent LSM's label, for one).
+        return;
+    }
+    let apparmor = std::path::Path::new("/sys/kernel/security/apparmor").exists();
+    let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    let cases: Vec<(&str, Box<dyn Fn(&mut Ctx)>)> = vec![
+        (
+            "process.oomScoreAdj",
+            Box::new(|c: &mut Ctx| c.config["process"]["oomScoreAdj"] = json!(5000)),
+        ),
+        (
+            "process.scheduler.nice",
+            Box::new(|c: &mut Ctx| {
+                c.config["process"]["scheduler"] = json!({"policy": "SCHED_OTHER", "nice": 100})
+            }),
+        ),
+        (
+            "process.execCPUAffinity.initial",
+            Box::new(|c: &mut Ctx| {
+                c.config["process"]["execCPUAffinity"] = json!({"initial": "0-99999"})
+            }),
+        ),
+        (
+            "process.rlimits[0]",
+            Box::new(|c: &mut Ctx| {
+                c.config["process"]["rlimits"] =
+                    json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 1}])
+            }),
+        ),
+        (
+            "linux.uidMappings",
+            Box::new(|c: &mut Ctx| {
+                c.config["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "user"}));
+                c.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 4294967295u64}, {"containerID": 0, "hostID": 0, "size": 10}]);
+                c.config["linux"]["gidMappings"] =
+                    json!([{"containerID": 0, "hostID": 0, "size": 1}]);
+            }),
+        ),
+        (
+            "linux.devices[0].type",
+            Box::new(|c: &mut Ctx| {
+                c.config["linux"]["devices"] =
+                    json!([{"path": "/dev/x", "type": "a", "major": 1, "minor": 1}])
+            }),
+        ),
+    ];
+    for (field, set) in cases {
+        let mut c = Ctx::new();
+        c.args(&["true"]);
+        set(&mut c);
+        c.write_config();
+        let err = create_fails(&c, &c.id());
+        assert!(err.contains(field), "{field}: {err}");
+        assert!(super::harness::mounts_under(&c.bundle).is_empty());
+    }
+    if !apparmor {
+        let mut c = Ctx::new();
+        c.config["process"]["apparmorProfile"] = json!("docker-default");
+        c.write_config();
+        assert!(create_fails(&c, &c.id()).contains("process.apparmorProfile"));
+    }
+    if !selinux {
+        let mut c = Ctx::new();
+        c.config["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0");
+        c.write_config();
+        assert!(create_fails(&c, &c.id()).contains("process.selinuxLabel"));
+        let mut c = Ctx::new();
+        c.config["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0");
+        c.write_config();
+        assert!(create_fails(&c, &c.id()).contains("linux.mountLabel"));
+    }
+}

@@ -230,6 +230,14 @@ pub fn build(id: &str, bundle: &Path, spec: Spec) -> Result<Plan> {
         .as_ref()
         .ok_or_else(|| Error::config("process", "missing"))?;
     let mut process = process::plan("process", proc)?;
+    if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty())
+        && !Path::new("/sys/fs/selinux/enforce").exists()
+    {
+        return Err(Error::config(
+            "linux.mountLabel",
+            "SELinux is not enabled on this host",
+        ));
+    }
     if let Some(p) = linux.personality() {
         process.attributes = crate::attributes::plan("process", proc, Some(p))?;
     }
