@@ -121,7 +121,8 @@ fn hostile_values_and_absent_lsms() {
     }
     let apparmor = std::path::Path::new("/sys/kernel/security/apparmor").exists();
     let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Ctx)>)> = vec![
+    type Edit = Box<dyn Fn(&mut Ctx)>;
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "process.oomScoreAdj",
             Box::new(|c: &mut Ctx| c.config["process"]["oomScoreAdj"] = json!(5000)),
