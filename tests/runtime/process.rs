@@ -172,3 +172,29 @@ fn scheduler_io_priority_affinity_and_personality() {
     c.sh("cut -d' ' -f19,41 /proc/self/stat; grep Cpus_allowed_list /proc/self/status | cut -f2; uname -m");
     assert_eq!(c.run_ok(), "7 3\n0\ni686\n");
 }
+
+#[test]
+fn memory_policy() {
+    // runc 1.1 predates linux.memoryPolicy (runtime-spec 1.3).
+    if !super::harness::is_berth() {
+        return;
+    }
+    let mut c = Ctx::new();
+    c.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"});
+    c.sh("grep -c . /proc/self/status >/dev/null && echo ran");
+    assert_eq!(c.run_ok(), "ran\n");
+    // /proc/<pid>/numa_maps shows the policy of each mapping: "bind:0".
+    let mut c = Ctx::new();
+    c.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"});
+    c.sh("head -1 /proc/self/numa_maps | cut -d' ' -f2");
+    assert_eq!(c.run_ok(), "interleave:0\n");
+    let mut c = Ctx::new();
+    c.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_DEFAULT", "nodes": "0"});
+    c.args(&["true"]);
+    let (out, _) = c.run();
+    assert!(
+        text(&out.stderr).contains("linux.memoryPolicy.nodes"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -3,8 +3,8 @@
 
 use nix::errno::Errno;
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
-    LinuxSchedulerPolicy, Process,
+    IOPriorityClass, LinuxMemoryPolicy, LinuxPersonality, LinuxPersonalityDomain,
+    LinuxSchedulerFlag, LinuxSchedulerPolicy, MemoryPolicyFlagType, MemoryPolicyModeType, Process,
 };
 
 use crate::{Error, Result};
@@ -34,6 +34,59 @@ pub struct Attributes {
     pub ioprio: Option<i32>,
     pub cpus_initial: Option<Vec<usize>>,
     pub cpus_final: Option<Vec<usize>>,
+    /// `linux.memoryPolicy`: mode (with flags) and node mask for `set_mempolicy`.
+    pub mempolicy: Option<(i32, Vec<u64>)>,
+}
+
+/// Node masks are passed with room for this many nodes.
+const MAX_NODES: usize = 1024;
+
+fn memory_policy(p: &LinuxMemoryPolicy) -> Result<(i32, Vec<u64>)> {
+    let field = "linux.memoryPolicy";
+    let mode = match p.mode() {
+        MemoryPolicyModeType::MpolDefault => 0,
+        MemoryPolicyModeType::MpolPreferred => 1,
+        MemoryPolicyModeType::MpolBind => 2,
+        MemoryPolicyModeType::MpolInterleave => 3,
+        MemoryPolicyModeType::MpolLocal => 4,
+        MemoryPolicyModeType::MpolPreferredMany => 5,
+        MemoryPolicyModeType::MpolWeightedInterleave => 6,
+    };
+    let mut flags = 0;
+    for f in p.flags().as_deref().unwrap_or_default() {
+        flags |= match f {
+            MemoryPolicyFlagType::MpolFNumaBalancing => 1 << 13,
+            MemoryPolicyFlagType::MpolFRelativeNodes => 1 << 14,
+            MemoryPolicyFlagType::MpolFStaticNodes => 1 << 15,
+        };
+    }
+    let nodes = match p.nodes().as_deref().filter(|n| !n.is_empty()) {
+        Some(n) => parse_cpu_list(&format!("{field}.nodes"), n)?,
+        None => Vec::new(),
+    };
+    if (mode == 0 || mode == 4) && !nodes.is_empty() {
+        return Err(Error::config(
+            format!("{field}.nodes"),
+            "must be empty for MPOL_DEFAULT and MPOL_LOCAL",
+        ));
+    }
+    if matches!(mode, 2 | 3 | 5 | 6) && nodes.is_empty() {
+        return Err(Error::config(
+            format!("{field}.nodes"),
+            "this mode needs nodes",
+        ));
+    }
+    let mut mask = vec![0u64; MAX_NODES / 64];
+    for n in nodes {
+        if n >= MAX_NODES {
+            return Err(Error::config(
+                format!("{field}.nodes"),
+                format!("node {n} is out of range"),
+            ));
+        }
+        mask[n / 64] |= 1 << (n % 64);
+    }
+    Ok((mode | flags, mask))
 }
 
 /// Parses a cpu list such as `0-3,7`.
@@ -78,9 +131,18 @@ fn personality(field: &str, p: &LinuxPersonality) -> Result<libc::c_ulong> {
     })
 }
 
-/// Translates `process` (scheduler, ioPriority, execCPUAffinity) and `linux.personality`.
-pub fn plan(field: &str, p: &Process, pers: Option<&LinuxPersonality>) -> Result<Attributes> {
+/// Translates `process` (scheduler, ioPriority, execCPUAffinity), `linux.personality` and
+/// `linux.memoryPolicy`.
+pub fn plan(
+    field: &str,
+    p: &Process,
+    pers: Option<&LinuxPersonality>,
+    mempolicy: Option<&LinuxMemoryPolicy>,
+) -> Result<Attributes> {
     let mut a = Attributes::default();
+    if let Some(m) = mempolicy {
+        a.mempolicy = Some(memory_policy(m)?);
+    }
     if let Some(pe) = pers {
         a.personality = Some(personality("linux.personality", pe)?);
     }
@@ -198,6 +260,16 @@ impl Attributes {
                 return Err(Error::call("process.scheduler", Errno::last()));
             }
         }
+        if let Some((mode, mask)) = &self.mempolicy {
+            // SAFETY: the mask holds MAX_NODES bits; maxnode counts them plus one, as the
+            // kernel expects.
+            let r = unsafe {
+                libc::syscall(libc::SYS_set_mempolicy, *mode, mask.as_ptr(), MAX_NODES + 1)
+            };
+            if r != 0 {
+                return Err(Error::call("linux.memoryPolicy", Errno::last()));
+            }
+        }
         if let Some(v) = self.ioprio {
             // SAFETY: ioprio_set with integer arguments (IOPRIO_WHO_PROCESS, self).
             if unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, v) } != 0 {
@@ -230,7 +302,7 @@ mod tests {
                 "execCPUAffinity":{"initial":"0","final":"0-1"}}"#,
         )
         .unwrap();
-        let a = plan("process", &p, None).unwrap();
+        let a = plan("process", &p, None, None).unwrap();
         let s = a.sched.unwrap();
         assert_eq!(
             (s.policy, s.nice, s.size),
@@ -242,7 +314,7 @@ mod tests {
             r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"],"scheduler":{"policy":"SCHED_FIFO","priority":0}}"#,
         )
         .unwrap();
-        assert!(plan("process", &bad, None)
+        assert!(plan("process", &bad, None, None)
             .unwrap_err()
             .to_string()
             .contains("process.scheduler.priority"));

@@ -238,9 +238,12 @@ pub fn build(id: &str, bundle: &Path, spec: Spec) -> Result<Plan> {
             "SELinux is not enabled on this host",
         ));
     }
-    if let Some(p) = linux.personality() {
-        process.attributes = crate::attributes::plan("process", proc, Some(p))?;
-    }
+    process.attributes = crate::attributes::plan(
+        "process",
+        proc,
+        linux.personality().as_ref(),
+        linux.memory_policy().as_ref(),
+    )?;
     let mounts = plan_mounts(&spec, bundle)?;
     if !ns.has(CloneFlags::CLONE_NEWNS) && !mounts.is_empty() {
         return Err(Error::config(

@@ -146,7 +146,7 @@ pub fn plan(field: &str, p: &Process) -> Result<ProcessPlan> {
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16)),
         apparmor_profile,
-        attributes: crate::attributes::plan(field, p, None)?,
+        attributes: crate::attributes::plan(field, p, None, None)?,
     })
 }
 
