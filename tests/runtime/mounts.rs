@@ -174,3 +174,69 @@ fn cgroup_mount_is_read_only() {
     c.sh("ls /sys/fs/cgroup | head -1 >/dev/null; mkdir /sys/fs/cgroup/x 2>/dev/null && echo writable; echo end");
     assert_eq!(c.run_ok(), "end\n");
 }
+
+/// Idmapped bind mounts: with the container's user namespace (`idmap`), host files owned by
+/// root show up owned by the container's root; with the mount's own mappings, as mapped.
+#[test]
+fn idmapped_bind_mounts() {
+    // runc 1.1 predates idmapped mounts (runtime-spec 1.1).
+    if !super::harness::is_berth() {
+        return;
+    }
+    let mut c = Ctx::new();
+    let host = c.dir.path().join("idmapped");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("f"), "x").unwrap();
+    // The mapped root cannot create mount points in a rootfs owned by the host's root.
+    for d in ["plain", "idm", "own"] {
+        std::fs::create_dir(c.rootfs().join(d)).unwrap();
+    }
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    c.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    c.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    add_mount(
+        &mut c,
+        json!({"destination": "/plain", "type": "bind", "source": host, "options": ["bind"]}),
+    );
+    add_mount(
+        &mut c,
+        json!({"destination": "/idm", "type": "bind", "source": host, "options": ["bind", "idmap"]}),
+    );
+    add_mount(
+        &mut c,
+        json!({"destination": "/own", "type": "bind", "source": host, "options": ["bind", "idmap"],
+        "uidMappings": [{"containerID": 0, "hostID": 100005, "size": 1}],
+        "gidMappings": [{"containerID": 0, "hostID": 100007, "size": 1}]}),
+    );
+    c.sh("stat -c '%u:%g' /plain/f /idm/f /own/f");
+    assert_eq!(c.run_ok(), "65534:65534\n0:0\n5:7\n");
+    // Host ownership is unchanged.
+    let st = nix::sys::stat::stat(&host.join("f")).unwrap();
+    assert_eq!((st.st_uid, st.st_gid), (0, 0));
+}
+
+#[test]
+fn idmap_needs_a_user_namespace_or_mappings() {
+    // runc 1.1 does not know `idmap` and takes it as filesystem data of a bind: it succeeds.
+    if !super::harness::is_berth() {
+        return;
+    }
+    let mut c = Ctx::new();
+    add_mount(
+        &mut c,
+        json!({"destination": "/idm", "type": "bind", "source": "/tmp", "options": ["bind", "idmap"]}),
+    );
+    c.args(&["true"]);
+    let (out, _) = c.run();
+    assert!(!out.status.success());
+    if super::harness::is_berth() {
+        assert!(
+            super::harness::text(&out.stderr).contains("mounts[7].options"),
+            "{}",
+            super::harness::text(&out.stderr)
+        );
+    }
+}

@@ -251,6 +251,13 @@ fn create_in(
         None
     };
     let (parent_chan, child_chan) = sync::pair()?;
+    let (idmap_tx, idmap_rx) = if crate::idmap::wanted(&plan) {
+        let (a, b) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| Error::io("socketpair", "idmap", e))?;
+        (Some(a), Some(OwnedFd::from(b)))
+    } else {
+        (None, None)
+    };
     let (seccomp_rx, seccomp_tx) = if plan.seccomp.as_ref().is_some_and(|s| s.listener.is_some()) {
         let (a, b) = std::os::unix::net::UnixStream::pair()
             .map_err(|e| Error::io("socketpair", "seccomp", e))?;
@@ -282,6 +289,7 @@ fn create_in(
             console,
             preserve_fds,
             seccomp_chan: seccomp_tx,
+            idmap_chan: idmap_rx,
             runtime_exe: crate::exe_guard::runtime_identity(),
             state_json: Box::new(move |pid, status| {
                 hook_state(&id, status, pid, &bundle_for_hooks, &ann)
@@ -304,6 +312,9 @@ fn create_in(
     if let Some(m) = &plan.gid_map {
         fs::write_proc(&PathBuf::from(format!("/proc/{pid}/gid_map")), m.as_bytes())
             .map_err(|e| Error::Other(format!("linux.gidMappings: {e}")))?;
+    }
+    if let Some(tx) = &idmap_tx {
+        crate::idmap::send_trees(&plan, pid.as_raw(), tx.as_raw_fd())?;
     }
     match early {
         Some(c) => {

@@ -114,7 +114,7 @@ pub fn document(cgroup: serde_json::Value, seccomp: serde_json::Value) -> serde_
             "apparmor": { "enabled": Path::new("/sys/kernel/security/apparmor").exists() },
             "selinux": { "enabled": Path::new("/sys/fs/selinux/enforce").exists() },
             "intelRdt": { "enabled": false },
-            "mountExtensions": { "idmap": { "enabled": false } },
+            "mountExtensions": { "idmap": { "enabled": true } },
         },
         "annotations": {
             "io.github.berth.version": env!("CARGO_PKG_VERSION"),

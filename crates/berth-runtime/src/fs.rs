@@ -179,6 +179,43 @@ pub fn mount_setattr(fd: RawFd, recursive: bool, set: u64, clr: u64, what: &Path
     Ok(())
 }
 
+/// `MOUNT_ATTR_IDMAP`: makes the detached mount `fd` show ownership through `userns`.
+pub fn mount_setattr_idmap(fd: RawFd, recursive: bool, userns: RawFd, what: &Path) -> Result<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns as u64,
+    };
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= libc::AT_RECURSIVE;
+    }
+    // SAFETY: `attr` is a valid mount_attr of the size passed; the empty path refers to `fd`.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        return Err(Error::sys("idmap (mount_setattr)", what, Errno::last()));
+    }
+    Ok(())
+}
+
 /// `move_mount(2)` of a detached mount fd onto the target fd.
 pub fn move_mount(from: RawFd, to: RawFd, what: &Path) -> Result<()> {
     let flags = libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH;

@@ -38,6 +38,8 @@ pub struct InitArgs<'a> {
     pub console: Console,
     /// fds 3 .. 3+preserve_fds are passed to the container process.
     pub preserve_fds: i32,
+    /// Where the init receives its idmapped mount trees, in mount order.
+    pub idmap_chan: Option<OwnedFd>,
     /// The berth binary's identity, which the container must never execute.
     pub runtime_exe: Option<crate::exe_guard::Identity>,
     /// Where the init sends the seccomp notify fd (when the profile uses NOTIFY).
@@ -91,6 +93,9 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
         keep.push(fd.as_raw_fd());
     }
     if let Some(fd) = &a.seccomp_chan {
+        keep.push(fd.as_raw_fd());
+    }
+    if let Some(fd) = &a.idmap_chan {
         keep.push(fd.as_raw_fd());
     }
     close_fds_except(3 + a.preserve_fds, &keep);
@@ -149,7 +154,10 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     // Hooks run in the container's namespaces get the pid as the container sees it.
     let own_pid = nix::unistd::getpid().as_raw();
     let root = if mount_ns {
-        Some(rootfs::prepare(plan)?)
+        Some(rootfs::prepare(
+            plan,
+            a.idmap_chan.as_ref().map(|f| f.as_raw_fd()),
+        )?)
     } else {
         None
     };

@@ -20,6 +20,7 @@ pub mod foreground;
 pub mod fs;
 pub mod hooks;
 pub mod id;
+pub mod idmap;
 pub mod init;
 pub mod mounts;
 pub mod namespaces;

@@ -37,8 +37,10 @@ pub struct MountOptions {
     pub bind: bool,
     /// `rbind`.
     pub recursive: bool,
-    /// `idmap` / `ridmap`: the mount gets the container's user namespace mapping.
+    /// `idmap` / `ridmap`: the mount gets a user namespace mapping.
     pub idmap: bool,
+    /// `ridmap`: the mapping applies to the submounts too.
+    pub idmap_recursive: bool,
 }
 
 impl MountOptions {
@@ -90,6 +92,7 @@ impl Default for MountOptions {
             bind: false,
             recursive: false,
             idmap: false,
+            idmap_recursive: false,
         }
     }
 }
@@ -101,7 +104,7 @@ enum Opt {
     RecSet(u64),
     RecClr(u64),
     Bind(bool),
-    Idmap,
+    Idmap(bool),
     Ignore,
 }
 
@@ -159,7 +162,8 @@ fn lookup(opt: &str) -> Option<Opt> {
         "rstrictatime" => Opt::RecSet(attr::STRICTATIME),
         "rnosymfollow" => Opt::RecSet(attr::NOSYMFOLLOW),
         "rsymfollow" => Opt::RecClr(attr::NOSYMFOLLOW),
-        "idmap" | "ridmap" => Opt::Idmap,
+        "idmap" => Opt::Idmap(false),
+        "ridmap" => Opt::Idmap(true),
         // Used by other runtimes to copy the image's content up into a tmpfs; accepted, ignored.
         "tmpcopyup" => Opt::Ignore,
         _ => return None,
@@ -197,7 +201,10 @@ pub fn parse_options(options: &[String]) -> MountOptions {
                 m.bind = true;
                 m.recursive |= rec;
             }
-            Some(Opt::Idmap) => m.idmap = true,
+            Some(Opt::Idmap(rec)) => {
+                m.idmap = true;
+                m.idmap_recursive |= rec;
+            }
             Some(Opt::Ignore) => {}
             None => m.data.push(opt.clone()),
         }

@@ -26,6 +26,9 @@ pub struct MountPlan {
     pub typ: String,
     pub source: Option<PathBuf>,
     pub options: MountOptions,
+    /// For an idmapped mount: the mount's own uid and gid maps, or `None` to use the
+    /// container's user namespace.
+    pub idmap: Option<Option<(String, String)>>,
 }
 
 /// A validated container configuration, ready for [`crate::create`].
@@ -119,18 +122,37 @@ fn plan_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountPlan>> {
                 "a mount that is not a bind mount needs a type",
             ));
         }
-        if options.idmap {
-            return Err(Error::config(
-                format!("{field}.options"),
-                "idmapped mounts (idmap/ridmap) are not supported yet",
-            ));
-        }
+        let own_maps = m.uid_mappings().as_ref().is_some_and(|v| !v.is_empty())
+            || m.gid_mappings().as_ref().is_some_and(|v| !v.is_empty());
+        let idmap = if options.idmap || own_maps {
+            if !options.bind {
+                return Err(Error::config(
+                    format!("{field}.options"),
+                    "idmap is only supported on bind mounts",
+                ));
+            }
+            match (m.uid_mappings(), m.gid_mappings()) {
+                (Some(u), Some(g)) if !u.is_empty() && !g.is_empty() => {
+                    Some(Some((namespaces::id_map(u), namespaces::id_map(g))))
+                }
+                _ if own_maps => {
+                    return Err(Error::config(
+                        format!("{field}.uidMappings"),
+                        "an idmapped mount needs both uidMappings and gidMappings",
+                    ))
+                }
+                _ => Some(None),
+            }
+        } else {
+            None
+        };
         out.push(MountPlan {
             index: i,
             destination: dest.clone(),
             typ,
             source,
             options,
+            idmap,
         });
     }
     Ok(out)
@@ -250,6 +272,14 @@ pub fn build(id: &str, bundle: &Path, spec: Spec) -> Result<Plan> {
             "linux.namespaces",
             "mounts need a private mount namespace",
         ));
+    }
+    if let Some(m) = mounts.iter().find(|m| m.idmap == Some(None)) {
+        if !ns.new_user {
+            return Err(Error::config(
+                format!("mounts[{}].options", m.index),
+                "an idmapped mount without its own uidMappings needs a new user namespace",
+            ));
+        }
     }
     let root_propagation = match linux.rootfs_propagation().as_deref() {
         None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,

@@ -31,7 +31,7 @@ fn mount_err(m: &MountPlan, op: &'static str, e: Error) -> Error {
 
 /// Everything before `pivot_root`: propagation, the overlay root, the rootfs bind, every
 /// entry of `mounts`, and the device nodes. Returns an `O_PATH` fd of the rootfs.
-pub fn prepare(plan: &Plan) -> Result<OwnedFd> {
+pub fn prepare(plan: &Plan, idmap: Option<RawFd>) -> Result<OwnedFd> {
     // Nothing we mount may propagate back to the host: the whole namespace becomes a slave
     // (or private, if asked). `shared` and `unbindable` are applied to the new root after
     // pivot_root, which refuses a shared parent, and an unbindable rootfs cannot be bound.
@@ -70,7 +70,7 @@ pub fn prepare(plan: &Plan) -> Result<OwnedFd> {
     let userns = plan.ns.new_user
         || !plan.ns.join.is_empty() && plan.ns.join[0].0 == nix::sched::CloneFlags::CLONE_NEWUSER;
     for m in &plan.mounts {
-        mount_one(root.as_raw_fd(), m, plan)?;
+        mount_one(root.as_raw_fd(), m, plan, idmap)?;
     }
     if plan.setup_dev {
         for d in &plan.devices {
@@ -89,7 +89,7 @@ fn is_dir(path: &Path) -> bool {
     std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(true)
 }
 
-fn mount_one(root: RawFd, m: &MountPlan, plan: &Plan) -> Result<()> {
+fn mount_one(root: RawFd, m: &MountPlan, plan: &Plan, idmap: Option<RawFd>) -> Result<()> {
     let o = &m.options;
     if m.typ == "cgroup" || m.typ == "cgroup2" {
         return mount_cgroup(root, m, plan);
@@ -99,7 +99,12 @@ fn mount_one(root: RawFd, m: &MountPlan, plan: &Plan) -> Result<()> {
         fs::mkdir_all_in_root(root, &m.destination, file).map_err(|e| mount_err(m, "create", e))?;
     if o.bind {
         let src = m.source.as_deref().unwrap_or(Path::new(""));
-        let tree = fs::open_tree_clone(src, o.recursive).map_err(|e| mount_err(m, "bind", e))?;
+        // An idmapped tree was made by the parent (see crate::idmap); others are cloned here.
+        let tree = match (m.idmap.is_some(), idmap) {
+            (true, Some(sock)) => crate::idmap::recv_tree(sock)
+                .map_err(|e| mount_err(m, "receive idmapped tree", e))?,
+            _ => fs::open_tree_clone(src, o.recursive).map_err(|e| mount_err(m, "bind", e))?,
+        };
         let set = o.attr_set();
         let mut clr = clear_attrs(o.cleared);
         if set & attr::ATIME_MASK != 0 {
