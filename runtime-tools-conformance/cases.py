@@ -999,3 +999,98 @@ def _(ctx):
     eq(r["status"].get("Seccomp"), "2", "Seccomp mode")
     eq(r["syscalls"]["getpriority"]["errno"], 18, "getpriority errno (errnoRet 18)")
     eq(r["syscalls"]["getsid"]["errno"], EPERM, "getsid errno (default EPERM)")
+
+
+@case("idmapped mounts: idmap with the container's user namespace and with the mount's own maps")
+def _(ctx):
+    ctx.rt_.lacks_namespace("user")
+    ctx.rt_.lacks_idmap()
+    host = ctx.path("idmapped")
+    os.makedirs(host)
+    with open(os.path.join(host, "f"), "w") as f:
+        f.write("x")
+    for d in ("plain", "idm", "own"):
+        os.makedirs(ctx.in_rootfs(d), exist_ok=True)
+    ctx.config["linux"]["namespaces"].append({"type": "user"})
+    ctx.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    ctx.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    ctx.add_mount({"destination": "/plain", "type": "bind", "source": host, "options": ["bind"]})
+    ctx.add_mount({"destination": "/idm", "type": "bind", "source": host, "options": ["bind", "idmap"]})
+    ctx.add_mount({"destination": "/own", "type": "bind", "source": host, "options": ["bind", "idmap"],
+                   "uidMappings": [{"containerID": 0, "hostID": 100005, "size": 1}],
+                   "gidMappings": [{"containerID": 0, "hostID": 100007, "size": 1}]})
+    r = ctx.probe("/plain/f", "/idm/f", "/own/f")
+    eq(r["paths"]["/plain/f"].get("uid"), 65534, "owner through a plain bind (unmapped)")
+    eq(r["paths"]["/idm/f"].get("uid"), 0, "owner through idmap (container's mapping)")
+    eq(r["paths"]["/own/f"].get("uid"), 5, "owner through idmap (the mount's own mapping)")
+    eq(os.stat(os.path.join(host, "f")).st_uid, 0, "host ownership unchanged")
+
+
+@case("linux.memoryPolicy: MPOL_INTERLEAVE on node 0")
+def _(ctx):
+    ctx.rt_.lacks_memory_policy("MPOL_INTERLEAVE")
+    ctx.config["linux"]["memoryPolicy"] = {"mode": "MPOL_INTERLEAVE", "nodes": "0"}
+    r = ctx.probe()
+    eq(r.get("numa_policy"), "interleave:0", "policy of the process's first mapping")
+
+
+@case("seccomp: SCMP_ACT_NOTIFY hands the listener to the agent with state and metadata")
+def _(ctx):
+    import array
+    import fcntl
+    import socket
+    import struct
+    import threading
+    ctx.rt_.lacks_seccomp("SCMP_ACT_NOTIFY")
+    sock_path = ctx.path("agent.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    srv.settimeout(20)
+    got = {}
+
+    def agent():
+        try:
+            conn, _ = srv.accept()
+            fds = array.array("i")
+            data = b""
+            while True:
+                msg, anc, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(16 * fds.itemsize))
+                for level, typ, payload in anc:
+                    if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                        fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+                if not msg:
+                    break
+                data += msg
+            conn.close()
+            got["state"] = json.loads(data)
+            fd = fds[0]
+            # struct seccomp_notif (80 bytes) / seccomp_notif_resp (24 bytes).
+            recv_req, send_req = 0xC0502100, 0xC0182101
+            while True:
+                buf = bytearray(80)
+                try:
+                    fcntl.ioctl(fd, recv_req, buf)
+                except OSError:
+                    break
+                nid = struct.unpack_from("Q", buf, 0)[0]
+                fcntl.ioctl(fd, send_req, struct.pack("QqiI", nid, 0, -13, 0))
+                got["answered"] = got.get("answered", 0) + 1
+        except OSError as e:
+            got["error"] = str(e)
+
+    t = threading.Thread(target=agent, daemon=True)
+    t.start()
+    ctx.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "listenerPath": sock_path,
+        "listenerMetadata": "conformance",
+        "syscalls": [{"names": ["getsid"], "action": "SCMP_ACT_NOTIFY"}]}
+    r = ctx.probe()
+    srv.close()
+    check("state" in got, f"the agent got nothing ({got.get('error')})")
+    eq(got["state"].get("metadata"), "conformance", "listenerMetadata")
+    eq(got["state"].get("fds"), ["seccompFd"], "fds")
+    eq(got["state"].get("state", {}).get("id") is not None, True, "state.id present")
+    eq(r["syscalls"]["getsid"]["errno"], 13, "getsid answered by the agent with EACCES")

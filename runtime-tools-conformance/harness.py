@@ -136,6 +136,18 @@ class Runtime:
             if lst is not None and h not in lst:
                 raise Skip(f"features: hook {h} not supported")
 
+    def lacks_idmap(self):
+        f = self.features
+        ext = f and f.get("linux", {}).get("mountExtensions")
+        if f is not None and not (ext or {}).get("idmap", {}).get("enabled", False):
+            raise Skip("features: idmapped mounts not supported")
+
+    def lacks_memory_policy(self, mode):
+        f = self.features
+        mp = f and f.get("linux", {}).get("memoryPolicy")
+        if f is not None and (mp is None or mode not in mp.get("modes", [])):
+            raise Skip(f"features: memoryPolicy {mode} not supported")
+
     def lacks_cgroup_v1(self):
         f = self.features
         cg = f and f.get("linux", {}).get("cgroup")

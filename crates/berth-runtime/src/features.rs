@@ -115,6 +115,10 @@ pub fn document(cgroup: serde_json::Value, seccomp: serde_json::Value) -> serde_
             "selinux": { "enabled": Path::new("/sys/fs/selinux/enforce").exists() },
             "intelRdt": { "enabled": false },
             "mountExtensions": { "idmap": { "enabled": true } },
+            "memoryPolicy": {
+                "modes": ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"],
+                "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"],
+            },
         },
         "annotations": {
             "io.github.berth.version": env!("CARGO_PKG_VERSION"),

@@ -389,6 +389,14 @@ fn report(paths: &[String]) -> String {
         ("clocks", clocks()),
         ("syscalls", syscalls()),
         ("dev", dev_entries()),
+        (
+            "numa_policy",
+            std::fs::read_to_string("/proc/self/numa_maps")
+                .ok()
+                .and_then(|t| t.lines().next().and_then(|l| l.split_whitespace().nth(1)).map(str::to_string))
+                .map(s)
+                .unwrap_or(J::Null),
+        ),
         ("paths", J::Obj(path_map)),
     ]);
     let mut out = String::new();
