@@ -59,7 +59,10 @@ fn memory_hog_is_oom_killed_and_events_reports_it() {
     c.resource("memory", mem);
     // The hog: dd with a 100 MB buffer it fills at once. (A shell growing a string made the
     // cgroup thrash on its own text pages for minutes on a loaded host before the OOM kill.)
-    c.script("hog.sh", "exec dd if=/dev/zero of=/dev/null bs=100M count=1");
+    c.script(
+        "hog.sh",
+        "exec dd if=/dev/zero of=/dev/null bs=100M count=1",
+    );
     c.sh("while [ ! -e /tmp/go ]; do sleep 0.05; done; \
           sh /hog.sh > /tmp/out 2>&1; echo $? > /tmp/rc; exec sleep 1000");
     let (id, pid) = c.start();
