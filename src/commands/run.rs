@@ -25,7 +25,7 @@ pub fn run(g: &Global, a: RunArgs, log: &Logger) -> anyhow::Result<i32> {
         state: c.state,
     };
     if let Err(e) = started {
-        let _ = container.delete(true);
+        let _ = container.delete_with_hooks(true, Some(&c.plan.hooks));
         return Err(e);
     }
     let hooks_state = berth_runtime::create::hook_state(
@@ -43,7 +43,7 @@ pub fn run(g: &Global, a: RunArgs, log: &Logger) -> anyhow::Result<i32> {
     let Some(sigs) = sigs else { return Ok(0) };
     let code = foreground::wait(container.state.pid, sigs, c.master);
     if !a.keep {
-        for w in container.delete(true)? {
+        for w in container.delete_with_hooks(true, Some(&c.plan.hooks))? {
             log.warn(&w);
         }
     }

@@ -140,6 +140,16 @@ impl Container {
     /// `delete`: removes a stopped (or, with `force`, any) container: kills it, runs the
     /// poststop hooks, removes the cgroup and the state. Returns hook warnings.
     pub fn delete(&self, force: bool) -> Result<Vec<String>> {
+        self.delete_with_hooks(force, None)
+    }
+
+    /// `delete` with the hooks already in memory (`run` has them), so the config copy in the
+    /// state dir is not read and parsed again.
+    pub fn delete_with_hooks(
+        &self,
+        force: bool,
+        hooks: Option<&oci_spec::runtime::Hooks>,
+    ) -> Result<Vec<String>> {
         let status = self.status();
         match status {
             Status::Stopped | Status::Created => {}
@@ -163,11 +173,15 @@ impl Container {
                 crate::hooks::wait_pidfd(&fd, 10_000);
             }
         }
-        let warnings = hooks::run_warn(
-            "poststop",
-            self.hooks().poststop().as_ref(),
-            &self.hook_state("stopped"),
-        );
+        let loaded;
+        let poststop = match hooks {
+            Some(h) => h.poststop().as_ref(),
+            None => {
+                loaded = self.hooks();
+                loaded.poststop().as_ref()
+            }
+        };
+        let warnings = hooks::run_warn("poststop", poststop, &self.hook_state("stopped"));
         if self.state.own_cgroup {
             cgroups::destroy(&self.state.cgroups_path)?;
         }

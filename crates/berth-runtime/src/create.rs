@@ -319,10 +319,10 @@ fn create_in(
     match early {
         Some(c) => {
             c.add(pid.as_raw())?;
-            parent_chan.send(&Msg::Go(pid.as_raw()))?;
+            parent_chan.send(&Msg::Go)?;
         }
         None => {
-            parent_chan.send(&Msg::Go(pid.as_raw()))?;
+            parent_chan.send(&Msg::Go)?;
             // The init reports Ready only after this: the parent reads Ready afterwards and
             // the container process cannot run before the parent lets it.
             let c = cgroups::prepare(&plan)?;

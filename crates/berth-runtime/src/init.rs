@@ -101,7 +101,7 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     close_fds_except(3 + a.preserve_fds, &keep);
 
     match a.chan.recv()? {
-        Some(Msg::Go(_)) => {}
+        Some(Msg::Go) => {}
         Some(Msg::Error(e)) => return Err(Error::Init(e)),
         _ => return Err(Error::Other("parent went away".into())),
     };

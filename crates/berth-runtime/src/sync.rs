@@ -5,8 +5,9 @@
 //!  ───────────────────────────                      ───────────────────
 //!  clone(CLONE_NEW* ...) ─────────────────────────▶ waits for Go
 //!  write uid_map / gid_map (new user namespace)
-//!  create the cgroup, move the init into it
-//!  Go(host pid) ──────────────────────────────────▶ setns/unshare(cgroup), mounts, devices
+//!  move the init into its cgroup (made before the clone, or right after Go when nothing
+//!  in the init needs it yet; either way before Ready is read)
+//!  Go ────────────────────────────────────────────▶ setns/unshare(cgroup), mounts, devices
 //!                        ◀────────────────────────── Hooks      (only if there are prestart/
 //!  run prestart + createRuntime hooks                            createRuntime hooks)
 //!  HooksDone ─────────────────────────────────────▶ createContainer hooks, pivot_root,
@@ -31,8 +32,8 @@ use crate::{Error, Result};
 /// One message of the protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Msg {
-    /// Parent → init: maps written, cgroup joined; the payload is the init's host pid.
-    Go(i32),
+    /// Parent → init: maps written, cgroup joined (or being made, see `create`).
+    Go,
     /// Init → parent: run the prestart and createRuntime hooks now.
     Hooks,
     /// Parent → init: hooks done.
@@ -48,7 +49,7 @@ pub enum Msg {
 impl Msg {
     fn encode(&self) -> Vec<u8> {
         match self {
-            Msg::Go(pid) => format!("G{pid}").into_bytes(),
+            Msg::Go => b"G".to_vec(),
             Msg::Hooks => b"H".to_vec(),
             Msg::HooksDone => b"D".to_vec(),
             Msg::Ready => b"R".to_vec(),
@@ -61,7 +62,7 @@ impl Msg {
         let (tag, rest) = b.split_first()?;
         let text = || String::from_utf8_lossy(rest).into_owned();
         Some(match tag {
-            b'G' => Msg::Go(text().parse().ok()?),
+            b'G' => Msg::Go,
             b'H' => Msg::Hooks,
             b'D' => Msg::HooksDone,
             b'R' => Msg::Ready,
@@ -157,7 +158,7 @@ mod tests {
     fn messages_round_trip() {
         let (a, b) = pair().unwrap();
         for m in [
-            Msg::Go(1234),
+            Msg::Go,
             Msg::Hooks,
             Msg::HooksDone,
             Msg::Ready,
