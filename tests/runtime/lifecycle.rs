@@ -138,11 +138,21 @@ fn delete_of_a_created_container() {
     let mut c = Ctx::new();
     c.args(&["true"]);
     let id = c.create();
-    let pid = c.state(&id)["pid"].as_i64().unwrap();
+    let pid = c.state(&id)["pid"].as_i64().unwrap() as i32;
+    let start = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let d = c.rt(&["delete", "--force", &id]);
     assert!(d.status.success(), "{}", text(&d.stderr));
     assert!(!c.root.join(&id).exists());
-    let _ = pid;
+    // The waiting init is gone (or a zombie awaiting its reaper), never left running.
+    if let Ok(now) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        let same = now.split(") ").nth(1).map(|r| r.split(' ').nth(19))
+            == start.split(") ").nth(1).map(|r| r.split(' ').nth(19));
+        let zombie = now.split(") ").nth(1).is_some_and(|r| r.starts_with('Z'));
+        assert!(
+            !same || zombie,
+            "the init of a deleted container still runs"
+        );
+    }
 }
 
 #[test]
