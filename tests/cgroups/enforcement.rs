@@ -73,8 +73,11 @@ fn memory_hog_is_oom_killed_and_events_reports_it() {
     assert_eq!(stats["id"], id.as_str());
     std::fs::write(in_container(pid, "/tmp/go"), "").unwrap();
 
+    // The shell creates /tmp/rc before it writes the status: wait for the content.
     let rc = wait_for(60, "the hog to end", || {
-        std::fs::read_to_string(in_container(pid, "/tmp/rc")).ok()
+        std::fs::read_to_string(in_container(pid, "/tmp/rc"))
+            .ok()
+            .filter(|s| s.ends_with('\n'))
     });
     let hog_out = std::fs::read_to_string(in_container(pid, "/tmp/out")).unwrap_or_default();
     assert_eq!(
@@ -107,7 +110,9 @@ fn forks_past_pids_max_fail() {
     c.sh("sh /forker.sh > /tmp/out 2> /tmp/err; echo $? > /tmp/rc; exec sleep 1000");
     let (id, pid) = c.start();
     let rc = wait_for(20, "the forker to end", || {
-        std::fs::read_to_string(in_container(pid, "/tmp/rc")).ok()
+        std::fs::read_to_string(in_container(pid, "/tmp/rc"))
+            .ok()
+            .filter(|s| s.ends_with('\n'))
     });
     let out = std::fs::read_to_string(in_container(pid, "/tmp/out")).unwrap();
     let err = std::fs::read_to_string(in_container(pid, "/tmp/err")).unwrap();
