@@ -18,6 +18,16 @@ fn main() {
         eprintln!("berth: no command given (see berth --help)");
         std::process::exit(2);
     };
+    // CVE-2019-5736: processes that enter a container must not run from a writable binary.
+    if matches!(
+        command,
+        cli::Command::Create(_) | cli::Command::Run(_) | cli::Command::Exec(_)
+    ) {
+        if let Err(e) = berth_runtime::exe_guard::protect_self() {
+            log.error(&e.to_string());
+            std::process::exit(1);
+        }
+    }
     let code = match commands::dispatch(cli.global.clone(), command, &log) {
         Ok(code) => code,
         Err(e) => {

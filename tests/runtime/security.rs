@@ -50,6 +50,69 @@ fn proc_symlink_in_the_image() {
     }
 }
 
+/// CVE-2025-31133: maskedPaths are covered with `/dev/null`. An image whose `/dev/null` is
+/// a symlink to a procfs file (here the host-wide `core_pattern`) must not get that file
+/// bind-mounted, writable, over a masked path (only read here: a regression must not get to
+/// change the host).
+#[test]
+fn masked_path_with_a_fake_dev_null() {
+    let mut c = Ctx::new();
+    // No /dev tmpfs: the image's own /dev is used.
+    c.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| !m["destination"].as_str().unwrap().starts_with("/dev"));
+    let dev = c.rootfs().join("dev");
+    std::fs::create_dir_all(&dev).unwrap();
+    let _ = std::fs::remove_file(dev.join("null"));
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", dev.join("null")).unwrap();
+    c.config["linux"]["maskedPaths"] = json!(["/proc/version"]);
+    c.sh("cat /proc/version");
+    let (out, _) = c.run();
+    let host = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    // runc 1.1.5 predates the fix and is vulnerable.
+    if !super::harness::is_berth() {
+        return;
+    }
+    assert!(
+        !text(&out.stdout).contains(host.trim()) || host.trim().is_empty(),
+        "core_pattern was mounted over /proc/version: {}",
+        text(&out.stdout)
+    );
+    // berth replaces the image's /dev/null with the real device before masking (and would
+    // refuse anything else): the masked file reads as empty.
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
+    assert!(mounts_under(&c.bundle).is_empty());
+}
+
+/// The 2025 procfs advisories: a mount over a procfs file must not redirect the runtime's
+/// write into another procfs file. Here `/proc/sys/kernel/domainname` is covered by the
+/// container's own `hostname` file, and the sysctl must still set the domain name.
+#[test]
+fn sysctl_write_is_not_redirected_by_an_overmount() {
+    let mut c = Ctx::new();
+    c.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/proc/sys/kernel/domainname",
+        "type": "bind",
+        "source": "/proc/sys/kernel/hostname",
+        "options": ["bind"]
+    }));
+    c.config["linux"]["sysctl"] = json!({"kernel.domainname": "redirected"});
+    c.sh("uname -n");
+    let (out, _) = c.run();
+    // runc 1.1.5 writes through the container's /proc and is redirected.
+    if !super::harness::is_berth() {
+        return;
+    }
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "berth-test\n",
+        "the hostname was overwritten"
+    );
+}
+
 /// CVE-2024-21626: a cwd naming a leaked fd must not give the container the host's files.
 #[test]
 fn leaked_fd_cwd_does_not_escape() {
@@ -83,6 +146,61 @@ fn runtime_binary_is_not_writable_from_the_container() {
         "{}",
         text(&out.stdout)
     );
+}
+
+/// CVE-2019-5736, the real attack: hold `/proc/<init>/exe` while the runtime still runs the
+/// init, and reopen it for writing once the runtime is gone. The handle must not lead to a
+/// writable runtime binary. `access(W_OK)` checks this without any risk of truncating it.
+#[test]
+fn runtime_binary_held_through_proc_exe_stays_unwritable() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    let mut c = Ctx::new();
+    c.args(&["sleep", "1000"]);
+    let id = c.create();
+    let pid = c.state(&id)["pid"].as_i64().unwrap();
+    let held = nix::fcntl::open(
+        format!("/proc/{pid}/exe").as_str(),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .expect("open /proc/<init>/exe");
+    let out = c.rt(&["delete", "--force", &id]);
+    assert!(out.status.success(), "delete: {}", text(&out.stderr));
+    let mut waited = 0;
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() && waited < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        waited += 1;
+    }
+    let via = format!("/proc/self/fd/{}", held.as_raw_fd());
+    let writable = nix::unistd::access(via.as_str(), nix::unistd::AccessFlags::W_OK);
+    let runtime = which(&super::harness::runtime());
+    let bin = std::fs::metadata(&runtime).unwrap();
+    let seen = std::fs::metadata(&via).unwrap();
+    let same_file = (seen.dev(), seen.ino()) == (bin.dev(), bin.ino());
+    assert!(
+        !(writable.is_ok() && same_file),
+        "the init's /proc/<pid>/exe gives a writable handle on {}",
+        runtime.display()
+    );
+    if super::harness::is_berth() {
+        // berth runs from a read-only view of its own binary: same file, read-only mount.
+        assert!(same_file, "berth's init should run the berth binary itself");
+        assert_eq!(writable, Err(nix::errno::Errno::EROFS));
+    }
+}
+
+fn which(p: &std::path::Path) -> std::path::PathBuf {
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join(p))
+                .find(|c| c.is_file())
+        })
+        .unwrap_or_else(|| p.to_path_buf())
 }
 
 #[test]

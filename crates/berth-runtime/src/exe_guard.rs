@@ -6,6 +6,11 @@
 //! program interpreter is. The init opens the executable, checks that chain by inode against
 //! the runtime binary, and execs the checked fd itself (`execveat`) for ELF files, so what was
 //! checked is what runs.
+//!
+//! The check cannot see a script's interpreter swapped between the check and the kernel's own
+//! lookup. So, as a second wall, the verbs that put a process into a container first re-exec
+//! berth from a read-only view of its binary ([`protect_self`]): whatever reaches
+//! `/proc/<pid>/exe` of such a process gets a file that cannot be opened for writing.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -165,6 +170,87 @@ pub fn exec_fd(fd: &OwnedFd, args: &[CString], env: &[CString]) -> Error {
         )
     };
     Error::Other(format!("exec: {}", nix::errno::Errno::last().desc()))
+}
+
+/// True when `/proc/self/exe` cannot be written through: it lives on a read-only mount, or it
+/// is a memfd sealed against writes.
+pub fn self_is_protected() -> bool {
+    let Ok(fd) = nix::fcntl::open(
+        "/proc/self/exe",
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return false;
+    };
+    if nix::sys::statvfs::fstatvfs(&fd)
+        .is_ok_and(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+    {
+        return true;
+    }
+    nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GET_SEALS)
+        .is_ok_and(|s| s & libc::F_SEAL_WRITE != 0)
+}
+
+/// Re-executes berth (same argv and environment) from a read-only view of its own binary,
+/// unless it already runs from one. Returns only on failure.
+///
+/// The view is a detached, read-only bind mount of the binary (`open_tree` +
+/// `mount_setattr`), exec'd by fd: no copy, and nothing attached to any mount table. Without
+/// the new mount API it falls back to a sealed memfd copy.
+pub fn protect_self() -> Result<()> {
+    if self_is_protected() {
+        return Ok(());
+    }
+    let exe = Path::new("/proc/self/exe");
+    let view = match crate::fs::open_tree_clone(exe, false).and_then(|t| {
+        crate::fs::mount_setattr(
+            t.as_raw_fd(),
+            false,
+            crate::mounts::attr::RDONLY | crate::mounts::attr::NODEV,
+            0,
+            exe,
+        )
+        .map(|()| t)
+    }) {
+        Ok(t) => t,
+        Err(_) => sealed_copy()?,
+    };
+    let args: Vec<CString> = std::env::args_os()
+        .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
+        .collect();
+    let env: Vec<CString> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).unwrap_or_default()
+        })
+        .collect();
+    Err(Error::Other(format!(
+        "re-exec from a read-only view of the runtime binary: {}",
+        exec_fd(&view, &args, &env)
+    )))
+}
+
+/// A memfd holding a copy of the binary, sealed so that nobody can change it.
+fn sealed_copy() -> Result<OwnedFd> {
+    let exe = Path::new("/proc/self/exe");
+    let mut src = std::fs::File::open(exe).map_err(|e| Error::io("open", exe, e))?;
+    let fd = nix::sys::memfd::memfd_create(
+        c"berth",
+        nix::sys::memfd::MFdFlags::MFD_CLOEXEC | nix::sys::memfd::MFdFlags::MFD_ALLOW_SEALING,
+    )
+    .map_err(|e| Error::call("memfd_create", e))?;
+    let mut dst = std::fs::File::from(fd);
+    std::io::copy(&mut src, &mut dst).map_err(|e| Error::io("copy", exe, e))?;
+    let fd = OwnedFd::from(dst);
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    nix::fcntl::fcntl(
+        &fd,
+        nix::fcntl::FcntlArg::F_ADD_SEALS(nix::fcntl::SealFlag::from_bits_truncate(seals)),
+    )
+    .map_err(|e| Error::call("fcntl(F_ADD_SEALS)", e))?;
+    Ok(fd)
 }
 
 #[cfg(test)]

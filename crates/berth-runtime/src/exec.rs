@@ -208,12 +208,14 @@ fn child_main(a: &ChildArgs) -> Result<Infallible> {
     keep.extend(console);
     keep.extend(joins.iter().map(|(_, fd)| fd.as_raw_fd()));
     crate::init::close_fds_except(3 + preserve_fds, &keep);
-    // Join the cgroup while the host's cgroupfs is still visible.
+    // Join the cgroup while the host's cgroupfs is still visible; take procfs from the host
+    // too, before the container's mounts are in the way.
     cgroups::enter(cgroups_path)?;
+    let proc = crate::procfs::Proc::open()?;
     for (flag, fd) in joins {
         setns(fd, *flag).map_err(|e| Error::call(ns_op(*flag), e))?;
     }
-    plan.apply_oom_score_adj()?;
+    plan.apply_oom_score_adj(&proc)?;
     plan.apply_rlimits()?;
     nix::unistd::chdir(&plan.cwd).map_err(|e| Error::sys("chdir to process.cwd", &plan.cwd, e))?;
     if let Some(sock) = console {

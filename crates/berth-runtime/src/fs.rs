@@ -143,6 +143,22 @@ pub fn open_tree_clone(src: &Path, recursive: bool) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// `open_tree(2)` with `OPEN_TREE_CLONE` of what `fd` refers to (recursively): no path is
+/// resolved again, so what was checked is what gets mounted.
+pub fn open_tree_clone_fd(fd: RawFd, what: &Path) -> Result<OwnedFd> {
+    let flags = libc::OPEN_TREE_CLONE
+        | libc::OPEN_TREE_CLOEXEC
+        | libc::AT_RECURSIVE as u32
+        | libc::AT_EMPTY_PATH as u32;
+    // SAFETY: valid fd and empty path; returns a new fd we own.
+    let r = unsafe { libc::syscall(libc::SYS_open_tree, fd, c"".as_ptr(), flags) };
+    if r < 0 {
+        return Err(Error::sys("open_tree", what, Errno::last()));
+    }
+    // SAFETY: fresh fd from the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+}
+
 /// `mount_setattr(2)` on a mount fd.
 pub fn mount_setattr(fd: RawFd, recursive: bool, set: u64, clr: u64, what: &Path) -> Result<()> {
     #[repr(C)]

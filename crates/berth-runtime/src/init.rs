@@ -146,8 +146,9 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     if plan.new_keyring {
         join_session_keyring(&plan.id)?;
     }
-    // /proc here is still the host's, so these cannot be redirected by the image.
-    plan.process.apply_oom_score_adj()?;
+    // Opened in the container's namespaces, before the image's /proc can be in the way.
+    let proc = crate::procfs::Proc::open()?;
+    plan.process.apply_oom_score_adj(&proc)?;
     plan.process.apply_rlimits()?;
 
     let mount_ns = plan.ns.has(CloneFlags::CLONE_NEWNS);
@@ -188,7 +189,7 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     }
     rootfs::mask_paths(&plan.masked_paths)?;
     // Before readonlyPaths, which usually include /proc/sys.
-    rootfs::sysctl(&plan.sysctl)?;
+    rootfs::sysctl(&plan.sysctl, &proc)?;
     rootfs::readonly_paths(&plan.readonly_paths)?;
     if plan.readonly_root {
         rootfs::readonly_root()?;
@@ -314,7 +315,8 @@ fn setup_console(a: &InitArgs) -> Result<()> {
     )
     .map_err(|e| Error::sys("open", "/", e))?;
     let target = crate::fs::mkdir_all_in_root(root.as_raw_fd(), console, true)?;
-    let tree = crate::fs::open_tree_clone(&slave_path, false)?;
+    // Bind the slave we hold, not whatever its path leads to by now.
+    let tree = crate::fs::open_tree_clone_fd(slave.as_raw_fd(), &slave_path)?;
     crate::fs::move_mount(tree.as_raw_fd(), target.as_raw_fd(), console)?;
     tty::send_fd(sock.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")?;
     tty::make_controlling(slave.as_raw_fd())?;

@@ -26,6 +26,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod plan;
 pub mod process;
+pub mod procfs;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spec;

@@ -259,12 +259,10 @@ impl ProcessPlan {
     }
 
     /// Writes `oomScoreAdj` for the calling process.
-    pub fn apply_oom_score_adj(&self) -> Result<()> {
+    pub fn apply_oom_score_adj(&self, proc: &crate::procfs::Proc) -> Result<()> {
         if let Some(adj) = self.oom_score_adj {
-            crate::fs::write_proc(
-                Path::new("/proc/self/oom_score_adj"),
-                adj.to_string().as_bytes(),
-            )?;
+            proc.write("self/oom_score_adj", adj.to_string().as_bytes())
+                .map_err(|e| Error::Other(format!("process.oomScoreAdj: {e}")))?;
         }
         Ok(())
     }

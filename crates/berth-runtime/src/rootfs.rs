@@ -1,7 +1,7 @@
 //! The container's root filesystem: mounts in order, devices, `pivot_root`, then masked and
 //! read-only paths. All of it runs in the init, inside the container's mount namespace.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -397,6 +397,7 @@ fn for_each_existing(
 
 /// `linux.maskedPaths`: directories get an empty read-only tmpfs, files `/dev/null`.
 pub fn mask_paths(paths: &[PathBuf]) -> Result<()> {
+    let mut null = None;
     for_each_existing(paths, |p, fd| {
         let st = nix::sys::stat::fstat(&fd).map_err(|e| Error::sys("stat", p, e))?;
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
@@ -409,17 +410,39 @@ pub fn mask_paths(paths: &[PathBuf]) -> Result<()> {
             )
             .map_err(|e| Error::sys("mask", p, e))?;
         } else {
-            let null = fs::open_tree_clone(Path::new("/dev/null"), false)?;
-            fs::move_mount(null.as_raw_fd(), fd.as_raw_fd(), p)?;
+            let dev = match &null {
+                Some(n) => n,
+                None => null.insert(dev_null()?),
+            };
+            let tree = fs::open_tree_clone_fd(dev.as_raw_fd(), Path::new("/dev/null"))?;
+            fs::move_mount(tree.as_raw_fd(), fd.as_raw_fd(), p)?;
         }
         Ok(())
     })
 }
 
+/// The container's `/dev/null`, verified to be the null device. If the image made it a
+/// symlink or a bind of some procfs file, masking with it would expose that file instead
+/// (CVE-2025-31133).
+fn dev_null() -> Result<OwnedFd> {
+    let path = Path::new("/dev/null");
+    let root = root_fd()?;
+    let fd = fs::open_in_root(root.as_raw_fd(), path, OFlag::O_PATH | OFlag::O_NOFOLLOW, 0)?;
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| Error::sys("stat", path, e))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
+        return Err(Error::sys(
+            "mask with (not the null device)",
+            path,
+            Errno::EPERM,
+        ));
+    }
+    Ok(fd)
+}
+
 /// `linux.readonlyPaths`: a read-only bind of the path onto itself.
 pub fn readonly_paths(paths: &[PathBuf]) -> Result<()> {
     for_each_existing(paths, |p, fd| {
-        let tree = open_tree_fd(fd.as_raw_fd(), p)?;
+        let tree = fs::open_tree_clone_fd(fd.as_raw_fd(), p)?;
         fs::mount_setattr(
             tree.as_raw_fd(),
             true,
@@ -431,31 +454,18 @@ pub fn readonly_paths(paths: &[PathBuf]) -> Result<()> {
     })
 }
 
-fn open_tree_fd(fd: RawFd, what: &Path) -> Result<OwnedFd> {
-    let flags = libc::OPEN_TREE_CLONE
-        | libc::OPEN_TREE_CLOEXEC
-        | libc::AT_RECURSIVE as u32
-        | libc::AT_EMPTY_PATH as u32;
-    // SAFETY: valid fd and empty path; returns a new fd we own.
-    let r = unsafe { libc::syscall(libc::SYS_open_tree, fd, c"".as_ptr(), flags) };
-    if r < 0 {
-        return Err(Error::sys("open_tree", what, Errno::last()));
-    }
-    // SAFETY: fresh fd from the kernel.
-    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
-}
-
 /// `root.readonly`: the root mount becomes read-only (its submounts keep their own flags).
 pub fn readonly_root() -> Result<()> {
     let root = root_fd()?;
     fs::mount_setattr(root.as_raw_fd(), false, attr::RDONLY, 0, Path::new("/"))
 }
 
-/// `linux.sysctl`, written through the container's own procfs (verified to be procfs).
-pub fn sysctl(entries: &[(String, String)]) -> Result<()> {
+/// `linux.sysctl`, written through a private procfs (the container's namespaces decide
+/// which instance of a namespaced sysctl is written).
+pub fn sysctl(entries: &[(String, String)], proc: &crate::procfs::Proc) -> Result<()> {
     for (k, v) in entries {
-        let path = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
-        fs::write_proc(&path, v.as_bytes())
+        let path = format!("sys/{}", k.replace('.', "/"));
+        proc.write(&path, v.as_bytes())
             .map_err(|e| Error::Other(format!("linux.sysctl.{k}: {e}")))?;
     }
     Ok(())

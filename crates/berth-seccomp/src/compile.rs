@@ -11,14 +11,25 @@
 //!   A = nr
 //!   if A >= __X32_SYSCALL_BIT goto x32 (if listed) or bad_arch
 //!   <rules for x86_64 numbers>
-//! x32:  <rules for x32 numbers>
-//! i386: A = nr; <rules for i386 numbers>
+//!   <ENOSYS stub>
+//!   return default
+//! x32:  <rules for x32 numbers>; <ENOSYS stub>; return default
+//! i386: A = nr; <rules for i386 numbers>; <ENOSYS stub>; return default
 //! ```
 //!
 //! Inside one ABI, syscalls whose only rule is unconditional are tested with
 //! one `JEQ` each, in runs sharing one `RET` per action; a syscall with
 //! argument rules is followed by a body that tries its rules in precedence
 //! order and ends with the default action.
+//!
+//! The ENOSYS stub (as runc's): unless the default action lets calls
+//! through (`SCMP_ACT_ALLOW`, `SCMP_ACT_LOG`) or already is
+//! `ERRNO(ENOSYS)`, a number above the largest one the ABI's table knows
+//! returns `ERRNO(ENOSYS)` instead of the default: `if A > max goto
+//! enosys` and one shared `RET` per ABI section. For x32 "above" leaves out
+//! the x32-specific block 512..=547, which lies above the common numbers
+//! new syscalls are given (two more compares). Only calls no rule matched
+//! reach it, so it costs the listed syscalls nothing.
 
 use std::collections::BTreeMap;
 
@@ -27,7 +38,7 @@ use oci_spec::runtime::{
 };
 
 use crate::bpf::{self, Asm, Cond, Label, SeccompData, OFF_ARCH, OFF_NR};
-use crate::syscalls::{Abi, X32_SYSCALL_BIT};
+use crate::syscalls::{Abi, X32_SPECIFIC_FIRST, X32_SYSCALL_BIT};
 use crate::Error;
 
 /// What a filter returns for an ABI that is not in `architectures`.
@@ -36,6 +47,9 @@ use crate::Error;
 /// the whole process so a multi-threaded program is never left with a
 /// vanished thread. For a single-threaded caller the two look the same.
 pub const BAD_ARCH_ACTION: u32 = libc::SECCOMP_RET_KILL_PROCESS;
+
+/// What the ENOSYS stub returns.
+const ENOSYS_RET: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
 
 /// Syscall arguments a rule may test (`seccomp_data.args` has six).
 const MAX_ARGS: usize = 6;
@@ -209,6 +223,14 @@ struct Rule {
 /// * **Unknown syscall names** (known to none of x86_64, i386, x32) are
 ///   skipped with a warning. A name known to some ABIs only is applied to
 ///   those, silently.
+/// * **Syscalls newer than berth's tables** return `ENOSYS` rather than a
+///   restrictive default action (see the module documentation), so that
+///   libc falls back to an older call as it would on an older kernel: a
+///   number above the largest the ABI's table knows gets `ERRNO(ENOSYS)`
+///   unless the default is `SCMP_ACT_ALLOW` or `SCMP_ACT_LOG`. Unassigned
+///   numbers below that maximum still get the default action, and calls
+///   from an unlisted ABI (x32 numbers too, when `SCMP_ARCH_X32` is not
+///   listed) still get [`BAD_ARCH_ACTION`].
 /// * On i386 the arguments are 32 bits wide: the comparison is made
 ///   against the argument zero-extended to 64 bits.
 /// * With `SCMP_ACT_NOTIFY` anywhere, `SECCOMP_FILTER_FLAG_NEW_LISTENER` is
@@ -324,7 +346,15 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter, Error> {
         _ => {}
     }
 
-    let program = generate(default, &abis, &rules);
+    // Newer syscalls must look absent (ENOSYS), not forbidden (EPERM, a
+    // kill, ...): libc only falls back to an older call (clone3 → clone,
+    // statx → fstatat, ...) on ENOSYS, so a profile older than the program
+    // would otherwise break it. Pointless when the default lets calls
+    // through or already says ENOSYS; left to the tracer under TRACE, as
+    // runc does.
+    let enosys_stub = !matches!(default, Action::Allow | Action::Log | Action::Trace(_))
+        && default.ret() != ENOSYS_RET;
+    let program = generate(default, enosys_stub, &abis, &rules);
     let max = libc::BPF_MAXINSNS as usize;
     if program.len() > max {
         return Err(Error::TooLarge {
@@ -393,6 +423,7 @@ fn resolve_flags(spec: &LinuxSeccomp, notify: bool, warnings: &mut Vec<String>) 
 
 fn generate(
     default: Action,
+    enosys_stub: bool,
     abis: &[Abi],
     rules: &BTreeMap<Abi, BTreeMap<u32, Vec<Rule>>>,
 ) -> Vec<libc::sock_filter> {
@@ -420,22 +451,59 @@ fn generate(
         X32_SYSCALL_BIT,
         if has(Abi::X32) { x32 } else { bad_arch },
     );
-    emit_abi(&mut asm, Abi::X86_64, rules_of(Abi::X86_64), default);
+    let section = |asm: &mut Asm, abi| {
+        emit_abi(asm, abi, rules_of(abi), default);
+        if enosys_stub {
+            let enosys = asm.label();
+            let rest = asm.label();
+            emit_enosys_stub(asm, abi, enosys, rest);
+            asm.bind(rest);
+            asm.ret(default.ret());
+            asm.bind(enosys);
+            asm.ret(ENOSYS_RET);
+        } else {
+            asm.ret(default.ret());
+        }
+    };
+    section(&mut asm, Abi::X86_64);
     if has(Abi::X32) {
         asm.bind(x32);
-        emit_abi(&mut asm, Abi::X32, rules_of(Abi::X32), default);
+        section(&mut asm, Abi::X32);
     }
     if has(Abi::I386) {
         asm.bind(i386);
         asm.load(OFF_NR);
-        emit_abi(&mut asm, Abi::I386, rules_of(Abi::I386), default);
+        section(&mut asm, Abi::I386);
     }
     asm.bind(bad_arch);
     asm.ret(BAD_ARCH_ACTION);
     asm.finish()
 }
 
-/// Emits the rules of one ABI; expects `A == seccomp_data.nr`.
+/// Jumps to `enosys` when `A` (`seccomp_data.nr`) is a number newer than
+/// `abi`'s table, to `rest` otherwise.
+///
+/// x86_64 and i386: `nr > max`. The x86_64 section only sees numbers below
+/// `__X32_SYSCALL_BIT`, so x32 calls are never caught here. x32: `nr`
+/// carries the bit, and comparing it whole with `max | bit` is comparing
+/// `nr & !bit` with `max` (higher bits only make it larger). Its table ends
+/// with the x32-specific block 512..=547, but new syscalls get common
+/// numbers below 512, so the gap between the largest common number and 512
+/// is new too.
+fn emit_enosys_stub(asm: &mut Asm, abi: Abi, enosys: Label, rest: Label) {
+    let max = abi.max_syscall_number_below(u32::MAX);
+    if abi != Abi::X32 {
+        asm.jump(Cond::Gt, max, enosys, rest);
+        return;
+    }
+    let common_max = abi.max_syscall_number_below(X32_SPECIFIC_FIRST);
+    asm.jump_if(Cond::Gt, max, enosys);
+    asm.jump_if(Cond::Ge, X32_SYSCALL_BIT | X32_SPECIFIC_FIRST, rest);
+    asm.jump(Cond::Gt, common_max, enosys, rest);
+}
+
+/// Emits the rules of one ABI; expects `A == seccomp_data.nr` and leaves
+/// it so for the code after (when no rule returned).
 fn emit_abi(asm: &mut Asm, abi: Abi, rules: &BTreeMap<u32, Vec<Rule>>, default: Action) {
     let mut simple: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     let mut complex: Vec<(u32, Vec<Rule>)> = Vec::new();
@@ -486,10 +554,10 @@ fn emit_abi(asm: &mut Asm, abi: Abi, rules: &BTreeMap<u32, Vec<Rule>>, default: 
         if list.last().is_some_and(|r| !r.cmps.is_empty()) {
             asm.ret(default.ret());
         }
-        // Argument checks clobbered A; other syscalls compare nr again.
+        // Argument checks clobbered A, but the body always returns: only
+        // the dispatch jump reaches `skip`, with A still nr.
         asm.bind(skip);
     }
-    asm.ret(default.ret());
 }
 
 /// Emits code that falls through when `c` holds and jumps to `fail`

@@ -28,9 +28,11 @@
 //!
 //! Limitations: the filter is for an x86_64 kernel only; on i386, rules on
 //! `socket`, `shmget` and friends match the direct syscalls but not their
-//! `socketcall`/`ipc` multiplexed forms (libseccomp rewrites those); and
-//! there is no runc-style `-ENOSYS` stub for syscalls newer than the
-//! profile.
+//! `socketcall`/`ipc` multiplexed forms (libseccomp rewrites those). Like
+//! runc, calls newer than berth's syscall tables get `ENOSYS` rather than
+//! a restrictive default action (see [`compile`]); unlike runc, "newer" is
+//! measured against the tables, not against the largest syscall the
+//! profile names.
 
 #![warn(missing_docs)]
 

@@ -23,6 +23,11 @@ pub const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
 pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 /// `__X32_SYSCALL_BIT`: set in the syscall number of every x32 call.
 pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+/// First of the x32-only numbers (512..=547 in the kernel's
+/// `syscall_64.tbl`): calls whose x32 entry point differs from x86_64's.
+/// The kernel adds no new syscalls there; a new syscall takes the next
+/// common number below this block, for x86_64 and x32 alike.
+pub(crate) const X32_SPECIFIC_FIRST: u32 = 512;
 
 impl Abi {
     /// The `seccomp_data.arch` value the kernel reports for this ABI.
@@ -41,11 +46,7 @@ impl Abi {
     /// The `seccomp_data.nr` value of `name` for this ABI, if the ABI has
     /// that syscall. x32 numbers include `__X32_SYSCALL_BIT`.
     pub fn syscall_number(self, name: &str) -> Option<u32> {
-        let table = match self {
-            Abi::X86_64 => table::X86_64,
-            Abi::X32 => table::X32,
-            Abi::I386 => table::I386,
-        };
+        let table = self.table();
         let nr = table
             .binary_search_by(|(n, _)| n.as_bytes().cmp(name.as_bytes()))
             .ok()
@@ -54,6 +55,31 @@ impl Abi {
             Abi::X32 => nr | X32_SYSCALL_BIT,
             _ => nr,
         })
+    }
+
+    /// The largest `seccomp_data.nr` this ABI's table knows that is below
+    /// `limit` (compared without `__X32_SYSCALL_BIT`); x32 numbers include
+    /// the bit. Use `u32::MAX` for the largest number of all.
+    pub(crate) fn max_syscall_number_below(self, limit: u32) -> u32 {
+        let max = self
+            .table()
+            .iter()
+            .map(|&(_, nr)| nr)
+            .filter(|&nr| nr < limit)
+            .max()
+            .unwrap_or(0);
+        match self {
+            Abi::X32 => max | X32_SYSCALL_BIT,
+            _ => max,
+        }
+    }
+
+    fn table(self) -> &'static [(&'static str, u32)] {
+        match self {
+            Abi::X86_64 => table::X86_64,
+            Abi::X32 => table::X32,
+            Abi::I386 => table::I386,
+        }
     }
 }
 
@@ -105,5 +131,28 @@ mod tests {
             Some(X32_SYSCALL_BIT | 514)
         );
         assert_eq!(Abi::X86_64.syscall_number("no_such_call"), None);
+    }
+
+    #[test]
+    fn largest_numbers_per_abi() {
+        let all = |abi: Abi| abi.max_syscall_number_below(u32::MAX);
+        // At least as new as the newest call libc names for x86_64.
+        assert!(all(Abi::X86_64) >= libc::SYS_mseal as u32);
+        assert!(all(Abi::X86_64) < X32_SPECIFIC_FIRST);
+        assert!(all(Abi::I386) >= Abi::I386.syscall_number("clone3").unwrap());
+        // x32: the legacy block ends at pwritev2 (547); new calls come below
+        // 512 with the same number as on x86_64.
+        assert_eq!(all(Abi::X32), Abi::X32.syscall_number("pwritev2").unwrap());
+        assert_eq!(all(Abi::X32), X32_SYSCALL_BIT | 547);
+        assert_eq!(
+            Abi::X32.max_syscall_number_below(X32_SPECIFIC_FIRST),
+            X32_SYSCALL_BIT | all(Abi::X86_64)
+        );
+        // Every x32-specific number is in the block.
+        for (name, nr) in table::X32 {
+            if *nr >= X32_SPECIFIC_FIRST {
+                assert!(*nr <= 547, "{name}");
+            }
+        }
     }
 }

@@ -70,11 +70,41 @@ fn install(f: &berth_seccomp::Filter) -> Option<std::os::fd::OwnedFd> {
 
 /// getpid through the i386 ABI (`int 0x80`, number 20).
 fn i386_getpid() -> i32 {
+    i386_syscall0(20)
+}
+
+/// An argument-less call through the i386 ABI; returns eax (`-errno` on
+/// failure). Only for `nr`s that take no arguments and touch no memory.
+fn i386_syscall0(nr: i32) -> i32 {
     let ret: i32;
-    // SAFETY: i386 getpid takes no arguments and touches no memory; int
-    // 0x80 preserves all registers but eax.
-    unsafe { std::arch::asm!("int 0x80", inlateout("eax") 20 => ret, options(nostack)) };
+    // SAFETY: the callers pass getpid, getppid or a number no kernel
+    // assigns, which touch no memory; int 0x80 preserves all registers but
+    // eax.
+    unsafe { std::arch::asm!("int 0x80", inlateout("eax") nr => ret, options(nostack)) };
     ret
+}
+
+/// A number no kernel assigns on x86_64 or i386, above every table.
+const UNASSIGNED_NR: libc::c_long = 1000;
+
+/// Default `ERRNO(EPERM)`, allowing only what the child may still need
+/// after installing (exiting, a stray allocation or lock); neither
+/// getppid nor [`UNASSIGNED_NR`] is listed.
+fn restrictive(arches: &str) -> berth_seccomp::Filter {
+    let spec = berth_seccomp::parse_str(&format!(
+        r#"{{"defaultAction":"SCMP_ACT_ERRNO","architectures":[{arches}],
+        "syscalls":[{{"names":["exit_group","exit","getpid","write","brk","mmap","munmap","madvise",
+        "futex","rt_sigprocmask","rt_sigreturn","sigaltstack","sched_yield"],"action":"SCMP_ACT_ALLOW"}}]}}"#
+    ))
+    .unwrap();
+    berth_seccomp::compile(&spec).unwrap()
+}
+
+/// Leaves the child with `code` through exit_group alone, without the
+/// exit handlers a restrictive filter might refuse.
+fn leave(code: i32) -> ! {
+    // SAFETY: _exit ends the process at once.
+    unsafe { libc::_exit(code) }
 }
 
 /// Whether this kernel runs i386 calls at all (CONFIG_IA32_EMULATION).
@@ -144,6 +174,38 @@ fn child() {
             let got = probe(MAGIC).0;
             agent.join().unwrap();
             verdict(got == 4242)
+        }
+        "enosys" => {
+            install(&restrictive(r#""SCMP_ARCH_X86_64""#));
+            let raw = |nr| {
+                // SAFETY: only argument-less calls below (getppid, getpid,
+                // a number no kernel assigns), which touch no memory.
+                let rc = unsafe { libc::syscall(nr) };
+                (
+                    rc,
+                    std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+                )
+            };
+            let newer = raw(UNASSIGNED_NR);
+            let unlisted = raw(libc::SYS_getppid);
+            let allowed = raw(libc::SYS_getpid).0;
+            leave(verdict(
+                newer == (-1, libc::ENOSYS)
+                    && unlisted == (-1, libc::EPERM)
+                    && allowed == libc::c_long::from(std::process::id()),
+            ))
+        }
+        "enosys-i386" => {
+            install(&restrictive(r#""SCMP_ARCH_X86_64","SCMP_ARCH_X86""#));
+            let newer = i386_syscall0(UNASSIGNED_NR as i32);
+            // i386 64 is getppid.
+            let unlisted = i386_syscall0(64);
+            let allowed = i386_getpid();
+            leave(verdict(
+                newer == -libc::ENOSYS
+                    && unlisted == -libc::EPERM
+                    && allowed == std::process::id() as i32,
+            ))
         }
         "listener" => listener_scenario(),
         "i386-plain" => verdict(i386_getpid() == std::process::id() as i32),
@@ -232,6 +294,18 @@ fn notify_is_answered_through_the_listener_fd() {
 #[test]
 fn listener_path_receives_the_state_and_a_working_fd() {
     assert_eq!(run("listener").code(), Some(PASSED));
+}
+
+#[test]
+fn syscalls_newer_than_the_table_get_enosys_not_the_default_errno() {
+    assert_eq!(run("enosys").code(), Some(PASSED));
+}
+
+#[test]
+fn i386_syscalls_newer_than_the_table_get_enosys() {
+    if has_ia32() {
+        assert_eq!(run("enosys-i386").code(), Some(PASSED));
+    }
 }
 
 #[test]

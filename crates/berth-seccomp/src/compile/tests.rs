@@ -90,8 +90,176 @@ fn default_errno_is_eperm_unless_given() {
     assert_eq!(f.evaluate(&nr("write")), errno(libc::EPERM));
     let f = build(r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38}"#);
     assert_eq!(f.evaluate(&nr("write")), errno(libc::ENOSYS));
-    // Numbers no table knows also get the default.
+    // Numbers no table knows also get the default (here ENOSYS anyway).
     assert_eq!(f.evaluate(&call(AUDIT_ARCH_X86_64, 999, [0; 6])), errno(38));
+}
+
+const ENOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+
+/// The largest number each table knows (x32: with the x32 bit).
+fn max_nr(abi: Abi) -> u32 {
+    abi.max_syscall_number_below(u32::MAX)
+}
+
+#[test]
+fn syscalls_newer_than_the_table_get_enosys_under_a_restrictive_default() {
+    let f = build(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+        {"names":["read","getpid"],"action":"SCMP_ACT_ALLOW"},
+        {"names":["write"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":1,"op":"SCMP_CMP_EQ"}]}]}"#,
+    );
+    let x = |nr| f.evaluate(&call(AUDIT_ARCH_X86_64, nr, [0; 6]));
+    let max = max_nr(Abi::X86_64);
+    assert!(max >= Abi::X86_64.syscall_number("clone3").unwrap());
+    assert_eq!(x(max + 1), ENOSYS);
+    assert_eq!(x(1000), ENOSYS);
+    assert_eq!(x(X32_SYSCALL_BIT - 1), ENOSYS);
+    // Known to the table: the profile decides, stub or not.
+    assert_eq!(x(max), errno(libc::EPERM));
+    assert_eq!(f.evaluate(&nr("clone3")), errno(libc::EPERM));
+    assert_eq!(f.evaluate(&nr("mount")), errno(libc::EPERM));
+    assert_eq!(f.evaluate(&nr("read")), ALLOW);
+    assert_eq!(f.evaluate(&nr("getpid")), ALLOW);
+    // After an argument body the stub still compares the number.
+    assert_eq!(f.evaluate(&x64("write", [1, 0, 0, 0, 0, 0])), ALLOW);
+    assert_eq!(f.evaluate(&x64("write", [2, 0, 0, 0, 0, 0])), errno(1));
+    // A hole below the maximum (x86_64 has none assigned 335..424) is not
+    // "newer": the default.
+    assert_eq!(x(400), errno(libc::EPERM));
+}
+
+#[test]
+fn the_stub_applies_to_every_restrictive_default() {
+    for (default, want) in [
+        (r#""SCMP_ACT_KILL_PROCESS""#, KILL_PROCESS),
+        (r#""SCMP_ACT_KILL""#, libc::SECCOMP_RET_KILL_THREAD),
+        (r#""SCMP_ACT_TRAP""#, libc::SECCOMP_RET_TRAP),
+        (
+            r#""SCMP_ACT_ERRNO","defaultErrnoRet":13"#,
+            errno(libc::EACCES),
+        ),
+    ] {
+        let f = build(&format!(r#"{{"defaultAction":{default}}}"#));
+        let x = |nr| f.evaluate(&call(AUDIT_ARCH_X86_64, nr, [0; 6]));
+        assert_eq!(x(max_nr(Abi::X86_64) + 1), ENOSYS, "{default}");
+        assert_eq!(x(0), want, "{default}");
+    }
+}
+
+#[test]
+fn no_stub_when_the_default_lets_calls_through_or_is_enosys() {
+    for (default, want) in [
+        (r#""SCMP_ACT_ALLOW""#, ALLOW),
+        (r#""SCMP_ACT_LOG""#, libc::SECCOMP_RET_LOG),
+        (
+            r#""SCMP_ACT_TRACE""#,
+            libc::SECCOMP_RET_TRACE | libc::EPERM as u32,
+        ),
+        (r#""SCMP_ACT_ERRNO","defaultErrnoRet":38"#, ENOSYS),
+    ] {
+        let f = build(&format!(
+            r#"{{"defaultAction":{default},"architectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"],
+            "syscalls":[{{"names":["read"],"action":"SCMP_ACT_KILL_PROCESS"}}]}}"#
+        ));
+        for (arch, nr) in [
+            (AUDIT_ARCH_X86_64, max_nr(Abi::X86_64) + 1),
+            (AUDIT_ARCH_X86_64, 1000),
+            (AUDIT_ARCH_X86_64, max_nr(Abi::X32) + 1),
+            (AUDIT_ARCH_I386, max_nr(Abi::I386) + 1),
+        ] {
+            assert_eq!(
+                f.evaluate(&call(arch, nr, [0; 6])),
+                want,
+                "{default} {arch:#x} {nr:#x}"
+            );
+        }
+        assert_eq!(f.evaluate(&nr("read")), KILL_PROCESS, "{default}");
+    }
+    // The stub costs instructions only where it can change something.
+    let len = |default: &str| {
+        build(&format!(r#"{{"defaultAction":{default}}}"#))
+            .program()
+            .len()
+    };
+    assert_eq!(
+        len(r#""SCMP_ACT_ALLOW""#),
+        len(r#""SCMP_ACT_ERRNO","defaultErrnoRet":38"#)
+    );
+    assert_eq!(len(r#""SCMP_ACT_ERRNO""#), len(r#""SCMP_ACT_ALLOW""#) + 2);
+}
+
+#[test]
+fn the_stub_leaves_x32_calls_to_bad_arch_when_x32_is_not_listed() {
+    let f = build(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    );
+    for nr in [
+        X32_SYSCALL_BIT,
+        Abi::X32.syscall_number("clone3").unwrap(),
+        max_nr(Abi::X32),
+        max_nr(Abi::X32) + 1,
+        X32_SYSCALL_BIT | 1000,
+        u32::MAX,
+    ] {
+        assert_eq!(
+            f.evaluate(&call(AUDIT_ARCH_X86_64, nr, [0; 6])),
+            BAD_ARCH_ACTION,
+            "{nr:#x}"
+        );
+    }
+}
+
+#[test]
+fn the_x32_stub_uses_x32_numbers_and_skips_the_x32_specific_block() {
+    let f = build(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X32"],
+        "syscalls":[{"names":["read","ioctl"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    );
+    let x = |nr| f.evaluate(&call(AUDIT_ARCH_X86_64, nr, [0; 6]));
+    let bit = X32_SYSCALL_BIT;
+    let common_max = Abi::X32.max_syscall_number_below(512);
+    assert_eq!(common_max, bit | max_nr(Abi::X86_64));
+    // Listed and known-but-unlisted x32 calls: the profile.
+    assert_eq!(x(bit), ALLOW);
+    assert_eq!(x(bit | 514), ALLOW);
+    assert_eq!(x(Abi::X32.syscall_number("clone3").unwrap()), errno(1));
+    assert_eq!(x(common_max), errno(1));
+    assert_eq!(x(max_nr(Abi::X32)), errno(1));
+    // The x32-specific block 512..=547 is not newer, holes in it neither.
+    for n in 512..=547 {
+        assert_ne!(x(bit | n), ENOSYS, "{n}");
+    }
+    // Newer: between the common maximum and 512, and above the block.
+    assert_eq!(x(common_max + 1), ENOSYS);
+    assert_eq!(x(bit | 511), ENOSYS);
+    assert_eq!(x(max_nr(Abi::X32) + 1), ENOSYS);
+    assert_eq!(x(bit | 1000), ENOSYS);
+    assert_eq!(x(u32::MAX), ENOSYS);
+    // The x86_64 section keeps its own maximum.
+    assert_eq!(x(max_nr(Abi::X86_64) + 1), ENOSYS);
+    assert_eq!(x(max_nr(Abi::X86_64)), errno(1));
+}
+
+#[test]
+fn the_i386_stub_uses_the_i386_maximum() {
+    let f = build(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],
+        "syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    );
+    let i = |nr| f.evaluate(&call(AUDIT_ARCH_I386, nr, [0; 6]));
+    let max = max_nr(Abi::I386);
+    assert_eq!(i(3), ALLOW);
+    assert_eq!(i(Abi::I386.syscall_number("clone3").unwrap()), errno(1));
+    assert_eq!(i(max), errno(1));
+    assert_eq!(i(max + 1), ENOSYS);
+    assert_eq!(i(1000), ENOSYS);
+    assert_eq!(i(u32::MAX), ENOSYS);
+    // Without SCMP_ARCH_X86, i386 is a bad arch whatever the number.
+    let f = build(r#"{"defaultAction":"SCMP_ACT_ERRNO"}"#);
+    assert_eq!(
+        f.evaluate(&call(AUDIT_ARCH_I386, max + 1, [0; 6])),
+        BAD_ARCH_ACTION
+    );
 }
 
 #[test]
