@@ -19,7 +19,7 @@ else
         busybox-static runc crun python3 jq time util-linux iproute2 openssl bsdutils
         skopeo umoci docker-registry apache2-utils
         golang-github-containers-common golang-github-docker-docker-dev gcc libc6-dev
-        qemu-system-x86 linux-image-amd64
+        qemu-system-x86 linux-image-amd64 apparmor
         containerd podman conmon docker.io
     )
 fi

@@ -43,4 +43,5 @@ echo 30 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null;
 done) &
 echo '== ${BIN##*/} (cgroup v2 guest:' \$(cat /sys/fs/cgroup/cgroup.controllers)')';
 '$BIN' $ARGS"
+export CGV2_APPEND="${CGV2_APPEND:-apparmor=1 lsm=landlock,lockdown,yama,apparmor,bpf}"
 exec "$CGV2_RUN" -w "$REPO" -t "${CGV2_TIMEOUT:-1200}" -e PATH "$CMD"

@@ -83,11 +83,34 @@ fn build_process(g: &Global, a: &ExecArgs) -> anyhow::Result<Process> {
     if let Some(p) = &a.apparmor {
         proc.set_apparmor_profile(Some(p.clone()));
     }
+    if let Some(l) = &a.process_label {
+        proc.set_selinux_label(Some(l.clone()));
+    }
     Ok(proc)
 }
 
 pub fn run(g: &Global, a: ExecArgs, _log: &Logger) -> anyhow::Result<i32> {
-    let process = build_process(g, &a)?;
+    let mut process = build_process(g, &a)?;
+    let spec = container_spec(g, &a.id)?;
+    // As runc: an exec'd process is confined like the container unless it asks otherwise.
+    if let Some(cp) = spec.process() {
+        if process
+            .apparmor_profile()
+            .as_deref()
+            .unwrap_or_default()
+            .is_empty()
+        {
+            process.set_apparmor_profile(cp.apparmor_profile().clone());
+        }
+        if process
+            .selinux_label()
+            .as_deref()
+            .unwrap_or_default()
+            .is_empty()
+        {
+            process.set_selinux_label(cp.selinux_label().clone());
+        }
+    }
     let opts = ExecOptions {
         root: g.root.clone(),
         id: a.id.clone(),
@@ -96,10 +119,7 @@ pub fn run(g: &Global, a: ExecArgs, _log: &Logger) -> anyhow::Result<i32> {
         pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,
         foreground_tty: !a.detach,
-        seccomp: container_spec(g, &a.id)?
-            .linux()
-            .as_ref()
-            .and_then(|l| l.seccomp().clone()),
+        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
     };
     let e = exec::exec(&opts)?;
     if a.detach {

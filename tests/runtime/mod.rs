@@ -7,6 +7,7 @@ mod exec;
 mod hooks;
 mod isolation;
 mod lifecycle;
+mod lsm;
 mod mounts;
 mod process;
 mod seccomp;

@@ -228,6 +228,7 @@ fn child_main(a: &ChildArgs) -> Result<Infallible> {
     }
     let exe = plan.find_executable()?;
     let checked = crate::exe_guard::check(&exe, runtime_exe)?;
+    plan.apply_labels(&proc)?;
     if let Some(s) = seccomp.filter(|s| s.early) {
         crate::seccomp::install(s)?;
     }

@@ -215,6 +215,7 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     }
     let exe = plan.process.find_executable()?;
     let checked = crate::exe_guard::check(&exe, a.runtime_exe)?;
+    plan.process.apply_labels(&proc)?;
     let seccomp = plan.seccomp.as_ref();
     if let Some(s) = seccomp.filter(|s| s.early) {
         if let Some(fd) = crate::seccomp::install(s)? {

@@ -22,6 +22,7 @@ pub mod hooks;
 pub mod id;
 pub mod idmap;
 pub mod init;
+pub mod lsm;
 pub mod mounts;
 pub mod namespaces;
 pub mod plan;

@@ -252,9 +252,8 @@ pub fn build(id: &str, bundle: &Path, spec: Spec) -> Result<Plan> {
         .as_ref()
         .ok_or_else(|| Error::config("process", "missing"))?;
     let mut process = process::plan("process", proc)?;
-    if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty())
-        && !Path::new("/sys/fs/selinux/enforce").exists()
-    {
+    let mount_label = linux.mount_label().as_deref().filter(|l| !l.is_empty());
+    if mount_label.is_some() && !crate::lsm::selinux_enabled() {
         return Err(Error::config(
             "linux.mountLabel",
             "SELinux is not enabled on this host",
@@ -266,7 +265,10 @@ pub fn build(id: &str, bundle: &Path, spec: Spec) -> Result<Plan> {
         linux.personality().as_ref(),
         linux.memory_policy().as_ref(),
     )?;
-    let mounts = plan_mounts(&spec, bundle)?;
+    let mut mounts = plan_mounts(&spec, bundle)?;
+    for m in &mut mounts {
+        crate::lsm::add_mount_label(&m.typ, m.options.bind, &mut m.options.data, mount_label);
+    }
     if !ns.has(CloneFlags::CLONE_NEWNS) && !mounts.is_empty() {
         return Err(Error::config(
             "linux.namespaces",

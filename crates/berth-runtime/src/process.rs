@@ -27,6 +27,7 @@ pub struct ProcessPlan {
     pub terminal: bool,
     pub console_size: Option<(u16, u16)>,
     pub apparmor_profile: Option<String>,
+    pub selinux_label: Option<String>,
     /// Scheduler, I/O priority, CPU affinity and (for the init) personality.
     pub attributes: crate::attributes::Attributes,
 }
@@ -111,15 +112,14 @@ pub fn plan(field: &str, p: &Process) -> Result<ProcessPlan> {
         }
     }
     let apparmor_profile = p.apparmor_profile().clone().filter(|s| !s.is_empty());
-    if apparmor_profile.is_some() && !Path::new("/sys/kernel/security/apparmor").exists() {
+    if apparmor_profile.is_some() && !crate::lsm::apparmor_enabled() {
         return Err(Error::config(
             format!("{field}.apparmorProfile"),
             "AppArmor is not enabled on this host",
         ));
     }
-    if p.selinux_label().as_ref().is_some_and(|s| !s.is_empty())
-        && !Path::new("/sys/fs/selinux/enforce").exists()
-    {
+    let selinux_label = p.selinux_label().clone().filter(|s| !s.is_empty());
+    if selinux_label.is_some() && !crate::lsm::selinux_enabled() {
         return Err(Error::config(
             format!("{field}.selinuxLabel"),
             "SELinux is not enabled on this host",
@@ -146,6 +146,7 @@ pub fn plan(field: &str, p: &Process) -> Result<ProcessPlan> {
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16)),
         apparmor_profile,
+        selinux_label,
         attributes: crate::attributes::plan(field, p, None, None)?,
     })
 }
@@ -256,6 +257,15 @@ impl ProcessPlan {
                 .map_err(|e| Error::call("prctl(PR_SET_NO_NEW_PRIVS)", Errno::from_raw(e)))?;
         }
         Ok(())
+    }
+
+    /// Requests the AppArmor profile and SELinux label for the coming `execve`.
+    pub fn apply_labels(&self, proc: &crate::procfs::Proc) -> Result<()> {
+        crate::lsm::apply(
+            proc,
+            self.apparmor_profile.as_deref(),
+            self.selinux_label.as_deref(),
+        )
     }
 
     /// Writes `oomScoreAdj` for the calling process.
