@@ -205,34 +205,9 @@ fn notify_goes_to_the_agent() {
     let v = serde_json::to_value(&state).unwrap();
     assert_eq!(v["metadata"], "agent-meta");
     assert_eq!(v["state"]["id"], id.as_str());
-    // Answer every notification with EACCES until the container is gone (the listener then
-    // reports POLLHUP).
     let fd = fds.into_iter().next().unwrap();
     drop(conn);
-    let agent = std::thread::spawn(move || {
-        use std::os::fd::{AsFd, AsRawFd};
-        let mut answered = 0;
-        loop {
-            let mut p = libc::pollfd {
-                fd: fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            if unsafe { libc::poll(&mut p, 1, 10_000) } <= 0 || p.revents & libc::POLLIN == 0 {
-                return answered;
-            }
-            let Ok(n) = berth_seccomp::notify::recv(fd.as_fd()) else {
-                return answered;
-            };
-            let _ = berth_seccomp::notify::respond(
-                fd.as_fd(),
-                n.id,
-                berth_seccomp::notify::Response::Errno(libc::EACCES),
-            );
-            answered += 1;
-        }
-    });
+    let agent = std::thread::spawn(move || answer_eacces(fd));
     let out = runner.join().unwrap();
     assert!(agent.join().unwrap() >= 1, "the agent got no notification");
     let stdout = text(&out.stdout);
@@ -242,6 +217,96 @@ fn notify_goes_to_the_agent() {
         text(&out.stderr)
     );
     assert!(stdout.contains("rc=1"), "{stdout}");
+}
+
+/// A seccomp agent: answers every notification on `fd` with EACCES until the processes are
+/// gone (the listener then reports POLLHUP) or nothing comes for 10 s. Returns the count.
+fn answer_eacces(fd: std::os::fd::OwnedFd) -> usize {
+    use std::os::fd::{AsFd, AsRawFd};
+    let mut answered = 0;
+    loop {
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut p, 1, 10_000) } <= 0 || p.revents & libc::POLLIN == 0 {
+            return answered;
+        }
+        let Ok(n) = berth_seccomp::notify::recv(fd.as_fd()) else {
+            return answered;
+        };
+        let _ = berth_seccomp::notify::respond(
+            fd.as_fd(),
+            n.id,
+            berth_seccomp::notify::Response::Errno(libc::EACCES),
+        );
+        answered += 1;
+    }
+}
+
+/// NOTIFY for an exec'd process: it gets its own listener fd, handed to the agent with the
+/// container's state (running) and the new process's pid.
+#[test]
+fn notify_reaches_the_agent_for_exec_processes_too() {
+    // runc 1.1.5 hangs on notify (see above). berth only.
+    if !super::harness::is_berth() {
+        return;
+    }
+    let mut c = Ctx::new();
+    let sock = c.dir.path().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    c.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "listenerPath": sock,
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+    });
+    c.args(&["sleep", "1000"]);
+    c.write_config();
+    let id = c.id();
+    let create = c.cmd(&["create", "--bundle", c.bundle.to_str().unwrap(), &id]);
+    let creator = std::thread::spawn(move || super::harness::capture(create));
+    // The init's fd: kept open (its agent) but never asked anything here.
+    let (conn, _) = listener.accept().unwrap();
+    let (_, init_fds) =
+        berth_seccomp::notify::recv_from_runtime(std::os::fd::AsFd::as_fd(&conn)).unwrap();
+    drop(conn);
+    let out = creator.join().unwrap();
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    let out = c.rt(&["start", &id]);
+    assert!(out.status.success(), "start: {}", text(&out.stderr));
+
+    let exec = c.cmd(&["exec", &id, "sh", "-c", "mkdir /tmp/x 2>&1; echo rc=$?"]);
+    let execer = std::thread::spawn(move || super::harness::capture(exec));
+    let (conn, _) = listener.accept().unwrap();
+    let (state, fds) =
+        berth_seccomp::notify::recv_from_runtime(std::os::fd::AsFd::as_fd(&conn)).unwrap();
+    drop(conn);
+    let v = serde_json::to_value(&state).unwrap();
+    assert_eq!(v["state"]["id"], id.as_str());
+    assert_eq!(v["state"]["status"], "running");
+    let (pid, init) = (
+        v["pid"].as_i64().unwrap(),
+        v["state"]["pid"].as_i64().unwrap(),
+    );
+    assert!(
+        pid > 0 && pid != init,
+        "the pid is the exec'd process's: {v}"
+    );
+    let fd = fds.into_iter().next().unwrap();
+    let agent = std::thread::spawn(move || answer_eacces(fd));
+    let out = execer.join().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Permission denied"),
+        "{stdout} {}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("rc=1"), "{stdout}");
+    assert!(agent.join().unwrap() >= 1, "the agent got no notification");
+    drop(init_fds);
 }
 
 /// Docker's and podman's default profiles, resolved as their engines do for a default

@@ -353,7 +353,13 @@ fn create_in(
         state::process_start_time(pid.as_raw()).ok_or_else(|| Error::Init(died.into()))?;
     if let (Some(rx), Some(sp)) = (&seccomp_rx, &plan.seccomp) {
         let fd = tty::recv_fd(rx.as_raw_fd())?;
-        let st = oci_state(&opts.id, pid.as_raw(), &bundle, &annotations);
+        let st = oci_state(
+            &opts.id,
+            oci_spec::runtime::ContainerState::Creating,
+            pid.as_raw(),
+            &bundle,
+            &annotations,
+        );
         crate::seccomp::send_to_agent(sp, &fd, &st, pid.as_raw())?;
     }
     let st = State {
@@ -383,9 +389,10 @@ fn create_in(
     })
 }
 
-/// The container's state as an oci-spec value (status `creating`), for the seccomp agent.
-fn oci_state(
+/// The container's state as an oci-spec value, for the seccomp agent.
+pub(crate) fn oci_state(
     id: &str,
+    status: oci_spec::runtime::ContainerState,
     pid: i32,
     bundle: &Path,
     annotations: &std::collections::HashMap<String, String>,
@@ -393,7 +400,7 @@ fn oci_state(
     let mut s = oci_spec::runtime::State::default();
     s.set_version(oci_spec::runtime::VERSION.to_string());
     s.set_id(id.to_string());
-    s.set_status(oci_spec::runtime::ContainerState::Creating);
+    s.set_status(status);
     s.set_pid(Some(pid));
     s.set_bundle(bundle.to_path_buf());
     s.set_annotations(Some(annotations.clone()));

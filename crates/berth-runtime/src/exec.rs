@@ -52,16 +52,7 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
     }
     let plan = process::plan("process", &opts.process)?;
     let seccomp = match &opts.seccomp {
-        Some(s) => {
-            let p = crate::seccomp::plan(s, plan.no_new_privileges)?;
-            if p.listener.is_some() {
-                return Err(Error::config(
-                    "linux.seccomp",
-                    "SCMP_ACT_NOTIFY is not supported for exec processes yet",
-                ));
-            }
-            Some(p)
-        }
+        Some(s) => Some(crate::seccomp::plan(s, plan.no_new_privileges)?),
         None => None,
     };
     let pid = c.state.pid;
@@ -116,6 +107,14 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
     };
     let runtime_exe = crate::exe_guard::runtime_identity();
     let (parent, child) = sync::pair()?;
+    // NOTIFY: the child sends its listener fd here, and we hand it to the agent.
+    let (seccomp_rx, seccomp_tx) = if seccomp.as_ref().is_some_and(|s| s.listener.is_some()) {
+        let (a, b) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| Error::io("socketpair", "seccomp", e))?;
+        (Some(a), Some(OwnedFd::from(b)))
+    } else {
+        (None, None)
+    };
     let cgroups_path = c.state.cgroups_path.clone();
     // SAFETY: fork-like clone of this single-threaded process; the child runs `child_main`,
     // which ends in execve or _exit.
@@ -137,6 +136,7 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
             joins: &joins,
             cgroups_path: &cgroups_path,
             chan: child.0.as_raw_fd(),
+            seccomp_chan: seccomp_tx.as_ref().map(|s| s.as_raw_fd()),
             console: console.as_ref().map(|c| c.as_raw_fd()),
             preserve_fds: opts.preserve_fds,
         };
@@ -154,6 +154,26 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
     let pid = r as i32;
     drop(child);
     drop(console);
+    drop(seccomp_tx);
+    if let (Some(rx), Some(sp)) = (&seccomp_rx, &seccomp) {
+        // The child blocks nothing on this: if it failed before sending, the error is on the
+        // sync channel below.
+        if let Ok(fd) = tty::recv_fd(rx.as_raw_fd()) {
+            let st = crate::create::oci_state(
+                &c.state.id,
+                oci_spec::runtime::ContainerState::Running,
+                c.state.pid,
+                &c.state.bundle,
+                &c.state.annotations,
+            );
+            if let Err(e) = crate::seccomp::send_to_agent(sp, &fd, &st, pid) {
+                // Without its agent the process must not run at all.
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+                return Err(e);
+            }
+        }
+    }
     match parent.recv() {
         Ok(None) => {}
         Ok(Some(Msg::Error(e))) => {
@@ -185,6 +205,7 @@ struct ChildArgs<'a> {
     joins: &'a [(CloneFlags, OwnedFd)],
     cgroups_path: &'a str,
     chan: RawFd,
+    seccomp_chan: Option<RawFd>,
     console: Option<RawFd>,
     preserve_fds: i32,
 }
@@ -197,6 +218,7 @@ fn child_main(a: &ChildArgs) -> Result<Infallible> {
         joins,
         cgroups_path,
         chan,
+        seccomp_chan,
         console,
         preserve_fds,
     } = *a;
@@ -206,6 +228,7 @@ fn child_main(a: &ChildArgs) -> Result<Infallible> {
     // otherwise lead out of it): close all but stdio, the preserved fds and our own.
     let mut keep: Vec<RawFd> = vec![chan];
     keep.extend(console);
+    keep.extend(seccomp_chan);
     keep.extend(joins.iter().map(|(_, fd)| fd.as_raw_fd()));
     crate::init::close_fds_except(3 + preserve_fds, &keep);
     // Join the cgroup while the host's cgroupfs is still visible; take procfs from the host
@@ -230,7 +253,14 @@ fn child_main(a: &ChildArgs) -> Result<Infallible> {
     let checked = crate::exe_guard::check(&exe, runtime_exe)?;
     plan.apply_labels(&proc)?;
     if let Some(s) = seccomp.filter(|s| s.early) {
-        crate::seccomp::install(s)?;
+        if let Some(fd) = crate::seccomp::install(s)? {
+            let Some(chan) = seccomp_chan else {
+                return Err(Error::Other(
+                    "linux.seccomp: no channel for the notify fd".into(),
+                ));
+            };
+            tty::send_fd(chan, fd.as_raw_fd(), "seccomp")?;
+        }
     }
     plan.apply_identity()?;
     // SAFETY: close_range with CLOEXEC only changes fd flags.
