@@ -22,6 +22,9 @@ pub fn options(g: &Global, a: &CreateArgs, mode: Mode, foreground_tty: bool) -> 
 
 pub fn run(g: &Global, a: CreateArgs, log: &Logger) -> anyhow::Result<i32> {
     let c = create::create(&options(g, &a, Mode::Create, false))?;
+    for w in &c.plan.warnings {
+        log.warn(w);
+    }
     log.debug(&format!("created {} with init pid {}", a.id, c.state.pid));
     Ok(0)
 }

@@ -11,6 +11,9 @@ use crate::logging::Logger;
 pub fn run(g: &Global, a: RunArgs, log: &Logger) -> anyhow::Result<i32> {
     let opts = super::create::options(g, &a.create, Mode::Run, !a.detach);
     let c = create::create(&opts)?;
+    for w in &c.plan.warnings {
+        log.warn(w);
+    }
     let sigs = (!a.detach).then(foreground::block_signals);
     let started = (|| -> anyhow::Result<()> {
         c.chan.send(&Msg::Start)?;

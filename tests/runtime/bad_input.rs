@@ -192,3 +192,64 @@ fn hostile_values_and_absent_lsms() {
         assert!(create_fails(&c, &c.id()).contains("linux.mountLabel"));
     }
 }
+
+/// Unknown values (a namespace type, a capability, a seccomp action) are errors naming the
+/// field. Unknown properties must be ignored (config.md), but not silently: each is named
+/// in a warning, so a misspelt security setting is noticed.
+#[test]
+fn unknown_values_fail_and_unknown_properties_warn() {
+    type Edit = Box<dyn Fn(&mut Ctx)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "linux.namespaces[5].type",
+            Box::new(|c: &mut Ctx| {
+                c.config["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "bogus"}))
+            }),
+        ),
+        (
+            "process.capabilities.bounding",
+            Box::new(|c: &mut Ctx| {
+                c.config["process"]["capabilities"]["bounding"] = json!(["CAP_BOGUS"])
+            }),
+        ),
+        (
+            "linux.seccomp.defaultAction",
+            Box::new(|c: &mut Ctx| {
+                c.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_BOGUS"})
+            }),
+        ),
+    ];
+    for (field, set) in cases {
+        // runc 1.1 warns about an unknown capability and drops it.
+        if !is_berth() && field.starts_with("process.capabilities") {
+            continue;
+        }
+        let mut c = Ctx::new();
+        c.args(&["true"]);
+        set(&mut c);
+        c.write_config();
+        let err = create_fails(&c, &c.id());
+        if is_berth() {
+            assert!(err.contains(field), "{field}: {err}");
+        }
+    }
+
+    let mut c = Ctx::new();
+    c.config["linux"]["namespace"] = json!([{"type": "user"}]);
+    c.config["process"]["noNewPrivilege"] = json!(true);
+    c.args(&["true"]);
+    let (out, _) = c.run();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    if is_berth() {
+        let err = text(&out.stderr);
+        for f in ["linux.namespace", "process.noNewPrivilege"] {
+            assert!(
+                err.contains(&format!("unknown property {f} ignored")),
+                "{f}: {err}"
+            );
+        }
+    }
+}

@@ -167,7 +167,13 @@ fn create_in(
     let bundle =
         std::fs::canonicalize(&opts.bundle).map_err(|e| Error::io("bundle", &opts.bundle, e))?;
     let (spec, raw) = spec::load(&bundle)?;
+    let unknown = spec::unknown_fields(&raw, &spec);
     let mut plan = plan::build(&opts.id, &bundle, spec)?;
+    plan.warnings.extend(
+        unknown
+            .into_iter()
+            .map(|f| format!("config.json: unknown property {f} ignored")),
+    );
     plan.no_pivot = opts.no_pivot;
     plan.new_keyring = !opts.no_new_keyring;
     // Socket activation: fds handed to us under LISTEN_FDS go to the container, as with runc.

@@ -64,6 +64,8 @@ pub struct Plan {
     pub new_keyring: bool,
     pub seccomp: Option<crate::seccomp::SeccompPlan>,
     pub spec: Spec,
+    /// What was ignored: unknown properties, unknown syscall names. The caller logs them.
+    pub warnings: Vec<String>,
 }
 
 fn absolute_paths(field: &str, list: &Option<Vec<String>>) -> Result<Vec<PathBuf>> {
@@ -328,6 +330,10 @@ pub fn build(id: &str, bundle: &Path, spec: Spec) -> Result<Plan> {
         cgroups_path,
         no_pivot: false,
         new_keyring: true,
+        warnings: seccomp
+            .as_ref()
+            .map(|s| s.filter.warnings().to_vec())
+            .unwrap_or_default(),
         seccomp,
         spec,
     })
