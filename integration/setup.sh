@@ -40,7 +40,8 @@ if [ ${#missing[@]} -gt 0 ]; then
         fi
     done
 fi
-# The fuzz targets need nightly and cargo-fuzz; best effort (fuzz-short says so if absent).
+# The fuzz targets need cargo-fuzz, and nightly if it can be had (stable with
+# RUSTC_BOOTSTRAP=1 otherwise). fuzz-short fails under CI=true without cargo-fuzz.
 if [ "${1:-}" != minimal ] && command -v rustup >/dev/null; then
     cargo +nightly --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || true
     cargo fuzz --version >/dev/null 2>&1 || cargo install --locked cargo-fuzz >/dev/null 2>&1 || true

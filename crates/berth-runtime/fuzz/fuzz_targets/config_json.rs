@@ -18,6 +18,7 @@ fn bundle() -> &'static PathBuf {
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(spec) = berth_runtime::spec::parse(data) {
+        let _ = berth_runtime::spec::unknown_fields(data, &spec);
         let _ = berth_runtime::plan::build("fuzz", bundle(), spec);
     }
 });
