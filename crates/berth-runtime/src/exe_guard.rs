@@ -274,6 +274,26 @@ mod tests {
     }
 
     #[test]
+    fn the_memfd_fallback_is_a_sealed_copy() {
+        let fd = sealed_copy().unwrap();
+        let seals = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GET_SEALS).unwrap();
+        assert_ne!(seals & libc::F_SEAL_WRITE, 0);
+        assert_ne!(seals & libc::F_SEAL_SEAL, 0);
+        // Same bytes as the binary, and no way to change them.
+        let copy = std::fs::read(fd_path(&fd)).unwrap();
+        assert_eq!(copy, std::fs::read("/proc/self/exe").unwrap());
+        let w = std::fs::OpenOptions::new().write(true).open(fd_path(&fd));
+        if let Ok(mut f) = w {
+            use std::io::Write;
+            assert!(f.write_all(b"x").is_err(), "a sealed copy took a write");
+        }
+    }
+
+    fn fd_path(fd: &OwnedFd) -> String {
+        format!("/proc/self/fd/{}", fd.as_raw_fd())
+    }
+
+    #[test]
     fn ordinary_binaries_and_scripts_pass() {
         let me = runtime_identity().unwrap();
         let sh = CString::new("/bin/sh").unwrap();
