@@ -43,6 +43,7 @@ test-runc:
 # The cgroup and runtime tests in a pure cgroup v2 guest (qemu).
 test-cgv2: build
 	bash integration/cgv2/run.sh
+	CGV2_LSM=selinux bash integration/cgv2/run.sh runtime::lsm runtime::bad_input
 
 # containerd, podman and dockerd driving berth.
 test-clients: build

@@ -12,6 +12,9 @@
 # on the guest's tmpfs, nothing of the host's /run or cgroups is touched.
 # Honours CARGO_TARGET_DIR; CGV2_RUN overrides the path of the cgv2-run tool; CGV2_MEM and
 # CGV2_CPUS size the guest (cgv2-run's defaults: 1024M, all CPUs).
+# The guest kernel boots with a major LSM (this host's kernel has none), so the runtime::lsm
+# tests apply real labels there: CGV2_LSM=apparmor (default) or selinux (Debian's default
+# policy loaded in permissive mode; packages selinux-policy-default and policycoreutils).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 CGV2_RUN=${CGV2_RUN:-$REPO/../shared/tools/cgv2-run}
@@ -36,12 +39,22 @@ for a in "$@"; do ARGS="$ARGS '${a//\'/\'\\\'\'}'"; done
 # The guest's /tmp and /run are empty tmpfs: state and bundles go there. A watchdog prints
 # the kernel log once a task has been stuck in the kernel for 30 s (a hung test otherwise
 # shows nothing until the timeout).
-CMD="export TMPDIR=/tmp RUST_BACKTRACE=1; mkdir -p /run/berth; cd /tmp;
+case ${CGV2_LSM:-apparmor} in
+apparmor)
+  APPEND="apparmor=1 lsm=landlock,lockdown,yama,apparmor,bpf"
+  PREP=":" ;;
+selinux)
+  APPEND="selinux=1 security=selinux lsm=landlock,lockdown,yama,selinux,bpf enforcing=0"
+  PREP="mount -t selinuxfs selinuxfs /sys/fs/selinux && load_policy || { echo 'cgv2/run.sh: cannot load the SELinux policy' >&2; exit 3; }" ;;
+*) echo "cgv2/run.sh: CGV2_LSM must be apparmor or selinux" >&2; exit 2 ;;
+esac
+
+CMD="export TMPDIR=/tmp RUST_BACKTRACE=1; mkdir -p /run/berth; cd /tmp; $PREP;
 echo 30 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null;
 (while sleep 15; do if dmesg | grep -q 'blocked for more than'; then
   echo '== cgv2/run.sh: a task is stuck in the kernel:' >&2; dmesg | tail -n 120 >&2; break; fi;
 done) &
 echo '== ${BIN##*/} (cgroup v2 guest:' \$(cat /sys/fs/cgroup/cgroup.controllers)')';
 '$BIN' $ARGS"
-export CGV2_APPEND="${CGV2_APPEND:-apparmor=1 lsm=landlock,lockdown,yama,apparmor,bpf}"
+export CGV2_APPEND="${CGV2_APPEND:-$APPEND}"
 exec "$CGV2_RUN" -w "$REPO" -t "${CGV2_TIMEOUT:-1200}" -e PATH "$CMD"

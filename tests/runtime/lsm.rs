@@ -108,3 +108,54 @@ fn apparmor_profile_that_is_not_loaded_is_a_clear_error() {
         assert!(!c.root.join(&id).exists(), "state dir left behind");
     }
 }
+
+fn selinux() -> bool {
+    Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+/// With SELinux (the guest run with `CGV2_LSM=selinux` loads Debian's policy, permissive),
+/// `process.selinuxLabel` becomes the container's context, an exec'd process inherits it,
+/// and `linux.mountLabel` is the context of the filesystems berth mounts. Without SELinux,
+/// `hostile_values_and_absent_lsms` checks the clear errors.
+#[test]
+fn selinux_labels_apply_to_the_process_its_exec_and_mounts() {
+    if !selinux() {
+        return;
+    }
+    // Debian's default policy has no container_t: any valid domain and file type will do.
+    let label = "system_u:system_r:unconfined_t:s0:c1,c2";
+    let mount_label = "system_u:object_r:tmpfs_t:s0:c1,c2";
+    let mut c = Ctx::new();
+    c.config["process"]["selinuxLabel"] = json!(label);
+    c.config["linux"]["mountLabel"] = json!(mount_label);
+    c.sh("cat /proc/self/attr/current; echo; grep ' /tmp ' /proc/self/mountinfo");
+    let stdout = c.run_ok();
+    assert!(stdout.starts_with(label), "{stdout}");
+    assert!(
+        stdout.contains(&format!("context=\"{mount_label}\"")),
+        "{stdout}"
+    );
+
+    c.args(&["sleep", "1000"]);
+    let id = c.create();
+    let out = c.rt(&["start", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = c.rt(&["exec", &id, "cat", "/proc/self/attr/current"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with(label),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // A label the policy does not know is refused, naming the field.
+    let mut c = Ctx::new();
+    c.config["process"]["selinuxLabel"] = json!("system_u:system_r:no_such_t:s0");
+    c.args(&["true"]);
+    let (out, _) = c.run();
+    assert!(!out.status.success());
+    if is_berth() {
+        let err = text(&out.stderr);
+        assert!(err.contains("process.selinuxLabel"), "{err}");
+    }
+}
