@@ -6,7 +6,35 @@ mod logging;
 
 use clap::Parser;
 
+/// Whether the verb puts a process into a container (`create`, `run`, `exec`), found by a
+/// scan of argv: the full parse is not cheap, and it would run again after the re-exec.
+fn enters_container() -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let mut args = std::env::args_os().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_bytes() {
+            b"--root" | b"--log" | b"--log-format" | b"--criu" => {
+                args.next();
+            }
+            a if a.starts_with(b"-") => {}
+            verb => return matches!(verb, b"create" | b"run" | b"exec"),
+        }
+    }
+    false
+}
+
+/// CVE-2019-5736: processes that enter a container must not run from a writable binary.
+fn protect() {
+    if let Err(e) = berth_runtime::exe_guard::protect_self() {
+        eprintln!("berth: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn main() {
+    if enters_container() {
+        protect();
+    }
     let cli = cli::Cli::parse();
     let log = logging::Logger::new(&cli.global);
     if cli.version {
@@ -18,15 +46,12 @@ fn main() {
         eprintln!("berth: no command given (see berth --help)");
         std::process::exit(2);
     };
-    // CVE-2019-5736: processes that enter a container must not run from a writable binary.
+    // The scan above cannot be fooled into skipping this: it returns at once when protected.
     if matches!(
         command,
         cli::Command::Create(_) | cli::Command::Run(_) | cli::Command::Exec(_)
     ) {
-        if let Err(e) = berth_runtime::exe_guard::protect_self() {
-            log.error(&e.to_string());
-            std::process::exit(1);
-        }
+        protect();
     }
     let code = match commands::dispatch(cli.global.clone(), command, &log) {
         Ok(code) => code,
