@@ -2,7 +2,11 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 BERTH_DEBUG := target/debug/berth
-BERTH_RELEASE := target/release/berth
+# The release binary links glibc statically (static-pie): create, run and exec re-exec berth
+# once (see exe_guard), and a static binary starts about 0.35 ms sooner (no ld.so, no shared
+# libraries to map). The target is named so that build scripts and proc-macros stay dynamic.
+RELEASE_TARGET := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+BERTH_RELEASE := target/$(RELEASE_TARGET)/release/berth
 
 .PHONY: all setup build release demo test lint test-workspace test-runc test-cgv2 test-clients \
         conformance fuzz-short bench bench-image clean
@@ -18,7 +22,7 @@ build:
 
 release:
 	bash integration/setup.sh minimal
-	$(CARGO) build --release
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(RELEASE_TARGET) --bin berth
 
 # Build berth, make a busybox bundle and run a container in it.
 demo: release
