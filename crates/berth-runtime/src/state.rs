@@ -327,11 +327,12 @@ mod tests {
     #[test]
     fn invalid_ids_never_touch_the_filesystem() {
         let root = tempfile::tempdir().unwrap();
+        let name = format!("berth-id-test-{}", std::process::id());
         assert!(matches!(
-            ContainerDir::create(root.path(), "../x"),
+            ContainerDir::create(root.path(), &format!("../{name}")),
             Err(Error::InvalidId { .. })
         ));
-        assert!(!root.path().parent().unwrap().join("x").exists());
+        assert!(!root.path().parent().unwrap().join(name).exists());
     }
 
     #[test]
