@@ -45,6 +45,18 @@ impl Drop for Profile {
     }
 }
 
+/// Starts the configured container (running `sleep`) and returns what an exec'd process
+/// reads in its `/proc/self/attr/current`.
+fn label_of_exec(c: &mut Ctx) -> String {
+    c.args(&["sleep", "1000"]);
+    let id = c.create();
+    let out = c.rt(&["start", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = c.rt(&["exec", &id, "cat", "/proc/self/attr/current"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
 #[test]
 fn apparmor_profile_confines_the_container_and_its_exec() {
     let mut c = Ctx::new();
@@ -73,17 +85,8 @@ fn apparmor_profile_confines_the_container_and_its_exec() {
     );
 
     // An exec'd process is confined like the container.
-    c.args(&["sleep", "1000"]);
-    let id = c.create();
-    let out = c.rt(&["start", &id]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = c.rt(&["exec", &id, "cat", "/proc/self/attr/current"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains(&format!("{name} (enforce)")),
-        "{}",
-        text(&out.stdout)
-    );
+    let label = label_of_exec(&mut c);
+    assert!(label.contains(&format!("{name} (enforce)")), "{label}");
 }
 
 #[test]
@@ -136,17 +139,8 @@ fn selinux_labels_apply_to_the_process_its_exec_and_mounts() {
         "{stdout}"
     );
 
-    c.args(&["sleep", "1000"]);
-    let id = c.create();
-    let out = c.rt(&["start", &id]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = c.rt(&["exec", &id, "cat", "/proc/self/attr/current"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).starts_with(label),
-        "{}",
-        text(&out.stdout)
-    );
+    let exec_label = label_of_exec(&mut c);
+    assert!(exec_label.starts_with(label), "{exec_label}");
 
     // A label the policy does not know is refused, naming the field.
     let mut c = Ctx::new();

@@ -183,6 +183,21 @@ fn exec_processes_get_the_filter_too() {
     assert_eq!(text(&out.stdout), "denied\n", "{}", text(&out.stderr));
 }
 
+/// A profile sending mkdir to an agent at a socket in the test's dir (metadata `agent-meta`);
+/// returns the agent's listening socket.
+fn notify_mkdir(c: &mut Ctx) -> std::os::unix::net::UnixListener {
+    let sock = c.dir.path().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    c.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "listenerPath": sock,
+        "listenerMetadata": "agent-meta",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+    });
+    listener
+}
+
 /// SCMP_ACT_NOTIFY: the listener fd reaches the agent at listenerPath with the container's
 /// state and metadata, and the agent's answers decide the syscall's result.
 #[test]
@@ -193,15 +208,7 @@ fn notify_goes_to_the_agent() {
         return;
     }
     let mut c = Ctx::new();
-    let sock = c.dir.path().join("agent.sock");
-    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    c.config["linux"]["seccomp"] = json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "architectures": ["SCMP_ARCH_X86_64"],
-        "listenerPath": sock,
-        "listenerMetadata": "agent-meta",
-        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
-    });
+    let listener = notify_mkdir(&mut c);
     c.sh("mkdir /tmp/x 2>&1; echo rc=$?");
     c.write_config();
     let id = c.id();
@@ -263,14 +270,7 @@ fn notify_reaches_the_agent_for_exec_processes_too() {
         return;
     }
     let mut c = Ctx::new();
-    let sock = c.dir.path().join("agent.sock");
-    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    c.config["linux"]["seccomp"] = json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "architectures": ["SCMP_ARCH_X86_64"],
-        "listenerPath": sock,
-        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
-    });
+    let listener = notify_mkdir(&mut c);
     c.args(&["sleep", "1000"]);
     c.write_config();
     let id = c.id();
