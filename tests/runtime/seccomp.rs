@@ -317,6 +317,42 @@ fn notify_reaches_the_agent_for_exec_processes_too() {
     drop(init_fds);
 }
 
+/// NOTIFY for an exec'd process whose agent is gone: exec fails naming listenerPath, and
+/// the process never runs anything of its own.
+#[test]
+fn exec_without_its_seccomp_agent_never_runs() {
+    if !super::harness::is_berth() {
+        return;
+    }
+    let mut c = Ctx::new();
+    let listener = notify_mkdir(&mut c);
+    let out_dir = c.dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    c.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/out", "type": "bind", "source": out_dir, "options": ["rbind", "rw"]
+    }));
+    c.args(&["sleep", "1000"]);
+    c.write_config();
+    let id = c.id();
+    let create = c.cmd(&["create", "--bundle", c.bundle.to_str().unwrap(), &id]);
+    let creator = std::thread::spawn(move || super::harness::capture(create));
+    let (conn, _) = listener.accept().unwrap();
+    let (_, init_fds) =
+        berth_seccomp::notify::recv_from_runtime(std::os::fd::AsFd::as_fd(&conn)).unwrap();
+    drop(conn);
+    let out = creator.join().unwrap();
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    // The agent goes away.
+    drop(listener);
+    std::fs::remove_file(c.dir.path().join("agent.sock")).unwrap();
+    let out = c.rt(&["exec", &id, "sh", "-c", "echo ran > /out/ran"]);
+    assert!(!out.status.success(), "exec ran without its agent");
+    let err = text(&out.stderr);
+    assert!(err.contains("listenerPath"), "{err}");
+    assert!(!out_dir.join("ran").exists(), "the process ran");
+    drop(init_fds);
+}
+
 /// Docker's and podman's default profiles, resolved as their engines do for a default
 /// container, load and behave: ordinary programs run, unshare and mount are refused with
 /// EPERM, and (Docker's) keyctl too.

@@ -139,12 +139,13 @@ fn runtime_binary_is_not_writable_from_the_container() {
     let mut c = Ctx::new();
     c.config["process"]["capabilities"] = json!({"bounding": ["CAP_DAC_OVERRIDE", "CAP_SYS_PTRACE"], "effective": ["CAP_DAC_OVERRIDE", "CAP_SYS_PTRACE"], "permitted": ["CAP_DAC_OVERRIDE", "CAP_SYS_PTRACE"]});
     // The init is still the runtime until start: while created, try to reach /proc/1/exe
-    // from an exec'd process.
+    // from an exec'd process. Only an open for appending, never a write: a regression must
+    // not get to change the binary.
     c.args(&["sleep", "1000"]);
     let id = c.create();
-    let out = c.rt(&["exec", &id, "sh", "-c", "cat /proc/1/exe > /dev/null 2>&1 && echo readable; echo x >> /proc/1/exe 2>/dev/null && echo WRITTEN; echo end"]);
+    let out = c.rt(&["exec", &id, "sh", "-c", "cat /proc/1/exe > /dev/null 2>&1 && echo readable; (exec 3>>/proc/1/exe) 2>/dev/null && echo WRITABLE; echo end"]);
     assert!(
-        !text(&out.stdout).contains("WRITTEN"),
+        !text(&out.stdout).contains("WRITABLE"),
         "{}",
         text(&out.stdout)
     );

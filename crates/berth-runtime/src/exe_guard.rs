@@ -172,8 +172,9 @@ pub fn exec_fd(fd: &OwnedFd, args: &[CString], env: &[CString]) -> Error {
     Error::Other(format!("exec: {}", nix::errno::Errno::last().desc()))
 }
 
-/// True when `/proc/self/exe` cannot be written through: it lives on a read-only mount, or it
-/// is a memfd sealed against writes.
+/// True when `/proc/self/exe` is one of the views [`protect_self`] makes: the binary alone on
+/// a detached read-only mount (its path is then `/`), or a memfd sealed against writes. A
+/// read-only mount the host can remount read-write does not count.
 pub fn self_is_protected() -> bool {
     let Ok(fd) = nix::fcntl::open(
         "/proc/self/exe",
@@ -182,8 +183,10 @@ pub fn self_is_protected() -> bool {
     ) else {
         return false;
     };
-    if nix::sys::statvfs::fstatvfs(&fd)
-        .is_ok_and(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+    let detached = std::fs::read_link("/proc/self/exe").is_ok_and(|p| p == Path::new("/"));
+    if detached
+        && nix::sys::statvfs::fstatvfs(&fd)
+            .is_ok_and(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
     {
         return true;
     }
@@ -236,10 +239,24 @@ pub fn protect_self() -> Result<()> {
 fn sealed_copy() -> Result<OwnedFd> {
     let exe = Path::new("/proc/self/exe");
     let mut src = std::fs::File::open(exe).map_err(|e| Error::io("open", exe, e))?;
-    let fd = nix::sys::memfd::memfd_create(
-        c"berth",
-        nix::sys::memfd::MFdFlags::MFD_CLOEXEC | nix::sys::memfd::MFdFlags::MFD_ALLOW_SEALING,
-    )
+    // MFD_EXEC: with vm.memfd_noexec set (6.3+), a memfd is otherwise not executable; older
+    // kernels do not know the flag.
+    const MFD_EXEC: libc::c_uint = 0x10;
+    let create = |flags: libc::c_uint| {
+        // SAFETY: a NUL-terminated name and plain flags; returns a new fd or -1.
+        let fd = unsafe { libc::memfd_create(c"berth".as_ptr(), flags) };
+        if fd < 0 {
+            Err(nix::errno::Errno::last())
+        } else {
+            // SAFETY: a fresh fd from the kernel.
+            Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+        }
+    };
+    let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    let fd: OwnedFd = match create(base | MFD_EXEC) {
+        Err(nix::errno::Errno::EINVAL) => create(base),
+        r => r,
+    }
     .map_err(|e| Error::call("memfd_create", e))?;
     let mut dst = std::fs::File::from(fd);
     std::io::copy(&mut src, &mut dst).map_err(|e| Error::io("copy", exe, e))?;
@@ -287,6 +304,12 @@ mod tests {
             use std::io::Write;
             assert!(f.write_all(b"x").is_err(), "a sealed copy took a write");
         }
+        // And it runs (this test binary lists its tests).
+        let out = std::process::Command::new(fd_path(&fd))
+            .arg("--list")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "the sealed copy does not run");
     }
 
     fn fd_path(fd: &OwnedFd) -> String {

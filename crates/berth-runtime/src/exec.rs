@@ -156,22 +156,37 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
     drop(console);
     drop(seccomp_tx);
     if let (Some(rx), Some(sp)) = (&seccomp_rx, &seccomp) {
-        // The child blocks nothing on this: if it failed before sending, the error is on the
-        // sync channel below.
-        if let Ok(fd) = tty::recv_fd(rx.as_raw_fd()) {
-            let st = crate::create::oci_state(
-                &c.state.id,
-                oci_spec::runtime::ContainerState::Running,
-                c.state.pid,
-                &c.state.bundle,
-                &c.state.annotations,
-            );
-            if let Err(e) = crate::seccomp::send_to_agent(sp, &fd, &st, pid) {
-                // Without its agent the process must not run at all.
-                let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
-                let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
-                return Err(e);
-            }
+        let status = match c.status() {
+            Status::Created => oci_spec::runtime::ContainerState::Created,
+            _ => oci_spec::runtime::ContainerState::Running,
+        };
+        let handed = tty::recv_fd_for(rx.as_raw_fd(), "receive the seccomp notify fd")
+            .and_then(|fd| {
+                let st = crate::create::oci_state(
+                    &c.state.id,
+                    status,
+                    c.state.pid,
+                    &c.state.bundle,
+                    &c.state.annotations,
+                );
+                crate::seccomp::send_to_agent(sp, &fd, &st, pid)
+            })
+            .and_then(|()| {
+                use std::io::Write;
+                (&*rx)
+                    .write_all(b"A")
+                    .map_err(|e| Error::io("seccomp hand-off", "ack", e))
+            });
+        if let Err(e) = handed {
+            // The child waits for the ack before it runs anything of the container: without
+            // its agent it never does. If it failed first, its error is the real reason.
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+            let first = match parent.recv() {
+                Ok(Some(Msg::Error(m))) => Some(Error::Init(m)),
+                _ => None,
+            };
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+            return Err(first.unwrap_or(e));
         }
     }
     match parent.recv() {
@@ -260,6 +275,23 @@ fn child_main(a: &ChildArgs) -> Result<Infallible> {
                 ));
             };
             tty::send_fd(chan, fd.as_raw_fd(), "seccomp")?;
+            drop(fd);
+            // Nothing of the container runs before the agent has the fd.
+            let mut ack = [0u8; 1];
+            loop {
+                // SAFETY: `chan` is our open end of the hand-off socket for this whole call.
+                let sock = unsafe { std::os::fd::BorrowedFd::borrow_raw(chan) };
+                match nix::unistd::read(sock, &mut ack) {
+                    Ok(1) => break,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    _ => {
+                        return Err(Error::Other(
+                            "linux.seccomp.listenerPath: the agent did not get the notify fd"
+                                .into(),
+                        ))
+                    }
+                }
+            }
         }
     }
     plan.apply_identity()?;

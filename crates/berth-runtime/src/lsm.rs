@@ -25,19 +25,31 @@ pub fn selinux_enabled() -> bool {
     Path::new("/sys/fs/selinux/enforce").exists()
 }
 
+/// Writes `data` to our `attr/<lsm>/exec`, or to the shared `attr/exec` on kernels without
+/// per-LSM directories (before 5.8). Only a missing file falls back: an error of the write
+/// itself is the LSM's answer.
+fn write_exec_attr(proc: &Proc, lsm: &str, data: &[u8]) -> Result<()> {
+    let own = format!("thread-self/attr/{lsm}/exec");
+    let (fd, rel) = match proc.open_write(&own) {
+        Err(Error::Sys {
+            errno: Errno::ENOENT,
+            ..
+        }) => {
+            let shared = "thread-self/attr/exec".to_string();
+            (proc.open_write(&shared)?, shared)
+        }
+        r => (r?, own),
+    };
+    nix::unistd::write(&fd, data)
+        .map_err(|e| Error::sys("write", Path::new("/proc").join(rel), e))?;
+    Ok(())
+}
+
 /// Asks AppArmor to confine us with `profile` from the next `execve` on.
 pub fn apparmor_exec(proc: &Proc, profile: &str) -> Result<()> {
     let field = "process.apparmorProfile";
     let data = format!("exec {profile}");
-    // The per-LSM directory exists since 5.8; the shared file is the older interface.
-    let r = match proc.write("thread-self/attr/apparmor/exec", data.as_bytes()) {
-        Err(Error::Sys {
-            errno: Errno::ENOENT,
-            ..
-        }) => proc.write("thread-self/attr/exec", data.as_bytes()),
-        r => r,
-    };
-    r.map_err(|e| match e {
+    write_exec_attr(proc, "apparmor", data.as_bytes()).map_err(|e| match e {
         Error::Sys {
             errno: Errno::ENOENT,
             ..
@@ -48,14 +60,8 @@ pub fn apparmor_exec(proc: &Proc, profile: &str) -> Result<()> {
 
 /// Asks SELinux to run the next `execve` with `label`.
 pub fn selinux_exec(proc: &Proc, label: &str) -> Result<()> {
-    let r = match proc.write("thread-self/attr/selinux/exec", label.as_bytes()) {
-        Err(Error::Sys {
-            errno: Errno::ENOENT,
-            ..
-        }) => proc.write("thread-self/attr/exec", label.as_bytes()),
-        r => r,
-    };
-    r.map_err(|e| Error::config("process.selinuxLabel", format!("{label:?}: {e}")))
+    write_exec_attr(proc, "selinux", label.as_bytes())
+        .map_err(|e| Error::config("process.selinuxLabel", format!("{label:?}: {e}")))
 }
 
 /// Applies the labels of a process about to exec.

@@ -412,7 +412,7 @@ pub fn mask_paths(paths: &[PathBuf]) -> Result<()> {
         } else {
             let dev = match &null {
                 Some(n) => n,
-                None => null.insert(dev_null()?),
+                None => null.insert(dev_null(root_fd()?.as_raw_fd())?),
             };
             let tree = fs::open_tree_clone_fd(dev.as_raw_fd(), Path::new("/dev/null"))?;
             fs::move_mount(tree.as_raw_fd(), fd.as_raw_fd(), p)?;
@@ -424,10 +424,9 @@ pub fn mask_paths(paths: &[PathBuf]) -> Result<()> {
 /// The container's `/dev/null`, verified to be the null device. If the image made it a
 /// symlink or a bind of some procfs file, masking with it would expose that file instead
 /// (CVE-2025-31133).
-fn dev_null() -> Result<OwnedFd> {
+fn dev_null(root: RawFd) -> Result<OwnedFd> {
     let path = Path::new("/dev/null");
-    let root = root_fd()?;
-    let fd = fs::open_in_root(root.as_raw_fd(), path, OFlag::O_PATH | OFlag::O_NOFOLLOW, 0)?;
+    let fd = fs::open_in_root(root, path, OFlag::O_PATH | OFlag::O_NOFOLLOW, 0)?;
     let st = nix::sys::stat::fstat(&fd).map_err(|e| Error::sys("stat", path, e))?;
     if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
         return Err(Error::sys(
@@ -469,4 +468,47 @@ pub fn sysctl(entries: &[(String, String)], proc: &crate::procfs::Proc) -> Resul
             .map_err(|e| Error::Other(format!("linux.sysctl.{k}: {e}")))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root_with_null(make: impl FnOnce(&Path)) -> (tempfile::TempDir, OwnedFd) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("dev")).unwrap();
+        make(&dir.path().join("dev/null"));
+        let fd = nix::fcntl::open(
+            dir.path(),
+            OFlag::O_PATH | OFlag::O_DIRECTORY,
+            nix::sys::stat::Mode::empty(),
+        )
+        .unwrap();
+        (dir, fd)
+    }
+
+    #[test]
+    fn only_the_null_device_masks() {
+        // A symlink to a procfs file (CVE-2025-31133), even one to the real /dev/null.
+        for target in ["/proc/sys/kernel/core_pattern", "/dev/null"] {
+            let (_d, root) = root_with_null(|p| std::os::unix::fs::symlink(target, p).unwrap());
+            assert!(dev_null(root.as_raw_fd()).is_err(), "symlink to {target}");
+        }
+        let (_d, root) = root_with_null(|p| std::fs::write(p, "").unwrap());
+        let err = dev_null(root.as_raw_fd()).unwrap_err().to_string();
+        assert!(err.contains("/dev/null"), "{err}");
+        // The real device (mknod needs root; the suite runs as root).
+        if nix::unistd::geteuid().is_root() {
+            let (_d, root) = root_with_null(|p| {
+                nix::sys::stat::mknod(
+                    p,
+                    nix::sys::stat::SFlag::S_IFCHR,
+                    nix::sys::stat::Mode::from_bits_truncate(0o666),
+                    nix::sys::stat::makedev(1, 3),
+                )
+                .unwrap()
+            });
+            assert!(dev_null(root.as_raw_fd()).is_ok());
+        }
+    }
 }

@@ -100,20 +100,26 @@ pub fn make_controlling(slave: RawFd) -> Result<()> {
 
 /// Receives one fd sent with SCM_RIGHTS.
 pub fn recv_fd(sock: RawFd) -> Result<OwnedFd> {
+    recv_fd_for(sock, "receive the console")
+}
+
+/// Receives one fd sent with [`send_fd`]; `what` names the operation in errors.
+pub fn recv_fd_for(sock: RawFd, what: &'static str) -> Result<OwnedFd> {
     let mut buf = [0u8; 256];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-    let msg = nix::sys::socket::recvmsg::<()>(
-        sock,
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .map_err(|e| Error::call("receive the console", e))?;
-    for c in msg
-        .cmsgs()
-        .map_err(|e| Error::call("receive the console", e))?
-    {
+    let msg = loop {
+        match nix::sys::socket::recvmsg::<()>(
+            sock,
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Err(Errno::EINTR) => continue,
+            r => break r.map_err(|e| Error::call(what, e))?,
+        }
+    };
+    for c in msg.cmsgs().map_err(|e| Error::call(what, e))? {
         if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
             if let Some(fd) = fds.first() {
                 // SAFETY: the kernel installed this fd for us.
@@ -121,9 +127,7 @@ pub fn recv_fd(sock: RawFd) -> Result<OwnedFd> {
             }
         }
     }
-    Err(Error::Other(
-        "receive the console: no fd in the message".into(),
-    ))
+    Err(Error::Other(format!("{what}: no fd in the message")))
 }
 
 /// Puts our terminal in raw mode while a foreground container owns it; restored on drop.
