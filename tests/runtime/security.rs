@@ -193,6 +193,59 @@ fn runtime_binary_held_through_proc_exe_stays_unwritable() {
     }
 }
 
+/// The same for `exec`: the forked process that joins the container runs from the read-only
+/// view too. A NOTIFY filter on execve/execveat holds it at its last step, still the runtime,
+/// while the test looks at its `/proc/<pid>/exe`.
+#[test]
+fn exec_process_runs_from_a_read_only_view_of_the_runtime() {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    if !super::harness::is_berth() {
+        return;
+    }
+    let mut c = Ctx::new();
+    let sock = c.dir.path().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    c.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "listenerPath": sock,
+        "syscalls": [{"names": ["execve", "execveat"], "action": "SCMP_ACT_NOTIFY"}],
+    });
+    // The init never execs: the container stays created.
+    c.args(&["sleep", "1000"]);
+    c.write_config();
+    let id = c.id();
+    let create = c.cmd(&["create", "--bundle", c.bundle.to_str().unwrap(), &id]);
+    let creator = std::thread::spawn(move || super::harness::capture(create));
+    let (conn, _) = listener.accept().unwrap();
+    let (_, init_fds) = berth_seccomp::notify::recv_from_runtime(conn.as_fd()).unwrap();
+    drop(conn);
+    let out = creator.join().unwrap();
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+
+    let exec = c.cmd(&["exec", &id, "true"]);
+    let execer = std::thread::spawn(move || super::harness::capture(exec));
+    let (conn, _) = listener.accept().unwrap();
+    let (_, fds) = berth_seccomp::notify::recv_from_runtime(conn.as_fd()).unwrap();
+    drop(conn);
+    let fd = fds.into_iter().next().unwrap();
+    let n = berth_seccomp::notify::recv(fd.as_fd()).unwrap();
+    let exe = format!("/proc/{}/exe", n.pid);
+    let seen = std::fs::metadata(&exe).unwrap();
+    let bin = std::fs::metadata(super::harness::runtime()).unwrap();
+    let writable = nix::unistd::access(exe.as_str(), nix::unistd::AccessFlags::W_OK);
+    let _ = berth_seccomp::notify::respond(
+        fd.as_fd(),
+        n.id,
+        berth_seccomp::notify::Response::Errno(libc::EPERM),
+    );
+    let _ = execer.join().unwrap();
+    assert_eq!((seen.dev(), seen.ino()), (bin.dev(), bin.ino()));
+    assert_eq!(writable, Err(nix::errno::Errno::EROFS));
+    drop(init_fds);
+}
+
 fn which(p: &std::path::Path) -> std::path::PathBuf {
     if p.is_absolute() {
         return p.to_path_buf();
