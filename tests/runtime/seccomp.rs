@@ -1,5 +1,8 @@
 //! `linux.seccomp`: the filter is loaded just before the process runs and behaves.
 
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+
 use serde_json::json;
 
 use super::harness::{text, Ctx};
@@ -183,19 +186,43 @@ fn exec_processes_get_the_filter_too() {
     assert_eq!(text(&out.stdout), "denied\n", "{}", text(&out.stderr));
 }
 
-/// A profile sending mkdir to an agent at a socket in the test's dir (metadata `agent-meta`);
-/// returns the agent's listening socket.
-fn notify_mkdir(c: &mut Ctx) -> std::os::unix::net::UnixListener {
+/// A profile sending the syscalls `names` to an agent at a socket in the test's dir
+/// (metadata `agent-meta`); returns the agent's listening socket.
+pub(crate) fn notify_profile(c: &mut Ctx, names: &[&str]) -> UnixListener {
     let sock = c.dir.path().join("agent.sock");
-    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let listener = UnixListener::bind(&sock).unwrap();
     c.config["linux"]["seccomp"] = json!({
         "defaultAction": "SCMP_ACT_ALLOW",
         "architectures": ["SCMP_ARCH_X86_64"],
         "listenerPath": sock,
         "listenerMetadata": "agent-meta",
-        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+        "syscalls": [{"names": names, "action": "SCMP_ACT_NOTIFY"}],
     });
     listener
+}
+
+fn notify_mkdir(c: &mut Ctx) -> UnixListener {
+    notify_profile(c, &["mkdir", "mkdirat"])
+}
+
+/// The agent's side of the runtime's next hand-off: the process state (as JSON) and the fds.
+pub(crate) fn agent_accept(listener: &UnixListener) -> (serde_json::Value, Vec<OwnedFd>) {
+    let (conn, _) = listener.accept().unwrap();
+    let (state, fds) = berth_seccomp::notify::recv_from_runtime(conn.as_fd()).unwrap();
+    (serde_json::to_value(&state).unwrap(), fds)
+}
+
+/// `create` of the configured container while the agent takes the init's listener fd; returns
+/// the id and that fd (keep it open while the container lives).
+pub(crate) fn create_with_agent(c: &Ctx, listener: &UnixListener) -> (String, Vec<OwnedFd>) {
+    c.write_config();
+    let id = c.id();
+    let create = c.cmd(&["create", "--bundle", c.bundle.to_str().unwrap(), &id]);
+    let creator = std::thread::spawn(move || super::harness::capture(create));
+    let (_, fds) = agent_accept(listener);
+    let out = creator.join().unwrap();
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    (id, fds)
 }
 
 /// SCMP_ACT_NOTIFY: the listener fd reaches the agent at listenerPath with the container's
@@ -214,14 +241,10 @@ fn notify_goes_to_the_agent() {
     let id = c.id();
     let run = c.cmd(&["run", "--bundle", c.bundle.to_str().unwrap(), &id]);
     let runner = std::thread::spawn(move || super::harness::capture(run));
-    let (conn, _) = listener.accept().unwrap();
-    let (state, fds) =
-        berth_seccomp::notify::recv_from_runtime(std::os::fd::AsFd::as_fd(&conn)).unwrap();
-    let v = serde_json::to_value(&state).unwrap();
+    let (v, fds) = agent_accept(&listener);
     assert_eq!(v["metadata"], "agent-meta");
     assert_eq!(v["state"]["id"], id.as_str());
     let fd = fds.into_iter().next().unwrap();
-    drop(conn);
     let agent = std::thread::spawn(move || answer_eacces(fd));
     let out = runner.join().unwrap();
     assert!(agent.join().unwrap() >= 1, "the agent got no notification");
@@ -272,27 +295,14 @@ fn notify_reaches_the_agent_for_exec_processes_too() {
     let mut c = Ctx::new();
     let listener = notify_mkdir(&mut c);
     c.args(&["sleep", "1000"]);
-    c.write_config();
-    let id = c.id();
-    let create = c.cmd(&["create", "--bundle", c.bundle.to_str().unwrap(), &id]);
-    let creator = std::thread::spawn(move || super::harness::capture(create));
     // The init's fd: kept open (its agent) but never asked anything here.
-    let (conn, _) = listener.accept().unwrap();
-    let (_, init_fds) =
-        berth_seccomp::notify::recv_from_runtime(std::os::fd::AsFd::as_fd(&conn)).unwrap();
-    drop(conn);
-    let out = creator.join().unwrap();
-    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    let (id, init_fds) = create_with_agent(&c, &listener);
     let out = c.rt(&["start", &id]);
     assert!(out.status.success(), "start: {}", text(&out.stderr));
 
     let exec = c.cmd(&["exec", &id, "sh", "-c", "mkdir /tmp/x 2>&1; echo rc=$?"]);
     let execer = std::thread::spawn(move || super::harness::capture(exec));
-    let (conn, _) = listener.accept().unwrap();
-    let (state, fds) =
-        berth_seccomp::notify::recv_from_runtime(std::os::fd::AsFd::as_fd(&conn)).unwrap();
-    drop(conn);
-    let v = serde_json::to_value(&state).unwrap();
+    let (v, fds) = agent_accept(&listener);
     assert_eq!(v["state"]["id"], id.as_str());
     assert_eq!(v["state"]["status"], "running");
     let (pid, init) = (
@@ -332,16 +342,7 @@ fn exec_without_its_seccomp_agent_never_runs() {
         "destination": "/out", "type": "bind", "source": out_dir, "options": ["rbind", "rw"]
     }));
     c.args(&["sleep", "1000"]);
-    c.write_config();
-    let id = c.id();
-    let create = c.cmd(&["create", "--bundle", c.bundle.to_str().unwrap(), &id]);
-    let creator = std::thread::spawn(move || super::harness::capture(create));
-    let (conn, _) = listener.accept().unwrap();
-    let (_, init_fds) =
-        berth_seccomp::notify::recv_from_runtime(std::os::fd::AsFd::as_fd(&conn)).unwrap();
-    drop(conn);
-    let out = creator.join().unwrap();
-    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    let (id, init_fds) = create_with_agent(&c, &listener);
     // The agent goes away.
     drop(listener);
     std::fs::remove_file(c.dir.path().join("agent.sock")).unwrap();

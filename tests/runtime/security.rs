@@ -204,31 +204,14 @@ fn exec_process_runs_from_a_read_only_view_of_the_runtime() {
         return;
     }
     let mut c = Ctx::new();
-    let sock = c.dir.path().join("agent.sock");
-    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    c.config["linux"]["seccomp"] = json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "architectures": ["SCMP_ARCH_X86_64"],
-        "listenerPath": sock,
-        "syscalls": [{"names": ["execve", "execveat"], "action": "SCMP_ACT_NOTIFY"}],
-    });
+    let listener = super::seccomp::notify_profile(&mut c, &["execve", "execveat"]);
     // The init never execs: the container stays created.
     c.args(&["sleep", "1000"]);
-    c.write_config();
-    let id = c.id();
-    let create = c.cmd(&["create", "--bundle", c.bundle.to_str().unwrap(), &id]);
-    let creator = std::thread::spawn(move || super::harness::capture(create));
-    let (conn, _) = listener.accept().unwrap();
-    let (_, init_fds) = berth_seccomp::notify::recv_from_runtime(conn.as_fd()).unwrap();
-    drop(conn);
-    let out = creator.join().unwrap();
-    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    let (id, init_fds) = super::seccomp::create_with_agent(&c, &listener);
 
     let exec = c.cmd(&["exec", &id, "true"]);
     let execer = std::thread::spawn(move || super::harness::capture(exec));
-    let (conn, _) = listener.accept().unwrap();
-    let (_, fds) = berth_seccomp::notify::recv_from_runtime(conn.as_fd()).unwrap();
-    drop(conn);
+    let (_, fds) = super::seccomp::agent_accept(&listener);
     let fd = fds.into_iter().next().unwrap();
     let n = berth_seccomp::notify::recv(fd.as_fd()).unwrap();
     let exe = format!("/proc/{}/exe", n.pid);
