@@ -166,8 +166,7 @@ fn create_in(
 ) -> Result<Created> {
     let bundle =
         std::fs::canonicalize(&opts.bundle).map_err(|e| Error::io("bundle", &opts.bundle, e))?;
-    let (spec, raw) = spec::load(&bundle)?;
-    let unknown = spec::unknown_fields(&raw, &spec);
+    let (spec, raw, unknown) = spec::load(&bundle)?;
     let mut plan = plan::build(&opts.id, &bundle, spec)?;
     plan.warnings.extend(
         unknown

@@ -249,11 +249,16 @@ fn child_main(a: &ChildArgs) -> Result<Infallible> {
     // Join the cgroup while the host's cgroupfs is still visible; take procfs from the host
     // too, before the container's mounts are in the way.
     cgroups::enter(cgroups_path)?;
-    let proc = crate::procfs::Proc::open()?;
+    let proc = plan
+        .writes_procfs()
+        .then(crate::procfs::Proc::open)
+        .transpose()?;
     for (flag, fd) in joins {
         setns(fd, *flag).map_err(|e| Error::call(ns_op(*flag), e))?;
     }
-    plan.apply_oom_score_adj(&proc)?;
+    if let Some(p) = &proc {
+        plan.apply_oom_score_adj(p)?;
+    }
     plan.apply_rlimits()?;
     nix::unistd::chdir(&plan.cwd).map_err(|e| Error::sys("chdir to process.cwd", &plan.cwd, e))?;
     if let Some(sock) = console {
@@ -266,7 +271,9 @@ fn child_main(a: &ChildArgs) -> Result<Infallible> {
     }
     let exe = plan.find_executable()?;
     let checked = crate::exe_guard::check(&exe, runtime_exe)?;
-    plan.apply_labels(&proc)?;
+    if let Some(p) = &proc {
+        plan.apply_labels(p)?;
+    }
     if let Some(s) = seccomp.filter(|s| s.early) {
         if let Some(fd) = crate::seccomp::install(s)? {
             let Some(chan) = seccomp_chan else {

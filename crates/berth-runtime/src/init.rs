@@ -146,9 +146,14 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     if plan.new_keyring {
         join_session_keyring(&plan.id)?;
     }
-    // Opened in the container's namespaces, before the image's /proc can be in the way.
-    let proc = crate::procfs::Proc::open()?;
-    plan.process.apply_oom_score_adj(&proc)?;
+    // Opened in the container's namespaces, before the image's /proc can be in the way, and
+    // only when something is to be written (most containers write nothing to procfs).
+    let proc = (plan.process.writes_procfs() || !plan.sysctl.is_empty())
+        .then(crate::procfs::Proc::open)
+        .transpose()?;
+    if let Some(p) = &proc {
+        plan.process.apply_oom_score_adj(p)?;
+    }
     plan.process.apply_rlimits()?;
 
     let mount_ns = plan.ns.has(CloneFlags::CLONE_NEWNS);
@@ -189,7 +194,9 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     }
     rootfs::mask_paths(&plan.masked_paths)?;
     // Before readonlyPaths, which usually include /proc/sys.
-    rootfs::sysctl(&plan.sysctl, &proc)?;
+    if let Some(p) = &proc {
+        rootfs::sysctl(&plan.sysctl, p)?;
+    }
     rootfs::readonly_paths(&plan.readonly_paths)?;
     if plan.readonly_root {
         rootfs::readonly_root()?;
@@ -215,7 +222,9 @@ fn setup(a: &InitArgs, report: &mut Option<RawFd>) -> Result<Infallible> {
     }
     let exe = plan.process.find_executable()?;
     let checked = crate::exe_guard::check(&exe, a.runtime_exe)?;
-    plan.process.apply_labels(&proc)?;
+    if let Some(p) = &proc {
+        plan.process.apply_labels(p)?;
+    }
     let seccomp = plan.seccomp.as_ref();
     if let Some(s) = seccomp.filter(|s| s.early) {
         if let Some(fd) = crate::seccomp::install(s)? {

@@ -259,6 +259,13 @@ impl ProcessPlan {
         Ok(())
     }
 
+    /// Whether setting up this process writes to procfs (see [`crate::procfs`]).
+    pub fn writes_procfs(&self) -> bool {
+        self.oom_score_adj.is_some()
+            || self.apparmor_profile.is_some()
+            || self.selinux_label.is_some()
+    }
+
     /// Requests the AppArmor profile and SELinux label for the coming `execve`.
     pub fn apply_labels(&self, proc: &crate::procfs::Proc) -> Result<()> {
         crate::lsm::apply(

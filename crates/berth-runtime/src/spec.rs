@@ -7,18 +7,30 @@ use oci_spec::runtime::{Spec, SpecBuilder};
 use crate::{Error, Result};
 
 /// Reads and parses `<bundle>/config.json`; a parse error names the file, line and column.
-pub fn load(bundle: &Path) -> Result<(Spec, Vec<u8>)> {
+/// Also returns the raw bytes and the properties the spec does not define.
+pub fn load(bundle: &Path) -> Result<(Spec, Vec<u8>, Vec<String>)> {
     let path = bundle.join("config.json");
     let raw = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
-    let spec = parse(&raw).map_err(|msg| Error::Parse { path, msg })?;
-    Ok((spec, raw))
+    let (spec, unknown) = parse_reporting(&raw).map_err(|msg| Error::Parse { path, msg })?;
+    Ok((spec, raw, unknown))
 }
 
 /// Parses a spec document; an error names the field (`linux.namespaces[3].type`) and
 /// carries serde's line and column.
 pub fn parse(raw: &[u8]) -> std::result::Result<Spec, String> {
+    parse_reporting(raw).map(|(spec, _)| spec)
+}
+
+/// [`parse`], also returning the properties of `raw` that the spec does not define, as paths
+/// (`linux.namespace`, `mounts[2].option`), found in the same pass. config.md says a runtime
+/// MUST ignore them, so they are warnings, not errors; but a misspelt security setting must
+/// not pass unnoticed.
+pub fn parse_reporting(raw: &[u8]) -> std::result::Result<(Spec, Vec<String>), String> {
+    let mut unknown = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(raw);
-    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let mut note = |p: serde_ignored::Path| unknown.push(dotted(&p));
+    let tracked = serde_ignored::Deserializer::new(&mut de, &mut note);
+    let spec: Spec = serde_path_to_error::deserialize(tracked).map_err(|e| {
         let path = e.path().to_string();
         if path == "." || path.is_empty() {
             e.into_inner().to_string()
@@ -27,57 +39,22 @@ pub fn parse(raw: &[u8]) -> std::result::Result<Spec, String> {
         }
     })?;
     de.end().map_err(|e| e.to_string())?;
-    Ok(spec)
+    Ok((spec, unknown))
 }
 
-/// Properties of `raw` that the spec does not define, as paths (`linux.namespace`,
-/// `mounts[2].option`). config.md says a runtime MUST ignore them, so they are warnings, not
-/// errors; but a misspelt security setting must not pass unnoticed.
-pub fn unknown_fields(raw: &[u8], spec: &Spec) -> Vec<String> {
-    let (Ok(raw), Ok(known)) = (
-        serde_json::from_slice::<serde_json::Value>(raw),
-        serde_json::to_value(spec),
-    ) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    walk("", &raw, &known, &mut out);
-    out
-}
-
-fn walk(path: &str, raw: &serde_json::Value, known: &serde_json::Value, out: &mut Vec<String>) {
-    use serde_json::Value;
-    match (raw, known) {
-        (Value::Object(r), Value::Object(k)) => {
-            for (key, v) in r {
-                let p = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                match k.get(key) {
-                    Some(kv) => walk(&p, v, kv, out),
-                    // Known fields left out when serialized: null or empty values.
-                    None if is_empty(v) => {}
-                    None => out.push(p),
-                }
-            }
+/// `linux.seccomp.syscalls[2].names`, from serde_ignored's path.
+fn dotted(p: &serde_ignored::Path) -> String {
+    use serde_ignored::Path as P;
+    match p {
+        P::Root => String::new(),
+        P::Seq { parent, index } => format!("{}[{index}]", dotted(parent)),
+        P::Map { parent, key } => match dotted(parent) {
+            s if s.is_empty() => key.clone(),
+            s => format!("{s}.{key}"),
+        },
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            dotted(parent)
         }
-        (Value::Array(r), Value::Array(k)) => {
-            for (i, (rv, kv)) in r.iter().zip(k).enumerate() {
-                walk(&format!("{path}[{i}]"), rv, kv, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn is_empty(v: &serde_json::Value) -> bool {
-    match v {
-        serde_json::Value::Null => true,
-        serde_json::Value::Array(a) => a.is_empty(),
-        serde_json::Value::Object(o) => o.is_empty(),
-        _ => false,
     }
 }
 
@@ -132,18 +109,19 @@ mod tests {
                      "maskedPaths":[],"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","syscals":[{"names":["x"]}]},
                      "resources":{"memory":{"limit":1}}},
             "annotations":{"anything.goes":"x"}, "x-vendor":null}"#;
-        let spec = parse(raw).unwrap();
+        let (_, unknown) = parse_reporting(raw).unwrap();
         assert_eq!(
-            unknown_fields(raw, &spec),
+            unknown,
             vec![
+                "root.readOnly",
+                "mounts[1].option",
                 "linux.namespace",
                 "linux.seccomp.syscals",
-                "mounts[1].option",
-                "root.readOnly"
+                "x-vendor"
             ]
         );
         let text = serde_json::to_vec(&default_spec(false)).unwrap();
-        assert!(unknown_fields(&text, &parse(&text).unwrap()).is_empty());
+        assert!(parse_reporting(&text).unwrap().1.is_empty());
     }
 
     #[test]

@@ -17,8 +17,7 @@ fn bundle() -> &'static PathBuf {
 }
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(spec) = berth_runtime::spec::parse(data) {
-        let _ = berth_runtime::spec::unknown_fields(data, &spec);
+    if let Ok((spec, _unknown)) = berth_runtime::spec::parse_reporting(data) {
         let _ = berth_runtime::plan::build("fuzz", bundle(), spec);
     }
 });
