@@ -2,17 +2,9 @@
 
 use serde_json::json;
 
-use super::util::{is_berth, is_v2, text, Cgroup, Ctx};
+use super::util::{is_berth, is_v2, text, weights_for, Cgroup, Ctx};
 
 const MIB: u64 = 1 << 20;
-
-/// The v2 `cpu.weight` for v1 shares: runc's first linear map or the current one.
-fn weights_for(shares: u64) -> [u64; 2] {
-    [
-        1 + ((shares - 2) * 9999) / 262142,
-        berth_cgroups::v2::cpu::shares_to_weight(shares),
-    ]
-}
 
 /// Whether swap limits can be set: v1 swap accounting, or v2 `memory.swap.max`.
 fn swap_supported(cg: &Cgroup) -> bool {

@@ -446,3 +446,11 @@ impl Drop for Ctx {
         }
     }
 }
+
+/// The v2 `cpu.weight` for v1 shares: runc's first linear map or the current one.
+pub fn weights_for(shares: u64) -> [u64; 2] {
+    [
+        1 + ((shares - 2) * 9999) / 262142,
+        berth_cgroups::v2::cpu::shares_to_weight(shares),
+    ]
+}

@@ -87,6 +87,7 @@ const APPLETS: &[&str] = &[
     "umask",
     "sysctl",
     "uname",
+    "stty",
 ];
 
 impl Ctx {

@@ -83,7 +83,13 @@ fn hook_timeout() {
     let (out, _) = c.run();
     assert!(!out.status.success());
     assert!(t.elapsed().as_secs() < 20, "the timeout was not honoured");
-    let _ = text(&out.stderr);
+    if super::harness::is_berth() {
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("createRuntime") && err.contains("timed out"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -152,16 +152,14 @@ fn mounts_are_made_in_order() {
 #[test]
 fn sysctl_in_the_network_namespace() {
     let mut c = Ctx::new();
-    c.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    let host = || std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let before = host();
+    // The value the host does not have, so a write to the host's would show.
+    let want = if before.trim() == "1" { "0" } else { "1" };
+    c.config["linux"]["sysctl"] = json!({ "net.ipv4.ip_forward": want });
     c.sh("cat /proc/sys/net/ipv4/ip_forward");
-    assert_eq!(c.run_ok(), "1\n");
-    assert_eq!(
-        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
-            .unwrap()
-            .trim()
-            .len(),
-        1
-    );
+    assert_eq!(c.run_ok(), format!("{want}\n"));
+    assert_eq!(host(), before, "the host's sysctl changed");
 }
 
 #[test]
@@ -171,8 +169,8 @@ fn cgroup_mount_is_read_only() {
         &mut c,
         json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
     );
-    c.sh("ls /sys/fs/cgroup | head -1 >/dev/null; mkdir /sys/fs/cgroup/x 2>/dev/null && echo writable; echo end");
-    assert_eq!(c.run_ok(), "end\n");
+    c.sh("grep -q ' /sys/fs/cgroup ' /proc/self/mountinfo && echo mounted; [ -n \"$(ls /sys/fs/cgroup)\" ] && echo populated; mkdir /sys/fs/cgroup/x 2>/dev/null && echo writable; echo end");
+    assert_eq!(c.run_ok(), "mounted\npopulated\nend\n");
 }
 
 /// Idmapped bind mounts: with the container's user namespace (`idmap`), host files owned by

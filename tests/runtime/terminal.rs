@@ -34,7 +34,7 @@ fn console_socket_gets_the_pty_master() {
     let mut c = Ctx::new();
     c.config["process"]["terminal"] = json!(true);
     c.config["process"]["consoleSize"] = json!({"height": 33, "width": 111});
-    c.sh("tty; stty size 2>/dev/null || true; read line; echo got:$line");
+    c.sh("tty; stty size; read line; echo got:$line");
     c.write_config();
     let sock = c.dir.path().join("console.sock");
     let l = UnixListener::bind(&sock).unwrap();
@@ -62,6 +62,7 @@ fn console_socket_gets_the_pty_master() {
         }
     }
     assert!(all.contains("/dev/pts/0"), "{all}");
+    assert!(all.contains("33 111"), "consoleSize not applied: {all}");
     assert!(all.contains("got:hello"), "{all}");
 }
 
