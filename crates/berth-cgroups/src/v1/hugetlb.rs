@@ -11,10 +11,16 @@ use crate::stats::{hugepage_sizes, HugetlbStats};
 /// Writes `hugetlb.<size>.limit_in_bytes` (and the reservation limit where
 /// the kernel has it) for each entry.
 pub(crate) fn apply(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<()> {
+    write_limits(dir, limits, "limit_in_bytes")
+}
+
+/// Writes `hugetlb.<size>.<suffix>` and `hugetlb.<size>.rsvd.<suffix>` (where present) for
+/// each entry: v1 names the limit `limit_in_bytes`, v2 `max`.
+pub(crate) fn write_limits(dir: &Path, limits: &[LinuxHugepageLimit], suffix: &str) -> Result<()> {
     for (i, l) in limits.iter().enumerate() {
         let field = format!("linux.resources.hugepageLimits[{i}]");
         let size = l.page_size();
-        let file = format!("hugetlb.{size}.limit_in_bytes");
+        let file = format!("hugetlb.{size}.{suffix}");
         if !dir.join(&file).exists() {
             return Err(CgroupError::unsupported(
                 field,
@@ -22,7 +28,7 @@ pub(crate) fn apply(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<()> {
             ));
         }
         write_field(dir, &file, &l.limit().to_string(), &field)?;
-        let rsvd = format!("hugetlb.{size}.rsvd.limit_in_bytes");
+        let rsvd = format!("hugetlb.{size}.rsvd.{suffix}");
         if dir.join(&rsvd).exists() {
             write_field(dir, &rsvd, &l.limit().to_string(), &field)?;
         }

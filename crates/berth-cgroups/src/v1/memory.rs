@@ -43,6 +43,14 @@ pub(crate) fn apply(dir: &Path, m: &LinuxMemory) -> Result<()> {
                 "memory+swap must not be below the memory limit",
             ));
         }
+        // The kernel keeps limit <= memory+swap: an unlimited memory limit cannot sit under
+        // a finite memory+swap one (as v2 refuses too).
+        if s > 0 && m.limit() == Some(-1) {
+            return Err(CgroupError::invalid(
+                field("swap"),
+                "a finite memory+swap limit needs a finite memory limit",
+            ));
+        }
     }
     // The kernel keeps limit <= memsw at every step, so the order of the
     // two writes depends on whether memsw grows or shrinks.

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::stats::PidsStats;
 
 /// The `pids.max` value for a spec limit: a positive number, else `max`.
-pub(crate) fn max_value(limit: i64) -> String {
+fn max_value(limit: i64) -> String {
     if limit > 0 {
         limit.to_string()
     } else {

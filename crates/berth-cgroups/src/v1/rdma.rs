@@ -9,7 +9,13 @@ use crate::common::write_field;
 use crate::error::{CgroupError, Result};
 
 /// The `rdma.max` line for one device (same format on v1 and v2).
-pub(crate) fn max_line(device: &str, r: &LinuxRdma) -> Result<String> {
+fn max_line(device: &str, r: &LinuxRdma) -> Result<String> {
+    if r.hca_handles().is_none() && r.hca_objects().is_none() {
+        return Err(CgroupError::invalid(
+            format!("linux.resources.rdma.{device}"),
+            "set hcaHandles or hcaObjects",
+        ));
+    }
     let mut line = device.to_string();
     if let Some(h) = r.hca_handles() {
         line.push_str(&format!(" hca_handle={h}"));
@@ -17,16 +23,10 @@ pub(crate) fn max_line(device: &str, r: &LinuxRdma) -> Result<String> {
     if let Some(o) = r.hca_objects() {
         line.push_str(&format!(" hca_object={o}"));
     }
-    if r.hca_handles().is_none() && r.hca_objects().is_none() {
-        return Err(CgroupError::invalid(
-            format!("linux.resources.rdma.{device}"),
-            "set hcaHandles or hcaObjects",
-        ));
-    }
     Ok(line)
 }
 
-/// Writes one `rdma.max` line per device, in name order.
+/// Writes one `rdma.max` line per device, in name order (same file on v1 and v2).
 pub(crate) fn apply(dir: &Path, rdma: &HashMap<String, LinuxRdma>) -> Result<()> {
     let mut devices: Vec<_> = rdma.iter().collect();
     devices.sort_by(|a, b| a.0.cmp(b.0));

@@ -107,6 +107,16 @@ fn unlimited_memory_lifts_memsw_too() {
 }
 
 #[test]
+fn finite_swap_over_unlimited_memory_is_refused() {
+    let (_fs, m) = host();
+    let e = m
+        .apply(&resources(json!({"memory": {"limit": -1, "swap": 1000}})))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("linux.resources.memory.swap"), "{e}");
+}
+
+#[test]
 fn swap_below_limit_and_bad_swappiness_are_refused() {
     let (_fs, m) = host();
     let e = m
@@ -174,6 +184,8 @@ fn pids_limit_zero_or_negative_is_max() {
     assert_eq!(fs.read("pids/berth/c1/pids.max"), "max");
     m.apply(&resources(json!({"pids": {"limit": 32}}))).unwrap();
     assert_eq!(fs.read("pids/berth/c1/pids.max"), "32");
+    m.apply(&resources(json!({"pids": {"limit": -1}}))).unwrap();
+    assert_eq!(fs.read("pids/berth/c1/pids.max"), "max");
 }
 
 #[test]

@@ -4,29 +4,13 @@ use std::path::Path;
 
 use oci_spec::runtime::LinuxHugepageLimit;
 
-use crate::common::{parse_flat_keyed, read_optional, read_u64_optional, write_field};
-use crate::error::{CgroupError, Result};
+use crate::common::{parse_flat_keyed, read_optional, read_u64_optional};
+use crate::error::Result;
 use crate::stats::{hugepage_sizes, HugetlbStats};
 
 /// Writes `hugetlb.<size>.max` (and `.rsvd.max` where present).
 pub(crate) fn apply(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<()> {
-    for (i, l) in limits.iter().enumerate() {
-        let field = format!("linux.resources.hugepageLimits[{i}]");
-        let size = l.page_size();
-        let file = format!("hugetlb.{size}.max");
-        if !dir.join(&file).exists() {
-            return Err(CgroupError::unsupported(
-                field,
-                format!("page size `{size}` is not supported (no {file})"),
-            ));
-        }
-        write_field(dir, &file, &l.limit().to_string(), &field)?;
-        let rsvd = format!("hugetlb.{size}.rsvd.max");
-        if dir.join(&rsvd).exists() {
-            write_field(dir, &rsvd, &l.limit().to_string(), &field)?;
-        }
-    }
-    Ok(())
+    crate::v1::hugetlb::write_limits(dir, limits, "max")
 }
 
 /// Reads usage per page size; failcnt is the `max` count of `.events`.

@@ -212,12 +212,21 @@ fn controllers_to_enable_skips_enabled_ones() {
 #[test]
 fn create_makes_parents_and_leaves_leaf_subtree_alone() {
     let fs = FakeFs::new();
-    fs.file("cgroup.controllers", "memory\n")
-        .file("cgroup.subtree_control", "");
+    // Every level has its files, as the kernel makes them: only the leaf must be left alone.
+    for dir in ["", "a/", "a/b/"] {
+        fs.file(&format!("{dir}cgroup.controllers"), "memory\n")
+            .file(&format!("{dir}cgroup.subtree_control"), "");
+    }
     let m = V2Manager::new(fs.root(), Path::new("a/b"));
     m.create().unwrap();
     assert!(fs.path("a/b").is_dir());
     assert_eq!(fs.read("cgroup.subtree_control"), "+memory");
+    assert_eq!(fs.read("a/cgroup.subtree_control"), "+memory");
+    assert_eq!(fs.read("a/b/cgroup.subtree_control"), "");
+    // cgroupfs removes a cgroup with its files; a plain directory must be emptied first.
+    for f in ["cgroup.controllers", "cgroup.subtree_control"] {
+        std::fs::remove_file(fs.path("a/b").join(f)).unwrap();
+    }
     m.destroy().unwrap();
     assert!(!fs.path("a/b").exists() && fs.path("a").is_dir());
 }
