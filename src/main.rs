@@ -32,7 +32,8 @@ fn protect() {
 }
 
 fn main() {
-    if enters_container() {
+    let scanned = enters_container();
+    if scanned {
         protect();
     }
     let cli = cli::Cli::parse();
@@ -46,11 +47,13 @@ fn main() {
         eprintln!("berth: no command given (see berth --help)");
         std::process::exit(2);
     };
-    // The scan above cannot be fooled into skipping this: it returns at once when protected.
-    if matches!(
-        command,
-        cli::Command::Create(_) | cli::Command::Run(_) | cli::Command::Exec(_)
-    ) {
+    // Should the scan have missed the verb, the parse does not.
+    if !scanned
+        && matches!(
+            command,
+            cli::Command::Create(_) | cli::Command::Run(_) | cli::Command::Exec(_)
+        )
+    {
         protect();
     }
     let code = match commands::dispatch(cli.global.clone(), command, &log) {
