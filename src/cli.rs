@@ -34,7 +34,7 @@ pub struct Global {
     /// Debug logging.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Use the systemd cgroup driver (not supported yet: a clear error).
+    /// Use the systemd cgroup driver.
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// Accepted for runc compatibility; berth has no criu support.
@@ -95,8 +95,8 @@ pub enum Command {
         #[arg(long)]
         stats: bool,
         /// Interval between stats events (e.g. 5s, 500ms).
-        #[arg(long, default_value = "5s")]
-        interval: String,
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        interval: std::time::Duration,
         id: String,
     },
     /// Write a default config.json.
@@ -148,7 +148,8 @@ pub struct UpdateArgs {
     pub blkio_weight: Option<u16>,
     #[arg(long = "cpu-period")]
     pub cpu_period: Option<u64>,
-    #[arg(long = "cpu-quota")]
+    /// CPU quota per period in microseconds; -1 for unlimited.
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
     #[arg(long = "cpu-burst")]
     pub cpu_burst: Option<u64>,
@@ -156,19 +157,19 @@ pub struct UpdateArgs {
     pub cpu_share: Option<u64>,
     #[arg(long = "cpu-rt-period")]
     pub cpu_rt_period: Option<u64>,
-    #[arg(long = "cpu-rt-runtime")]
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
     pub cpu_rt_runtime: Option<i64>,
     #[arg(long = "cpuset-cpus")]
     pub cpuset_cpus: Option<String>,
     #[arg(long = "cpuset-mems")]
     pub cpuset_mems: Option<String>,
     /// Memory limit (bytes, or with a k/m/g suffix; -1 for unlimited).
-    #[arg(long, allow_hyphen_values = true)]
-    pub memory: Option<String>,
-    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
-    pub memory_reservation: Option<String>,
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_bytes)]
+    pub memory: Option<i64>,
+    #[arg(long = "memory-reservation", allow_hyphen_values = true, value_parser = parse_bytes)]
+    pub memory_reservation: Option<i64>,
+    #[arg(long = "memory-swap", allow_hyphen_values = true, value_parser = parse_bytes)]
+    pub memory_swap: Option<i64>,
     #[arg(long = "pids-limit", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
     #[arg(long = "l3-cache-schema")]
@@ -196,8 +197,8 @@ pub struct ExecArgs {
     #[arg(long)]
     pub cwd: Option<PathBuf>,
     /// uid[:gid]
-    #[arg(short, long)]
-    pub user: Option<String>,
+    #[arg(short, long, value_parser = parse_user)]
+    pub user: Option<(u32, u32)>,
     #[arg(short = 'g', long = "additional-gids")]
     pub additional_gids: Vec<u32>,
     #[arg(short, long = "cap")]
@@ -210,7 +211,111 @@ pub struct ExecArgs {
     pub process_label: Option<String>,
     #[arg(long)]
     pub apparmor: Option<String>,
+    /// Exec into a paused container too.
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Run in a sub-cgroup of the container's: `[controller:]path` (repeatable).
+    #[arg(long = "cgroup")]
+    pub cgroup: Vec<String>,
     pub id: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+/// Parses a size: `512m`, `1g`, `4096`, `-1` (unlimited).
+pub fn parse_bytes(s: &str) -> Result<i64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "-1" {
+        return Ok(-1);
+    }
+    let t = t.trim_end_matches('b');
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num.parse().map_err(|_| format!("invalid size {s:?}"))?;
+    Ok((n * mult as f64) as i64)
+}
+
+/// Parses `uid[:gid]` (gid 0 when not given).
+pub fn parse_user(s: &str) -> Result<(u32, u32), String> {
+    let (uid, gid) = s.split_once(':').unwrap_or((s, "0"));
+    let n = |v: &str| {
+        v.parse::<u32>()
+            .map_err(|_| format!("{s:?}: expected uid[:gid]"))
+    };
+    Ok((n(uid)?, n(gid)?))
+}
+
+/// Parses a duration: `5s`, `500ms`, `1m`, `2` (seconds).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let i = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(i);
+    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("invalid unit in {s:?}")),
+    };
+    if secs <= 0.0 {
+        return Err("must be positive".into());
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("512m").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("4096").unwrap(), 4096);
+        assert_eq!(parse_bytes("-1").unwrap(), -1);
+        assert_eq!(parse_bytes("10kb").unwrap(), 10240);
+        assert!(parse_bytes("lots").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn minus_one_means_unlimited_everywhere_runc_takes_it() {
+        use clap::Parser;
+        let c = Cli::try_parse_from([
+            "berth",
+            "update",
+            "--memory",
+            "-1",
+            "--cpu-quota",
+            "-1",
+            "--pids-limit",
+            "-1",
+            "--memory-swap",
+            "-1",
+            "c1",
+        ])
+        .unwrap();
+        let Some(Command::Update(u)) = c.command else {
+            panic!("not update")
+        };
+        assert_eq!(
+            (u.memory, u.cpu_quota, u.pids_limit, u.memory_swap),
+            (Some(-1), Some(-1), Some(-1), Some(-1))
+        );
+    }
 }

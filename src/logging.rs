@@ -31,7 +31,7 @@ impl Logger {
         let Some(mut f) = self.file.as_ref() else {
             return;
         };
-        let time = berth_runtime::state::rfc3339_now();
+        let time = berth_runtime::state::store::rfc3339_now();
         let line = if self.json {
             serde_json::json!({ "level": level, "msg": msg, "time": time }).to_string()
         } else {

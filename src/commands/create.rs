@@ -1,30 +1,34 @@
 //! `berth create`.
 
-use berth_runtime::create::{self, CreateOptions, Mode};
+use berth_runtime::{Console, CreateOptions, Runtime};
 
-use crate::cli::{CreateArgs, Global};
+use crate::cli::CreateArgs;
 use crate::logging::Logger;
 
-pub fn options(g: &Global, a: &CreateArgs, mode: Mode, foreground_tty: bool) -> CreateOptions {
+pub fn options(a: &CreateArgs, console: Console) -> CreateOptions {
     CreateOptions {
-        root: g.root.clone(),
         id: a.id.clone(),
         bundle: a.bundle.clone(),
-        console_socket: a.console_socket.clone(),
+        console: match &a.console_socket {
+            Some(p) => Console::Socket(p.clone()),
+            None => console,
+        },
         pid_file: a.pid_file.clone(),
         no_pivot: a.no_pivot,
-        preserve_fds: a.preserve_fds,
-        mode,
-        foreground_tty,
         no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+        stdio: Default::default(),
     }
 }
 
-pub fn run(g: &Global, a: CreateArgs, log: &Logger) -> anyhow::Result<i32> {
-    let c = create::create(&options(g, &a, Mode::Create, false))?;
-    for w in &c.plan.warnings {
-        log.warn(w);
-    }
-    log.debug(&format!("created {} with init pid {}", a.id, c.state.pid));
+pub fn run(rt: &Runtime, a: CreateArgs, log: &Logger) -> anyhow::Result<i32> {
+    log.debug(&format!("create {}: bundle {}", a.id, a.bundle.display()));
+    let c = rt.create(options(&a, Console::None))?;
+    super::warn_all(log, &c.warnings);
+    log.debug(&format!(
+        "create {}: init pid {}",
+        a.id,
+        c.container.pid().unwrap_or(0)
+    ));
     Ok(0)
 }

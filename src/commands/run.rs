@@ -1,54 +1,32 @@
 //! `berth run`: create and start; in the foreground, wait and return the exit status.
 
-use berth_runtime::container::Container;
-use berth_runtime::create::{self, Mode};
-use berth_runtime::foreground;
-use berth_runtime::sync::Msg;
+use berth_runtime::{Console, Runtime};
 
-use crate::cli::{Global, RunArgs};
+use crate::cli::RunArgs;
+use crate::foreground;
 use crate::logging::Logger;
 
-pub fn run(g: &Global, a: RunArgs, log: &Logger) -> anyhow::Result<i32> {
-    let opts = super::create::options(g, &a.create, Mode::Run, !a.detach);
-    let c = create::create(&opts)?;
-    for w in &c.plan.warnings {
-        log.warn(w);
-    }
-    let sigs = (!a.detach).then(foreground::block_signals);
-    let started = (|| -> anyhow::Result<()> {
-        c.chan.send(&Msg::Start)?;
-        // EOF: the init exec'd (its end is close-on-exec); a message: it failed.
-        if let Some(Msg::Error(e)) = c.chan.recv()? {
-            anyhow::bail!("{e}");
-        }
-        Ok(())
-    })();
-    let container = Container {
-        dir: c.dir,
-        state: c.state,
+pub fn run(rt: &Runtime, a: RunArgs, log: &Logger) -> anyhow::Result<i32> {
+    let console = if a.detach {
+        Console::None
+    } else {
+        Console::Return
     };
-    if let Err(e) = started {
-        let _ = container.delete_with_hooks(true, Some(&c.plan.hooks));
-        return Err(e);
-    }
-    let hooks_state = berth_runtime::create::hook_state(
-        &container.state.id,
-        "running",
-        container.state.pid,
-        &container.state.bundle,
-        &container.state.annotations,
-    );
-    for w in
-        berth_runtime::hooks::run_warn("poststart", c.plan.hooks.poststart().as_ref(), &hooks_state)
-    {
-        log.warn(&w);
-    }
+    log.debug(&format!(
+        "run {}: bundle {}",
+        a.create.id,
+        a.create.bundle.display()
+    ));
+    // Blocked before the start, so a signal for the container is never lost; the library
+    // starts the container's process with none blocked.
+    let sigs = (!a.detach).then(foreground::block_signals);
+    let s = rt.run(super::create::options(&a.create, console))?;
+    super::warn_all(log, &s.warnings);
+    log.debug(&format!("run {}: started, pid {}", a.create.id, s.pid()));
     let Some(sigs) = sigs else { return Ok(0) };
-    let code = foreground::wait(container.state.pid, sigs, c.master);
+    let code = foreground::wait(s.pid(), sigs, s.master);
     if !a.keep {
-        for w in container.delete_with_hooks(true, Some(&c.plan.hooks))? {
-            log.warn(&w);
-        }
+        super::warn_all(log, &s.container.delete(true)?);
     }
     Ok(code)
 }

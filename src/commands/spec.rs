@@ -7,7 +7,7 @@ pub fn run(bundle: &Path, rootless: bool) -> anyhow::Result<i32> {
     if path.exists() {
         anyhow::bail!("File {} exists. Remove it first", path.display());
     }
-    let spec = berth_runtime::spec::default_spec(rootless);
+    let spec = berth_runtime::plan::spec::default_spec(rootless);
     std::fs::write(&path, serde_json::to_string_pretty(&spec)?)?;
     Ok(0)
 }

@@ -96,12 +96,18 @@ fn masked_path_with_a_fake_dev_null() {
         "core_pattern was mounted over /proc/version: {}",
         text(&out.stdout)
     );
-    // berth replaces the image's /dev/null with the real device before masking (and would
-    // refuse anything else): the masked file reads as empty (or, where the bundle is on a
-    // nodev filesystem as in the cgroup v2 guest, cannot be opened at all).
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    assert!(!stdout.contains("Linux version"), "not masked: {stdout}");
+    // berth never replaces a file of the image's own /dev and never follows a symlink at a
+    // device path: it refuses the container, naming the path.
+    assert!(!out.status.success(), "a symlinked /dev/null was accepted");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("/dev/null") && err.contains("symlink"),
+        "{err}"
+    );
+    assert!(
+        dev.join("null").is_symlink(),
+        "the image's /dev/null was replaced"
+    );
     assert!(mounts_under(&c.bundle).is_empty());
 }
 

@@ -1,6 +1,11 @@
-//! The runtime's error type: each variant names the operation and the path or field involved.
+//! The runtime's errors: each variant names the operation and the path or field involved, and
+//! keeps its cause (`errno`, the I/O error, the cgroup or seccomp error) as its source.
 
 use std::path::PathBuf;
+
+use nix::errno::Errno;
+
+use crate::state::{Status, Verb};
 
 /// Result with the runtime's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -13,42 +18,63 @@ pub enum Error {
     Sys {
         op: &'static str,
         path: PathBuf,
-        errno: nix::errno::Errno,
+        #[source]
+        errno: Errno,
     },
     /// A system call without a path failed.
     #[error("{op}: {errno}")]
     Call {
         op: &'static str,
-        errno: nix::errno::Errno,
+        #[source]
+        errno: Errno,
     },
     /// An I/O operation on a path failed.
-    #[error("{op} `{}`: {cause}", path.display())]
+    #[error("{op} `{}`: {source}", path.display())]
     Io {
         op: &'static str,
         path: PathBuf,
-        cause: std::io::Error,
+        #[source]
+        source: std::io::Error,
     },
-    /// The configuration is invalid; `field` is its JSON path (e.g. `linux.namespaces[2].type`).
-    #[error("{field}: {msg}")]
+    /// The configuration is invalid; `field` is its JSON path (`linux.namespaces[2].type`).
+    #[error("invalid configuration: {field}: {msg}")]
     Config { field: String, msg: String },
-    /// `config.json` could not be parsed.
-    #[error("parse `{}`: {msg}", path.display())]
+    /// Applying a configuration field failed; `field` is its JSON path.
+    #[error("{field}: {source}")]
+    Field {
+        field: String,
+        #[source]
+        source: Box<Error>,
+    },
+    /// `config.json` (or another JSON input) could not be parsed.
+    #[error("invalid configuration: parse `{}`: {msg}", path.display())]
     Parse { path: PathBuf, msg: String },
     /// The container id is invalid.
     #[error("invalid container id {id:?}: {msg}")]
     InvalidId { id: String, msg: &'static str },
     /// No container with this id.
-    #[error("container does not exist")]
+    #[error("container {0} does not exist")]
     NotExist(String),
     /// A container with this id exists already.
-    #[error("container with id exists: {0}")]
+    #[error("container ID already exists: {0}")]
     Exists(String),
-    /// The container is not in a state that allows the operation.
+    /// The container's status does not allow the verb.
+    #[error("{}", crate::state::status::refusal(*verb, id, *status))]
+    WrongState {
+        verb: Verb,
+        id: String,
+        status: Status,
+    },
+    /// An error the container's init (or an exec'd process) met, reported over the sync
+    /// channel.
     #[error("{0}")]
-    State(String),
-    /// An error reported by the container's init over the sync channel.
-    #[error("{0}")]
-    Init(String),
+    Init(#[from] crate::spawn::sync::ChildError),
+    /// The container's init went away without a word.
+    #[error("container init exited during {0}")]
+    InitDied(&'static str),
+    /// The parent/child protocol was violated (a bug, or a process that is not berth's).
+    #[error("sync protocol: {0}")]
+    Protocol(String),
     /// A lifecycle hook failed.
     #[error("{hook} hook #{index} ({}): {msg}", path.display())]
     Hook {
@@ -57,14 +83,41 @@ pub enum Error {
         path: PathBuf,
         msg: String,
     },
-    /// Something else, already described.
-    #[error("{0}")]
-    Other(String),
+    /// A `mounts` entry could not be set up.
+    #[error("mounts[{index}] ({}): {source}", destination.display())]
+    Mount {
+        index: usize,
+        destination: PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
+    /// The process's executable could not be found or run (runc's wording, which dockerd
+    /// matches to choose exit code 127 over 126).
+    #[error("exec: {0}")]
+    Exec(String),
+    /// The container would execute the runtime binary (CVE-2019-5736).
+    #[error("exec: {0} resolves to the runtime binary; refusing to run it inside the container")]
+    RuntimeBinary(String),
+    /// A path in the container's root filesystem that berth refuses to use.
+    #[error("{} in the container's rootfs: {msg}", path.display())]
+    UnsafePath { path: PathBuf, msg: &'static str },
+    /// A cgroup operation failed.
+    #[error(transparent)]
+    Cgroup(#[from] berth_cgroups::CgroupError),
+    /// Compiling or loading the seccomp filter failed.
+    #[error("linux.seccomp: {0}")]
+    Seccomp(#[from] berth_seccomp::Error),
+    /// The seccomp agent could not be reached or did not take the notify fd.
+    #[error("failed to connect with seccomp agent specified in linux.seccomp.listenerPath: {0}")]
+    SeccompAgent(#[source] berth_seccomp::Error),
+    /// A bad argument of the library's own API (a signal name, a duration, ...).
+    #[error("{what}: {msg}")]
+    Invalid { what: &'static str, msg: String },
 }
 
 impl Error {
     /// A failed syscall on `path`.
-    pub fn sys(op: &'static str, path: impl Into<PathBuf>, errno: nix::errno::Errno) -> Self {
+    pub fn sys(op: &'static str, path: impl Into<PathBuf>, errno: Errno) -> Self {
         Error::Sys {
             op,
             path: path.into(),
@@ -73,7 +126,7 @@ impl Error {
     }
 
     /// A failed syscall that has no path.
-    pub fn call(op: &'static str, errno: nix::errno::Errno) -> Self {
+    pub fn call(op: &'static str, errno: Errno) -> Self {
         Error::Call { op, errno }
     }
 
@@ -82,7 +135,7 @@ impl Error {
         Error::Io {
             op,
             path: path.into(),
-            cause: source,
+            source,
         }
     }
 
@@ -92,5 +145,29 @@ impl Error {
             field: field.into(),
             msg: msg.into(),
         }
+    }
+
+    /// `self`, as the failure of applying the configuration field `field`.
+    pub fn in_field(self, field: impl Into<String>) -> Self {
+        Error::Field {
+            field: field.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// The errno behind this error, if one is known.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Error::Sys { errno, .. } | Error::Call { errno, .. } => Some(*errno),
+            Error::Io { source, .. } => source.raw_os_error().map(Errno::from_raw),
+            Error::Field { source, .. } | Error::Mount { source, .. } => source.errno(),
+            Error::Init(e) => e.errno.map(Errno::from_raw),
+            _ => None,
+        }
+    }
+
+    /// Whether this is "no such container".
+    pub fn is_not_exist(&self) -> bool {
+        matches!(self, Error::NotExist(_))
     }
 }

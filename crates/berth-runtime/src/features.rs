@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::mounts;
+use crate::plan::mounts;
 
 const MOUNT_OPTIONS: &[&str] = &[
     "async",
@@ -93,8 +93,23 @@ fn capabilities() -> Vec<String> {
         .collect()
 }
 
-/// The features document (runtime-spec features.md); `cgroup` is filled in by the caller.
-pub fn document(cgroup: serde_json::Value, seccomp: serde_json::Value) -> serde_json::Value {
+/// The `linux.cgroup` part: probed from the host's cgroup mounts.
+fn cgroup() -> serde_json::Value {
+    let mode = berth_cgroups::detect().ok();
+    let v2 = matches!(mode, Some(berth_cgroups::CgroupMode::Unified));
+    serde_json::json!({
+        "v1": !v2,
+        "v2": v2,
+        "mode": mode.map(|m| m.as_str()),
+        "systemd": false,
+        "systemdUser": false,
+        "rdma": std::path::Path::new("/sys/fs/cgroup/rdma").exists() || v2,
+    })
+}
+
+/// The features document (runtime-spec features.md), probed from this host.
+pub fn document() -> serde_json::Value {
+    let (cgroup, seccomp) = (cgroup(), seccomp());
     debug_assert!(MOUNT_OPTIONS
         .iter()
         .all(|o| !mounts::parse_options(&[o.to_string()])
@@ -162,14 +177,14 @@ mod tests {
     #[test]
     fn every_listed_mount_option_is_understood() {
         for o in super::MOUNT_OPTIONS {
-            let m = crate::mounts::parse_options(&[o.to_string()]);
+            let m = crate::plan::mounts::parse_options(&[o.to_string()]);
             assert!(m.data.is_empty(), "{o} is treated as fs data");
         }
     }
 
     #[test]
     fn probes_this_kernel() {
-        let d = super::document(serde_json::json!({}), serde_json::json!({}));
+        let d = super::document();
         let ns = d["linux"]["namespaces"].as_array().unwrap();
         assert!(ns.iter().any(|n| n == "pid"));
         assert!(d["linux"]["capabilities"]

@@ -1,52 +1,27 @@
 //! Lifecycle hooks: each gets the container state on stdin and may have a timeout.
 
 use std::io::Write;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-use nix::errno::Errno;
 use oci_spec::runtime::Hook;
 
-use crate::{Error, Result};
+use crate::{sys, Error, Result};
 
-/// `pidfd_open(2)`: an fd that becomes readable when `pid` exits.
-pub fn pidfd_open(pid: i32) -> std::result::Result<OwnedFd, Errno> {
-    // SAFETY: plain syscall with integer arguments; returns a new fd we own.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: fresh fd from the kernel.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+/// Runs one hook with `state` (JSON) on its stdin, in `cwd` if given.
+pub fn run_one(hook: &Hook, state: &[u8], cwd: Option<&Path>) -> std::result::Result<(), String> {
+    run_one_filtered(hook, state, cwd, None)
 }
 
-/// Waits until the process behind `pidfd` exits, up to `timeout_ms` (-1: forever).
-/// Returns false on timeout.
-pub fn wait_pidfd(pidfd: &OwnedFd, timeout_ms: i32) -> bool {
-    use std::os::fd::AsRawFd;
-    let mut p = libc::pollfd {
-        fd: pidfd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: one valid pollfd.
-        let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
-        if r > 0 {
-            return true;
-        }
-        if r == 0 {
-            return false;
-        }
-        if Errno::last() != Errno::EINTR {
-            return true;
-        }
-    }
-}
-
-/// Runs one hook with `state` (JSON) on its stdin.
-pub fn run_one(hook: &Hook, state: &[u8]) -> std::result::Result<(), String> {
+/// [`run_one`], with the seccomp `filter` loaded in the hook's process before it execs.
+fn run_one_filtered(
+    hook: &Hook,
+    state: &[u8],
+    cwd: Option<&Path>,
+    filter: Option<&berth_seccomp::Filter>,
+) -> std::result::Result<(), String> {
     let path = hook.path();
     let args = hook.args().clone().unwrap_or_default();
     let mut cmd = Command::new(path);
@@ -61,6 +36,12 @@ pub fn run_one(hook: &Hook, state: &[u8]) -> std::result::Result<(), String> {
         }
     }
     cmd.stdin(Stdio::piped());
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    if let Some(f) = filter {
+        sys::spawn::seccomp_before_exec(&mut cmd, f.clone());
+    }
     let mut child = cmd.spawn().map_err(|e| format!("start: {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin must not make us fail.
@@ -72,8 +53,9 @@ pub fn run_one(hook: &Hook, state: &[u8]) -> std::result::Result<(), String> {
             let _ = child.wait();
             return Err(format!("timeout must be positive, got {t}"));
         }
-        if let Ok(pidfd) = pidfd_open(child.id() as i32) {
-            if !wait_pidfd(&pidfd, t.saturating_mul(1000).min(i32::MAX as i64) as i32) {
+        if let Ok(pidfd) = sys::pidfd::open(child.id() as i32) {
+            let ms = t.saturating_mul(1000).min(i32::MAX as i64) as i32;
+            if !sys::pidfd::wait_exit(pidfd.as_fd(), ms) {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!("timed out after {t}s"));
@@ -90,15 +72,28 @@ pub fn run_one(hook: &Hook, state: &[u8]) -> std::result::Result<(), String> {
     }
 }
 
-/// Runs the hooks of one kind in order; the first failure stops the rest.
-pub fn run(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &[u8]) -> Result<()> {
-    for (i, h) in hooks
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        run_one(h, state).map_err(|msg| Error::Hook {
+/// Runs the hooks of one kind in order (in `cwd` if given); the first failure stops the rest.
+pub fn run(kind: &'static str, hooks: &[Hook], state: &[u8], cwd: Option<&Path>) -> Result<()> {
+    for (i, h) in hooks.iter().enumerate() {
+        run_one(h, state, cwd).map_err(|msg| Error::Hook {
+            hook: kind,
+            index: i,
+            path: h.path().clone(),
+            msg,
+        })?;
+    }
+    Ok(())
+}
+
+/// Runs the hooks of one kind in order, each under the seccomp `filter` if given.
+pub fn run_filtered(
+    kind: &'static str,
+    hooks: &[Hook],
+    state: &[u8],
+    filter: Option<&berth_seccomp::Filter>,
+) -> Result<()> {
+    for (i, h) in hooks.iter().enumerate() {
+        run_one_filtered(h, state, None, filter).map_err(|msg| Error::Hook {
             hook: kind,
             index: i,
             path: h.path().clone(),
@@ -109,15 +104,10 @@ pub fn run(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &[u8]) -> Resul
 }
 
 /// Runs hooks whose failure only warns (poststart, poststop): returns the warnings.
-pub fn run_warn(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &[u8]) -> Vec<String> {
+pub fn run_warn(kind: &'static str, hooks: &[Hook], state: &[u8]) -> Vec<String> {
     let mut warnings = Vec::new();
-    for (i, h) in hooks
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        if let Err(msg) = run_one(h, state) {
+    for (i, h) in hooks.iter().enumerate() {
+        if let Err(msg) = run_one(h, state, None) {
             warnings.push(
                 Error::Hook {
                     hook: kind,
@@ -149,7 +139,7 @@ mod tests {
             out.display(),
             out.display()
         ));
-        run_one(&h, b"{\"id\":\"c\"}").unwrap();
+        run_one(&h, b"{\"id\":\"c\"}", None).unwrap();
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
             "{\"id\":\"c\"}yes\n"
@@ -158,12 +148,7 @@ mod tests {
 
     #[test]
     fn failing_and_slow_hooks() {
-        let e = run(
-            "prestart",
-            Some(&vec![hook(r#"{"path":"/bin/false"}"#)]),
-            b"",
-        )
-        .unwrap_err();
+        let e = run("prestart", &[hook(r#"{"path":"/bin/false"}"#)], b"", None).unwrap_err();
         assert!(
             e.to_string()
                 .contains("prestart hook #0 (/bin/false): exit status 1"),
@@ -171,15 +156,10 @@ mod tests {
         );
         let slow = hook(r#"{"path":"/bin/sleep","args":["sleep","10"],"timeout":1}"#);
         let t = std::time::Instant::now();
-        assert!(run_one(&slow, b"").unwrap_err().contains("timed out"));
+        assert!(run_one(&slow, b"", None).unwrap_err().contains("timed out"));
         assert!(t.elapsed().as_secs() < 5);
         assert_eq!(
-            run_warn(
-                "poststop",
-                Some(&vec![hook(r#"{"path":"/nonexistent"}"#)]),
-                b""
-            )
-            .len(),
+            run_warn("poststop", &[hook(r#"{"path":"/nonexistent"}"#)], b"").len(),
             1
         );
     }

@@ -1,38 +1,50 @@
-//! berth-runtime: the container library behind the `berth` binary.
+//! berth-runtime: the container library behind the `berth` binary, and for programs that link
+//! it (a containerd shim, an engine).
 //!
-//! The flow for `create` is: [`spec`] loads `config.json`, [`plan`] turns it into a validated
-//! [`plan::Plan`] without any I/O, and [`create`] executes the plan by cloning the container's
-//! init ([`init`]), which sets up the root filesystem ([`rootfs`], [`mounts`], [`devices`]) and
-//! the process ([`process`], [`capabilities`]) before it waits to be started. The parent and the
-//! init talk over the protocol in [`sync`]. Container state lives in [`state`].
+//! A [`Runtime`] is a state root; its verbs are methods of [`Runtime`] and [`Container`], one
+//! file each under [`container`]. `create` loads `config.json` and turns it into a validated
+//! [`plan::Plan`] without side effects, records the container ([`state`]), and puts its init
+//! into the container through [`spawn`] (the parent side) and [`setup`] (the child side, one
+//! pipeline for the init and exec'd processes). Raw system calls live in [`sys`].
+//!
+//! The library never changes its caller's namespaces, working directory, environment or
+//! signal state, and may be used from several threads. A program that links it must call
+//! [`init_entry`] first thing in `main` (the runtime's helper process is that program,
+//! re-executed), or point [`Runtime::init_binary`] at a `berth` binary.
 
-pub mod attributes;
-pub mod capabilities;
-pub mod cgroups;
 pub mod container;
-pub mod create;
-pub mod devices;
 pub mod error;
-pub mod exe_guard;
-pub mod exec;
 pub mod features;
-pub mod foreground;
-pub mod fs;
 pub mod hooks;
 pub mod id;
-pub mod idmap;
-pub mod init;
-pub mod lsm;
-pub mod mounts;
-pub mod namespaces;
+pub mod mountinfo;
 pub mod plan;
-pub mod process;
 pub mod procfs;
-pub mod rootfs;
-pub mod seccomp;
-pub mod spec;
+pub mod setup;
+pub mod spawn;
 pub mod state;
-pub mod sync;
-pub mod tty;
+pub mod sys;
 
+pub use container::kill::parse_signal;
+pub use container::{
+    exit_code, Console, Container, CreateOptions, Created, Event, Events, ExecOptions, Execed,
+    Overrides, Runtime, Started,
+};
 pub use error::{Error, Result};
+pub use spawn::Stdio;
+pub use state::{OciState, Status};
+
+/// If this process is the runtime's helper (`berth init`, started by the library), runs it;
+/// otherwise returns at once. Call it first thing in `main` of any program that links the
+/// library and lets it use its own executable as the helper.
+pub fn init_entry() {
+    if let Some(v) = std::env::var_os(spawn::INIT_ENV) {
+        match v.to_str().and_then(|s| s.parse::<i32>().ok()) {
+            Some(slot) if slot >= 3 => setup::main(slot),
+            _ => {
+                eprintln!("berth: {} is not a file descriptor", spawn::INIT_ENV);
+                std::process::exit(2);
+            }
+        }
+    }
+}

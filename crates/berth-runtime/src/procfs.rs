@@ -9,14 +9,17 @@
 //! with no symlinks, no magic links and no mount crossings, and each opened file is checked
 //! to be procfs.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-use crate::{Error, Result};
+use crate::sys::openat2::{
+    RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
+};
+use crate::{sys, Error, Result};
 
 /// procfs's root directory always has this inode number.
 const PROC_ROOT_INO: u64 = 1;
@@ -29,8 +32,9 @@ pub struct Proc {
 impl Proc {
     /// A private procfs for this process's pid namespace.
     pub fn open() -> Result<Proc> {
-        let root = fresh()
-            .or_else(|_| crate::fs::open_tree_clone(Path::new("/proc"), false))
+        let root = sys::mount::fresh_procfs()
+            .or_else(|_| sys::mount::clone_tree(Path::new("/proc"), false))
+            .map_err(|e| Error::sys("open a private procfs", "/proc", e))
             .or_else(|_| {
                 // Last resort: the visible /proc. Overmounts below it are still refused by
                 // RESOLVE_NO_XDEV when a path is opened.
@@ -42,7 +46,7 @@ impl Proc {
                 .map_err(|e| Error::sys("open", "/proc", e))
             })?;
         let st = nix::sys::stat::fstat(&root).map_err(|e| Error::sys("fstat", "/proc", e))?;
-        crate::fs::ensure_procfs(root.as_raw_fd(), Path::new("/proc"))?;
+        ensure_procfs(root.as_fd(), Path::new("/proc"))?;
         if st.st_ino != PROC_ROOT_INO {
             return Err(Error::sys("verify procfs root", "/proc", Errno::EXDEV));
         }
@@ -65,37 +69,15 @@ impl Proc {
     pub fn open_write(&self, rel: &str) -> Result<OwnedFd> {
         let shown = Path::new("/proc").join(rel);
         let path = self.resolve(rel)?;
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-            .map_err(|_| Error::sys("encode", &shown, Errno::EINVAL))?;
-        // SAFETY: open_how is plain data; all-zero is a valid value.
-        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-        how.flags = (OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY).bits() as u64;
-        how.resolve = libc::RESOLVE_BENEATH
-            | libc::RESOLVE_NO_XDEV
-            | libc::RESOLVE_NO_MAGICLINKS
-            | libc::RESOLVE_NO_SYMLINKS;
-        let fd = loop {
-            // SAFETY: `c` is NUL-terminated and `how` a valid open_how of the size passed;
-            // the kernel returns a new fd we own.
-            let r = unsafe {
-                libc::syscall(
-                    libc::SYS_openat2,
-                    self.root.as_raw_fd(),
-                    c.as_ptr(),
-                    &how as *const libc::open_how,
-                    std::mem::size_of::<libc::open_how>(),
-                )
-            };
-            if r >= 0 {
-                // SAFETY: a fresh fd from the kernel.
-                break unsafe { OwnedFd::from_raw_fd(r as RawFd) };
-            }
-            match Errno::last() {
-                Errno::EAGAIN | Errno::EINTR => continue,
-                e => return Err(Error::sys("open", &shown, e)),
-            }
-        };
-        crate::fs::ensure_procfs(fd.as_raw_fd(), &shown)?;
+        let fd = sys::openat2::open(
+            self.root.as_fd(),
+            &path,
+            OFlag::O_WRONLY | OFlag::O_NOCTTY,
+            0,
+            RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
+        )
+        .map_err(|e| Error::sys("open", &shown, e))?;
+        ensure_procfs(fd.as_fd(), &shown)?;
         Ok(fd)
     }
 
@@ -108,49 +90,27 @@ impl Proc {
     }
 }
 
-/// `fsopen("proc")` → `fsmount`: a procfs mount attached nowhere.
-fn fresh() -> Result<OwnedFd> {
-    const FSOPEN_CLOEXEC: libc::c_uint = 1;
-    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
-    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
-    let what = Path::new("proc");
-    // SAFETY: a valid NUL-terminated fs name; returns a new fd we own.
-    let r = unsafe { libc::syscall(libc::SYS_fsopen, c"proc".as_ptr(), FSOPEN_CLOEXEC) };
-    if r < 0 {
-        return Err(Error::sys("fsopen", what, Errno::last()));
+/// Fails unless `fd` is on procfs: writes meant for procfs must not land elsewhere.
+pub fn ensure_procfs(fd: BorrowedFd<'_>, what: &Path) -> Result<()> {
+    let st = nix::sys::statfs::fstatfs(fd).map_err(|e| Error::sys("fstatfs", what, e))?;
+    if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        return Err(Error::sys("verify procfs", what, Errno::EXDEV));
     }
-    // SAFETY: a fresh fd from the kernel.
-    let ctx = unsafe { OwnedFd::from_raw_fd(r as RawFd) };
-    // SAFETY: FSCONFIG_CMD_CREATE takes no key or value.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            ctx.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            std::ptr::null::<libc::c_char>(),
-            std::ptr::null::<libc::c_void>(),
-            0,
-        )
-    };
-    if r < 0 {
-        return Err(Error::sys("fsconfig(create)", what, Errno::last()));
-    }
-    let attrs =
-        crate::mounts::attr::NOSUID | crate::mounts::attr::NODEV | crate::mounts::attr::NOEXEC;
-    // SAFETY: a configured fs context; returns a new mount fd we own.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_fsmount,
-            ctx.as_raw_fd(),
-            FSMOUNT_CLOEXEC,
-            attrs as libc::c_uint,
-        )
-    };
-    if r < 0 {
-        return Err(Error::sys("fsmount", what, Errno::last()));
-    }
-    // SAFETY: a fresh fd from the kernel.
-    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+    Ok(())
+}
+
+/// Writes `data` to the procfs file `path` of the runtime's own `/proc` (`uid_map` of a
+/// child, say), checking that the opened file really is procfs.
+pub fn write_checked(path: &Path, data: &[u8]) -> Result<()> {
+    let fd = nix::fcntl::open(
+        path,
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys("open", path, e))?;
+    ensure_procfs(fd.as_fd(), path)?;
+    nix::unistd::write(&fd, data).map_err(|e| Error::sys("write", path, e))?;
+    Ok(())
 }
 
 #[cfg(test)]

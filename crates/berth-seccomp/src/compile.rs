@@ -90,6 +90,43 @@ impl Filter {
         &self.warnings
     }
 
+    /// The program and flags as bytes, for handing the compiled filter to another process
+    /// (the container's init): the flags, then each instruction, little-endian.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + self.program.len() * 8);
+        out.extend_from_slice(&{ self.flags }.to_le_bytes());
+        for i in &self.program {
+            out.extend_from_slice(&i.code.to_le_bytes());
+            out.push(i.jt);
+            out.push(i.jf);
+            out.extend_from_slice(&i.k.to_le_bytes());
+        }
+        out
+    }
+
+    /// The filter [`Filter::to_bytes`] wrote (its warnings are not carried); `None` if the
+    /// bytes are not such a filter.
+    pub fn from_bytes(b: &[u8]) -> Option<Filter> {
+        if b.len() < 8 || !(b.len() - 8).is_multiple_of(8) {
+            return None;
+        }
+        let flags: libc::c_ulong = u64::from_le_bytes(b[..8].try_into().ok()?);
+        let program = b[8..]
+            .chunks_exact(8)
+            .map(|c| libc::sock_filter {
+                code: u16::from_le_bytes([c[0], c[1]]),
+                jt: c[2],
+                jf: c[3],
+                k: u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+            })
+            .collect();
+        Some(Filter {
+            program,
+            flags,
+            warnings: Vec::new(),
+        })
+    }
+
     /// Runs the program on `data` in userspace, as the kernel would, and
     /// returns the `SECCOMP_RET_*` value. For tests and debugging.
     pub fn evaluate(&self, data: &SeccompData) -> u32 {

@@ -669,3 +669,18 @@ fn agrees_with_seccompiler_on_64_bit_comparisons() {
         }
     }
 }
+
+#[test]
+fn a_filter_survives_its_byte_form() {
+    let f = build(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","flags":["SECCOMP_FILTER_FLAG_LOG"],
+            "syscalls":[{"names":["read","write","exit_group"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    );
+    let back = Filter::from_bytes(&f.to_bytes()).unwrap();
+    assert_eq!(back.flags(), f.flags());
+    assert_eq!(back.program().len(), f.program().len());
+    for (a, b) in back.program().iter().zip(f.program()) {
+        assert_eq!((a.code, a.jt, a.jf, a.k), (b.code, b.jt, b.jf, b.k));
+    }
+    assert!(Filter::from_bytes(&[1, 2, 3]).is_none());
+}

@@ -1,0 +1,179 @@
+//! The runtime's use of the berth-cgroups crate: making and limiting the container's cgroup,
+//! the cgroups an exec'd process joins, and the per-verb operations.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use berth_cgroups::{CgroupManager, FreezerState, Manager};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use crate::plan::CgroupPlan;
+use crate::state::State;
+use crate::{Error, Result};
+
+/// The manager of a recorded container's cgroup.
+pub fn manager(state: &State) -> Result<Manager> {
+    Ok(Manager::new(
+        &state.cgroups_path,
+        &state.id,
+        state.systemd_cgroup,
+    )?)
+}
+
+/// Whether the container's cgroup is frozen.
+pub fn is_frozen(state: &State) -> bool {
+    manager(state)
+        .ok()
+        .and_then(|m| m.freezer_state().ok())
+        .is_some_and(|s| s == FreezerState::Frozen)
+}
+
+/// The container's cgroup, made and limited.
+pub struct Prepared {
+    pub manager: Manager,
+    /// On cgroup v2, the cgroup directory for `clone3(CLONE_INTO_CGROUP)`: the init is born
+    /// inside its cgroup, with no window in which it runs unlimited.
+    pub into: Option<OwnedFd>,
+}
+
+/// The manager for a new container, after checking that its cgroup can be used: a frozen one
+/// would hang the container's start, so it is refused before anything is made. Returns a
+/// warning when the cgroup already holds processes (as runc warns).
+pub fn check_target(id: &str, c: &CgroupPlan) -> Result<(Manager, Option<String>)> {
+    let m = Manager::new(&c.path, id, c.systemd)?;
+    if !m.exists() {
+        return Ok((m, None));
+    }
+    if matches!(
+        m.freezer_state(),
+        Ok(FreezerState::Frozen | FreezerState::Freezing)
+    ) {
+        return Err(Error::config(
+            "linux.cgroupsPath",
+            format!("the cgroup {} is frozen; thaw it or use another", c.path),
+        ));
+    }
+    let busy = m.pids().map(|p| p.len()).unwrap_or(0);
+    let warning = (busy > 0).then(|| {
+        format!(
+            "container's cgroup is not empty: {busy} process(es) already in {}",
+            c.path
+        )
+    });
+    Ok((m, warning))
+}
+
+/// Creates the cgroup and applies the limits; on failure nothing made here is left.
+pub fn prepare(m: Manager, c: &CgroupPlan) -> Result<Prepared> {
+    m.create()?;
+    if let Err(e) = m.apply(&c.resources) {
+        let _ = m.destroy();
+        return Err(e.into());
+    }
+    let into = m.open_cgroup_fd().ok();
+    Ok(Prepared { manager: m, into })
+}
+
+/// The cgroups an exec'd process joins: every hierarchy the init is in (as runc), as
+/// `cgroup.procs` files opened for writing, or on a unified-only host the v2 directory (for
+/// `CLONE_INTO_CGROUP`). `sub`: a sub-cgroup of the container's (`exec --cgroup`), per
+/// controller (`Some(ctrl)`) or for all.
+pub fn for_exec(
+    init_pid: i32,
+    sub: &[(Option<String>, PathBuf)],
+) -> Result<(Vec<OwnedFd>, Option<OwnedFd>)> {
+    let own = format!("/proc/{init_pid}/cgroup");
+    let text = match std::fs::read_to_string(&own) {
+        Ok(t) => t,
+        Err(e) => return Err(Error::io("read", own, e)),
+    };
+    let mounts = crate::mountinfo::read()?;
+    let mut procs = Vec::new();
+    let mut dir = None;
+    let unified_only = text.lines().count() == 1 && text.starts_with("0::");
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let mount = if ctrls.is_empty() {
+            mounts.iter().find(|m| m.fstype == "cgroup2")
+        } else {
+            mounts.iter().find(|m| {
+                m.fstype == "cgroup"
+                    && ctrls
+                        .split(',')
+                        .all(|c| m.super_options.split(',').any(|o| o == c))
+            })
+        };
+        let Some(mount) = mount else { continue };
+        let mut target = mount.mount_point.join(path.trim_start_matches('/'));
+        for (ctrl, rel) in sub {
+            let applies = match ctrl {
+                None => true,
+                Some(c) if ctrls.is_empty() => c.is_empty(),
+                Some(c) => ctrls.split(',').any(|x| x == c || x == format!("name={c}")),
+            };
+            if applies {
+                target = target.join(rel);
+            }
+        }
+        if unified_only {
+            let d = nix::fcntl::open(
+                &target,
+                OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_PATH,
+                Mode::empty(),
+            )
+            .map_err(|e| Error::sys("open", &target, e))?;
+            dir = Some(d);
+        } else {
+            let p = target.join("cgroup.procs");
+            match nix::fcntl::open(&p, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+                Ok(fd) => procs.push(fd),
+                // A hierarchy the container's cgroup was never made in (or removed).
+                Err(nix::errno::Errno::ENOENT) if sub.is_empty() => {}
+                Err(e) => return Err(Error::sys("open", &p, e)),
+            }
+        }
+    }
+    Ok((procs, dir))
+}
+
+/// Checks an `exec --cgroup` value (`[controller:]path`): a path below the container's
+/// cgroup, never above it.
+pub fn parse_sub(value: &str) -> Result<(Option<String>, PathBuf)> {
+    let (ctrl, path) = match value.split_once(':') {
+        Some((c, p)) => (Some(c.to_string()), p),
+        None => (None, value),
+    };
+    let p = Path::new(path);
+    let escapes = p.is_absolute()
+        || p.components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)));
+    if escapes || path.is_empty() {
+        return Err(Error::Invalid {
+            what: "--cgroup",
+            msg: format!("{path:?} is not a sub cgroup path"),
+        });
+    }
+    Ok((ctrl, p.to_path_buf()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_cgroups_stay_below() {
+        assert_eq!(
+            parse_sub("cpu:a/b").unwrap(),
+            (Some("cpu".into()), PathBuf::from("a/b"))
+        );
+        assert_eq!(parse_sub("x").unwrap(), (None, PathBuf::from("x")));
+        for bad in ["..", "a/../../b", "/abs", "cpu:../x", ""] {
+            let e = parse_sub(bad).unwrap_err().to_string();
+            assert!(e.contains("is not a sub cgroup path"), "{bad}: {e}");
+        }
+    }
+}

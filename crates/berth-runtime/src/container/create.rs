@@ -1,0 +1,468 @@
+//! `create` (and the first half of `run`): record the container, make its cgroup, start its
+//! init and drive it until it is ready (see `spawn::sync` for the protocol).
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use berth_cgroups::{CgroupManager, Manager};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use oci_spec::runtime::Hook;
+use serde::{Deserialize, Serialize};
+
+use super::{cgroup, write_pid_file, Container, Runtime};
+use crate::plan::{self, ExecDefaults, Plan, PlanInputs};
+use crate::spawn::job::{ConsoleMode, FdRole, InitJob, Job, Kind, StartMode};
+use crate::spawn::sync::Msg;
+use crate::spawn::{self, Spawned, Stdio};
+use crate::state::oci::{agent_state, hook_state};
+use crate::state::store::{self, CONFIG_FILE, START_SOCKET};
+use crate::state::{ContainerDir, State, StoredStatus};
+use crate::{hooks, procfs, sys, Error, Result};
+
+/// Where the pty master goes when `process.terminal` is set.
+#[derive(Debug, Clone, Default)]
+pub enum Console {
+    /// No console: a terminal is refused.
+    #[default]
+    None,
+    /// Send it over this unix socket (`--console-socket`).
+    Socket(PathBuf),
+    /// Return it to the caller ([`Created::master`]).
+    Return,
+}
+
+/// Options of `create` and `run`.
+#[derive(Debug, Default)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub console: Console,
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// fds 3 .. 3+preserve_fds of the caller go to the container process.
+    pub preserve_fds: i32,
+    /// The process's stdin, stdout and stderr (default: the caller's).
+    pub stdio: Stdio,
+}
+
+/// A created container.
+#[derive(Debug)]
+pub struct Created {
+    pub container: Container,
+    /// The pty master, with [`Console::Return`].
+    pub master: Option<OwnedFd>,
+    /// What was ignored or noticed (unknown config properties, a busy cgroup).
+    pub warnings: Vec<String>,
+}
+
+/// What `start`, `exec` and `delete` need of the container's config, kept beside its state.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Recorded {
+    pub exec: ExecDefaults,
+    pub poststart: Vec<Hook>,
+    pub poststop: Vec<Hook>,
+}
+
+impl Recorded {
+    /// Reads the container's record.
+    pub fn load(dir: &ContainerDir) -> Result<Recorded> {
+        match dir.read(CONFIG_FILE)? {
+            Some(d) => serde_json::from_slice(&d).map_err(|e| Error::Parse {
+                path: dir.path.join(CONFIG_FILE),
+                msg: e.to_string(),
+            }),
+            None => Ok(Recorded::default()),
+        }
+    }
+}
+
+/// What a failed create undoes: the process, the cgroup, host mounts and the record.
+#[derive(Default)]
+struct Undo {
+    child: Option<Spawned>,
+    cgroup: Option<Manager>,
+    host_mounts: Option<PathBuf>,
+}
+
+impl Undo {
+    fn run(self, dir: &ContainerDir) {
+        if let Some(c) = &self.child {
+            c.kill();
+        }
+        if let Some(m) = self.cgroup {
+            let _ = m.destroy();
+        }
+        if let Some(rootfs) = self.host_mounts {
+            let _ = super::delete::unmount_under(&rootfs);
+        }
+        let _ = dir.remove();
+    }
+}
+
+/// A created container whose init waits on its channel (`run`).
+pub(crate) struct Pending {
+    pub created: Created,
+    pub init: Spawned,
+    pub hook_context: crate::plan::HookContext,
+    pub poststart: Vec<Hook>,
+}
+
+impl Runtime {
+    /// `create`: sets the container up; its init waits for `start`. On failure nothing is
+    /// left behind (process, cgroup, mounts, state).
+    pub fn create(&self, opts: CreateOptions) -> Result<Created> {
+        create(self, opts, StartMode::Socket).map(|p| p.created)
+    }
+}
+
+pub(crate) fn create(rt: &Runtime, opts: CreateOptions, start: StartMode) -> Result<Pending> {
+    crate::id::validate(&opts.id)?;
+    let bundle = std::fs::canonicalize(&opts.bundle)
+        .map_err(|e| Error::io("open the bundle", &opts.bundle, e))?;
+    let (spec, unknown) = plan::spec::load(&bundle)?;
+    let p = plan::build(
+        spec,
+        PlanInputs {
+            id: &opts.id,
+            bundle: &bundle,
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+            preserve_fds: opts.preserve_fds,
+            systemd_cgroup: rt.systemd_cgroup,
+            host: &rt.host,
+        },
+    )?;
+    let mut warnings: Vec<String> = unknown
+        .into_iter()
+        .map(|f| format!("config.json: unknown property {f} ignored"))
+        .collect();
+    warnings.extend(p.warnings.iter().cloned());
+    let console_mode = match (p.process.terminal, &opts.console) {
+        (false, _) => ConsoleMode::None,
+        (true, Console::Socket(_)) => ConsoleMode::Socket,
+        (true, Console::Return) => ConsoleMode::Return,
+        (true, Console::None) => {
+            return Err(Error::config(
+                "process.terminal",
+                "a terminal needs --console-socket",
+            ))
+        }
+    };
+    // Everything that can be checked is checked before the first side effect.
+    let ns_fds = open_namespaces(&p)?;
+    let (manager, busy) = cgroup::check_target(&opts.id, &p.cgroup)?;
+    warnings.extend(busy);
+    let mut state = State {
+        oci_version: oci_spec::runtime::VERSION.to_string(),
+        id: opts.id.clone(),
+        status: StoredStatus::Creating,
+        pid: 0,
+        start_time: 0,
+        bundle: bundle.clone(),
+        rootfs: p.rootfs.clone(),
+        created: store::rfc3339_now(),
+        annotations: p.annotations.clone(),
+        owner: String::new(),
+        cgroups_path: p.cgroup.path.clone(),
+        systemd_cgroup: p.cgroup.systemd,
+        own_cgroup: false,
+        host_mounts: !p.init.mount_ns,
+    };
+    let dir = ContainerDir::create(&rt.root, &state)?;
+    let mut undo = Undo {
+        host_mounts: (!p.init.mount_ns).then(|| p.rootfs.clone()),
+        ..Undo::default()
+    };
+    let console = ConsoleSetup {
+        mode: console_mode,
+        socket: match &opts.console {
+            Console::Socket(path) => Some(path.as_path()),
+            _ => None,
+        },
+    };
+    match setup(
+        rt, &opts, &p, &dir, &mut state, manager, ns_fds, console, start, &mut undo,
+    ) {
+        Ok(master) => {
+            let init = undo.child.take().expect("spawned");
+            let container = Container {
+                dir: ContainerDir::new(&rt.root, &opts.id)?,
+                state,
+                rt: rt.clone(),
+            };
+            // The lock is released with `dir`; in `run` the caller holds none while it waits.
+            drop(dir);
+            Ok(Pending {
+                created: Created {
+                    container,
+                    master,
+                    warnings,
+                },
+                init,
+                hook_context: p.init.hook_context.clone(),
+                poststart: p.hooks.poststart().clone().unwrap_or_default(),
+            })
+        }
+        Err(e) => {
+            undo.run(&dir);
+            Err(e)
+        }
+    }
+}
+
+/// The console of the new container.
+#[derive(Clone, Copy)]
+struct ConsoleSetup<'a> {
+    mode: ConsoleMode,
+    socket: Option<&'a Path>,
+}
+
+/// Opens the namespaces joined by path, checking each is a namespace of its type.
+fn open_namespaces(p: &Plan) -> Result<Vec<(i32, OwnedFd)>> {
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    let mut out = Vec::new();
+    for j in &p.ns.join {
+        let field = || j.field.clone();
+        let fd = nix::fcntl::open(&j.path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| Error::sys("open namespace", &j.path, e).in_field(field()))?;
+        let st = nix::sys::statfs::fstatfs(&fd)
+            .map_err(|e| Error::sys("fstatfs", &j.path, e).in_field(field()))?;
+        if st.filesystem_type().0 as i64 != NSFS_MAGIC {
+            return Err(Error::config(
+                field(),
+                format!("{} is not a namespace file", j.path.display()),
+            ));
+        }
+        // NS_GET_NSTYPE: the namespace must be of the listed type.
+        let kind = sys::ns_type(fd.as_fd()).map_err(|e| Error::sys("NS_GET_NSTYPE", &j.path, e))?;
+        if kind != j.flag.bits() {
+            return Err(Error::config(
+                field(),
+                format!(
+                    "{} is a {} namespace, not a {} one",
+                    j.path.display(),
+                    crate::plan::namespaces::name_of_bits(kind),
+                    crate::plan::namespaces::proc_name(j.flag)
+                ),
+            ));
+        }
+        out.push((j.flag.bits(), fd));
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn setup(
+    rt: &Runtime,
+    opts: &CreateOptions,
+    p: &Plan,
+    dir: &ContainerDir,
+    state: &mut State,
+    manager: Manager,
+    ns_fds: Vec<(i32, OwnedFd)>,
+    console: ConsoleSetup<'_>,
+    start: StartMode,
+    undo: &mut Undo,
+) -> Result<Option<OwnedFd>> {
+    let hooks_ctx = &p.init.hook_context;
+    let recorded = Recorded {
+        exec: p.exec_defaults.clone(),
+        poststart: p.hooks.poststart().clone().unwrap_or_default(),
+        poststop: p.hooks.poststop().clone().unwrap_or_default(),
+    };
+    dir.write_atomic(
+        CONFIG_FILE,
+        &serde_json::to_vec(&recorded).map_err(|e| Error::Protocol(e.to_string()))?,
+    )?;
+    // The cgroup is made before the clone when the init must be born in it (v2's
+    // CLONE_INTO_CGROUP), must be in it before it unshares its cgroup namespace, or mounts
+    // it. Otherwise it is made while the init already sets up its mounts, on the other CPU.
+    let early = p.ns.new_cgroup
+        || p.init
+            .mounts
+            .iter()
+            .any(|m| m.typ == "cgroup" || m.typ == "cgroup2")
+        || rt.host.cgroup_mode == berth_cgroups::CgroupMode::Unified;
+    let mut late_manager = Some(manager);
+    let mut prepared = None;
+    if early {
+        let m = late_manager.take().expect("one manager");
+        let pr = cgroup::prepare(m, &p.cgroup)?;
+        undo.cgroup = Some(pr.manager.clone());
+        state.own_cgroup = true;
+        dir.save(state)?;
+        prepared = Some(pr);
+    }
+    let mut roles = Vec::new();
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    if let (ConsoleMode::Socket, Some(path)) = (console.mode, console.socket) {
+        let s = std::os::unix::net::UnixStream::connect(path)
+            .map_err(|e| Error::io("connect console socket", path, e))?;
+        roles.push(FdRole::Console);
+        fds.push(OwnedFd::from(s));
+    }
+    if start == StartMode::Socket {
+        // A short path through our fd of the directory: socket paths are limited to 108 bytes.
+        let d = nix::fcntl::open(&dir.path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| Error::sys("open", &dir.path, e))?;
+        let path = format!("/proc/self/fd/{}/{START_SOCKET}", d.as_raw_fd());
+        let l = std::os::unix::net::UnixListener::bind(&path)
+            .map_err(|e| Error::io("listen", dir.start_socket(), e))?;
+        roles.push(FdRole::StartListener);
+        fds.push(OwnedFd::from(l));
+    }
+    let trees = if spawn::trees::wanted(&p.init) {
+        let (a, b) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::SeqPacket,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| Error::call("socketpair", e))?;
+        roles.push(FdRole::Idmap);
+        fds.push(b);
+        Some(a)
+    } else {
+        None
+    };
+    if let Some(into) = prepared.as_ref().and_then(|p| p.into.as_ref()) {
+        roles.push(FdRole::CgroupDir);
+        fds.push(
+            into.try_clone()
+                .map_err(|e| Error::io("dup", "cgroup", e))?,
+        );
+    }
+    for (flag, fd) in ns_fds {
+        roles.push(FdRole::Namespace(flag));
+        fds.push(fd);
+    }
+    let view = spawn::view::of(rt.init_binary.as_deref())?;
+    let job = Job {
+        parent_pid: std::process::id() as i32,
+        kind: Kind::Init(Box::new(InitJob {
+            init: p.init.clone(),
+            ns: p.ns.clone(),
+            time_offsets: p.time_offsets.clone(),
+            start,
+            runtime_hooks: p.hooks.prestart().as_ref().is_some_and(|h| !h.is_empty())
+                || p.hooks
+                    .create_runtime()
+                    .as_ref()
+                    .is_some_and(|h| !h.is_empty()),
+        })),
+        process: p.process.clone(),
+        seccomp: p.seccomp.clone(),
+        console: console.mode,
+        preserve_fds: p.preserve_fds,
+        runtime: view.identity,
+        fds: roles,
+        process_field: "process".into(),
+    };
+    let child = undo.child.insert(spawn::spawn(
+        &job,
+        fds,
+        &opts.stdio,
+        rt.init_binary.as_deref(),
+    )?);
+    let pid = child.pid.as_raw();
+    state.pid = pid;
+    state.start_time = store::process_start_time(pid).ok_or(Error::InitDied("setup"))?;
+    dir.save(state)?;
+    let chan = &child.chan;
+    if p.ns.new_user {
+        write_id_maps(p, pid)?;
+    }
+    if let Some(sock) = &trees {
+        spawn::trees::send_trees(&p.init, pid, sock)?;
+    }
+    match prepared {
+        Some(pr) => {
+            if pr.into.is_none() {
+                pr.manager.add_task(pid)?;
+            }
+            chan.send(Msg::Go)?;
+        }
+        None => {
+            chan.send(Msg::Go)?;
+            // The init reports Ready only after this: the parent reads Ready afterwards and
+            // the container process cannot run before the parent lets it.
+            let m = late_manager.take().expect("one manager");
+            let pr = cgroup::prepare(m, &p.cgroup)?;
+            undo.cgroup = Some(pr.manager.clone());
+            state.own_cgroup = true;
+            pr.manager.add_task(pid)?;
+        }
+    }
+    let mut master = None;
+    loop {
+        match chan.expect(|_| true, "setup")? {
+            Msg::Ready => break,
+            Msg::Hooks => {
+                let st = hook_state(hooks_ctx, "creating", pid);
+                hooks::run(
+                    "prestart",
+                    p.hooks.prestart().as_deref().unwrap_or_default(),
+                    &st,
+                    None,
+                )?;
+                hooks::run(
+                    "createRuntime",
+                    p.hooks.create_runtime().as_deref().unwrap_or_default(),
+                    &st,
+                    None,
+                )?;
+                chan.send(Msg::HooksDone)?;
+            }
+            Msg::Console(fd) => master = Some(fd),
+            Msg::Seccomp(n) => {
+                hand_to_agent(
+                    p.seccomp.as_ref(),
+                    hooks_ctx,
+                    child,
+                    n,
+                    (oci_spec::runtime::ContainerState::Creating, pid),
+                )?;
+                chan.send(Msg::SeccompDone)?;
+            }
+            m => return Err(Error::Protocol(format!("unexpected {m:?} during setup"))),
+        }
+    }
+    state.status = StoredStatus::Created;
+    dir.save(state)?;
+    if let Some(pf) = &opts.pid_file {
+        write_pid_file(pf, pid)?;
+    }
+    Ok(master)
+}
+
+/// Writes the init's uid and gid maps.
+fn write_id_maps(p: &Plan, pid: i32) -> Result<()> {
+    let uid = crate::plan::namespaces::id_map(&p.uid_maps);
+    let gid = crate::plan::namespaces::id_map(&p.gid_maps);
+    procfs::write_checked(Path::new(&format!("/proc/{pid}/uid_map")), uid.as_bytes())
+        .map_err(|e| e.in_field("linux.uidMappings"))?;
+    procfs::write_checked(Path::new(&format!("/proc/{pid}/gid_map")), gid.as_bytes())
+        .map_err(|e| e.in_field("linux.gidMappings"))
+}
+
+/// Copies the child's seccomp notify listener (fd `n` in it) and hands it to the agent with
+/// the container's state.
+pub(crate) fn hand_to_agent(
+    seccomp: Option<&crate::plan::SeccompPlan>,
+    ctx: &crate::plan::HookContext,
+    child: &Spawned,
+    n: i32,
+    status: (oci_spec::runtime::ContainerState, i32),
+) -> Result<()> {
+    let Some((path, meta)) = seccomp.and_then(|s| s.listener.as_ref()) else {
+        return Err(Error::Protocol("a seccomp listener without NOTIFY".into()));
+    };
+    let fd = sys::pidfd::getfd(child.pidfd.as_fd(), n)
+        .map_err(|e| Error::call("pidfd_getfd (the seccomp listener)", e))?;
+    // The state is the container's (its init's pid); the process is the one just made.
+    let st = agent_state(ctx, status.0, status.1);
+    let msg = berth_seccomp::notify::process_state(&st, child.pid.as_raw(), meta.as_deref());
+    berth_seccomp::notify::send_to_listener(path, fd.as_fd(), &msg).map_err(Error::SeccompAgent)
+}

@@ -1,0 +1,60 @@
+//! `events`: resource statistics at an interval, and OOM kills as they happen.
+
+use std::time::Duration;
+
+use berth_cgroups::{CgroupManager, Manager, OomEvent, OomWatcher, Stats};
+
+use super::{cgroup, Container};
+use crate::state::Verb;
+use crate::Result;
+
+/// One event of a container.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Stats(Box<Stats>),
+    Oom,
+}
+
+/// The events of a container, until its cgroup goes away.
+pub struct Events {
+    manager: Manager,
+    watcher: OomWatcher,
+    interval: Duration,
+}
+
+impl Container {
+    /// Resource usage now.
+    pub fn stats(&self) -> Result<Stats> {
+        self.check(Verb::Events)?;
+        Ok(cgroup::manager(&self.state)?.stats()?)
+    }
+
+    /// OOM kills as they happen, and statistics every `interval`.
+    pub fn events(&self, interval: Duration) -> Result<Events> {
+        self.check(Verb::Events)?;
+        let manager = cgroup::manager(&self.state)?;
+        let watcher = manager.oom_watcher()?;
+        Ok(Events {
+            manager,
+            watcher,
+            interval,
+        })
+    }
+}
+
+impl Iterator for Events {
+    type Item = Result<Event>;
+
+    fn next(&mut self) -> Option<Result<Event>> {
+        match self.watcher.wait(Some(self.interval)) {
+            Ok(OomEvent::Oom) => Some(Ok(Event::Oom)),
+            Ok(OomEvent::Timeout) => self
+                .manager
+                .stats()
+                .ok()
+                .map(|s| Ok(Event::Stats(Box::new(s)))),
+            Ok(OomEvent::CgroupGone) => None,
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! `exec`: another process in a running container. It joins the container's namespaces (the
+//! user namespace first) and every cgroup hierarchy its init is in, and goes through the same
+//! setup pipeline as the init, the container's seccomp filter included.
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use oci_spec::runtime::Process;
+
+use super::create::{hand_to_agent, Console, Recorded};
+use super::{cgroup, write_pid_file, Container};
+use crate::plan::namespaces::{proc_name, JOIN_ORDER};
+use crate::plan::{self, HookContext};
+use crate::spawn::job::{ConsoleMode, FdRole, Job, Kind};
+use crate::spawn::sync::Msg;
+use crate::spawn::{self, Stdio};
+use crate::state::{Status, Verb};
+use crate::{Error, Result};
+
+/// Changes to the container's own process for `exec` without `--process` (runc's flags).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub args: Vec<String>,
+    /// `KEY=value`, replacing the container's value of `KEY`.
+    pub env: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    /// uid and gid.
+    pub user: Option<(u32, u32)>,
+    pub additional_gids: Vec<u32>,
+    /// Capabilities added to every set (`CAP_NET_ADMIN`).
+    pub caps: Vec<String>,
+    pub no_new_privileges: bool,
+    pub apparmor_profile: Option<String>,
+    pub selinux_label: Option<String>,
+    pub terminal: bool,
+}
+
+impl Overrides {
+    fn apply(&self, p: &mut Process) -> Result<()> {
+        p.set_args(Some(self.args.clone()));
+        p.set_terminal(Some(self.terminal));
+        p.set_console_size(None);
+        let mut env = p.env().clone().unwrap_or_default();
+        for e in &self.env {
+            let key = e.split('=').next().unwrap_or_default();
+            env.retain(|x| x.split('=').next() != Some(key));
+            env.push(e.clone());
+        }
+        p.set_env(Some(env));
+        if let Some(cwd) = &self.cwd {
+            p.set_cwd(cwd.clone());
+        }
+        if let Some((uid, gid)) = self.user {
+            p.user_mut().set_uid(uid);
+            p.user_mut().set_gid(gid);
+        }
+        if !self.additional_gids.is_empty() {
+            p.user_mut()
+                .set_additional_gids(Some(self.additional_gids.clone()));
+        }
+        if !self.caps.is_empty() {
+            let mut c = p.capabilities().clone().unwrap_or_default();
+            let mut add = Vec::new();
+            for name in &self.caps {
+                let cap: oci_spec::runtime::Capability = name
+                    .trim_start_matches("CAP_")
+                    .parse()
+                    .map_err(|_| Error::Invalid {
+                        what: "--cap",
+                        msg: format!("unknown capability {name}"),
+                    })?;
+                add.push(cap);
+            }
+            let with = |set: &Option<oci_spec::runtime::Capabilities>| {
+                let mut set = set.clone().unwrap_or_default();
+                set.extend(add.iter().copied());
+                Some(set)
+            };
+            c.set_bounding(with(c.bounding()));
+            c.set_effective(with(c.effective()));
+            c.set_permitted(with(c.permitted()));
+            // Ambient needs inheritable, which --cap does not add (as runc).
+            if c.inheritable().is_some() {
+                c.set_ambient(with(c.ambient()));
+            }
+            p.set_capabilities(Some(c));
+        }
+        if self.no_new_privileges {
+            p.set_no_new_privileges(Some(true));
+        }
+        if self.apparmor_profile.is_some() {
+            p.set_apparmor_profile(self.apparmor_profile.clone());
+        }
+        if self.selinux_label.is_some() {
+            p.set_selinux_label(self.selinux_label.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Options of `exec`.
+#[derive(Debug, Default)]
+pub struct ExecOptions {
+    /// The process (`--process`). `None`: the container's own process with
+    /// [`ExecOptions::overrides`].
+    pub process: Option<Process>,
+    pub overrides: Overrides,
+    /// How the process is named in errors (`--process`, or `process`).
+    pub field: String,
+    pub console: Console,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: i32,
+    pub stdio: Stdio,
+    /// Exec into a paused container too (runc's `--ignore-paused`).
+    pub ignore_paused: bool,
+    /// Sub-cgroups of the container's to join: `[controller:]path` (runc's `--cgroup`).
+    pub cgroups: Vec<String>,
+}
+
+/// A started exec process, a child of the caller.
+#[derive(Debug)]
+pub struct Execed {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    pub master: Option<OwnedFd>,
+}
+
+fn ns_inode(path: &str) -> Option<u64> {
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+}
+
+impl Container {
+    /// The container's own process (from its config), as `exec` without `--process` starts
+    /// from.
+    pub fn process(&self) -> Result<Process> {
+        Ok(Recorded::load(&self.dir)?.exec.process.unwrap_or_default())
+    }
+
+    /// Starts the process; returns once it has exec'd (or with the reason it could not).
+    pub fn exec(&self, opts: ExecOptions) -> Result<Execed> {
+        self.check(if opts.ignore_paused {
+            Verb::ExecIgnorePaused
+        } else {
+            Verb::Exec
+        })?;
+        let recorded = Recorded::load(&self.dir)?;
+        let own = recorded.exec.process.clone().unwrap_or_default();
+        let process = match opts.process {
+            Some(mut p) => {
+                if opts.overrides.terminal {
+                    p.set_terminal(Some(true));
+                }
+                // As runc: an exec'd process is confined like the container unless it asks
+                // otherwise.
+                if p.apparmor_profile()
+                    .as_deref()
+                    .unwrap_or_default()
+                    .is_empty()
+                {
+                    p.set_apparmor_profile(own.apparmor_profile().clone());
+                }
+                if p.selinux_label().as_deref().unwrap_or_default().is_empty() {
+                    p.set_selinux_label(own.selinux_label().clone());
+                }
+                p
+            }
+            None => {
+                let mut p = own;
+                opts.overrides.apply(&mut p)?;
+                p
+            }
+        };
+        let field = if opts.field.is_empty() {
+            "process".to_string()
+        } else {
+            opts.field.clone()
+        };
+        let plan = plan::process::plan(&field, &process, &self.rt.host)?;
+        // The container's filter applies to exec'd processes too (as runc).
+        let seccomp = match &recorded.exec.seccomp {
+            Some(s) => Some(plan::seccomp::plan("linux.seccomp", s, plan.no_new_privileges)?.0),
+            None => None,
+        };
+        let console = match (plan.terminal, &opts.console) {
+            (false, _) => ConsoleMode::None,
+            (true, Console::Socket(_)) => ConsoleMode::Socket,
+            (true, Console::Return) => ConsoleMode::Return,
+            (true, Console::None) => {
+                return Err(Error::config(
+                    format!("{field}.terminal"),
+                    "a terminal needs --console-socket",
+                ))
+            }
+        };
+        let pid = self.state.pid;
+        let mut roles = Vec::new();
+        let mut fds: Vec<OwnedFd> = Vec::new();
+        if let (ConsoleMode::Socket, Console::Socket(path)) = (console, &opts.console) {
+            let s = std::os::unix::net::UnixStream::connect(path)
+                .map_err(|e| Error::io("connect console socket", path, e))?;
+            roles.push(FdRole::Console);
+            fds.push(OwnedFd::from(s));
+        }
+        let subs = opts
+            .cgroups
+            .iter()
+            .map(|s| cgroup::parse_sub(s))
+            .collect::<Result<Vec<_>>>()?;
+        let (procs, dir) = cgroup::for_exec(pid, &subs)?;
+        for p in procs {
+            roles.push(FdRole::CgroupProcs);
+            fds.push(p);
+        }
+        if let Some(d) = dir {
+            roles.push(FdRole::CgroupDir);
+            fds.push(d);
+        }
+        // Only namespaces that differ from ours are joined (setns into our own user
+        // namespace would fail).
+        for flag in JOIN_ORDER {
+            let theirs = format!("/proc/{pid}/ns/{}", proc_name(flag));
+            let ours = format!("/proc/self/ns/{}", proc_name(flag));
+            match (ns_inode(&theirs), ns_inode(&ours)) {
+                (Some(a), Some(b)) if a != b => {}
+                _ => continue,
+            }
+            let fd = nix::fcntl::open(
+                theirs.as_str(),
+                nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(|e| Error::sys("open namespace", &theirs, e))?;
+            roles.push(FdRole::Namespace(flag.bits()));
+            fds.push(fd);
+        }
+        // The init may have exited while we gathered its namespaces.
+        if self.status() == Status::Stopped {
+            return Err(Error::WrongState {
+                verb: Verb::Exec,
+                id: self.state.id.clone(),
+                status: Status::Stopped,
+            });
+        }
+        let view = spawn::view::of(self.rt.init_binary.as_deref())?;
+        let job = Job {
+            parent_pid: std::process::id() as i32,
+            kind: Kind::Exec,
+            process: plan,
+            seccomp: seccomp.clone(),
+            console,
+            preserve_fds: opts.preserve_fds,
+            runtime: view.identity,
+            fds: roles,
+            process_field: field,
+        };
+        let child = spawn::spawn(&job, fds, &opts.stdio, self.rt.init_binary.as_deref())?;
+        let status = match self.status() {
+            Status::Created => (oci_spec::runtime::ContainerState::Created, pid),
+            _ => (oci_spec::runtime::ContainerState::Running, pid),
+        };
+        let ctx: HookContext = self.hook_context();
+        let mut master = None;
+        let r = (|| loop {
+            match child.chan.recv()? {
+                // EOF: it exec'd (its end of the channel is close-on-exec).
+                None => return Ok(()),
+                Some(Msg::Error(e)) => return Err(Error::Init(e)),
+                Some(Msg::Console(fd)) => master = Some(fd),
+                Some(Msg::Seccomp(n)) => {
+                    hand_to_agent(seccomp.as_ref(), &ctx, &child, n, status)?;
+                    child.chan.send(Msg::SeccompDone)?;
+                }
+                Some(m) => return Err(Error::Protocol(format!("unexpected {m:?} during exec"))),
+            }
+        })();
+        if let Err(e) = r {
+            child.kill();
+            return Err(e);
+        }
+        if let Some(pf) = &opts.pid_file {
+            if let Err(e) = write_pid_file(pf, child.pid.as_raw()) {
+                child.kill();
+                return Err(e);
+            }
+        }
+        Ok(Execed {
+            pid: child.pid.as_raw(),
+            pidfd: child.pidfd,
+            master,
+        })
+    }
+}

@@ -1,0 +1,270 @@
+//! Loading `config.json` and the default spec printed by `berth spec`.
+
+use std::path::Path;
+
+use oci_spec::runtime::{Spec, SpecBuilder};
+
+use crate::{Error, Result};
+
+/// Reads and parses `<bundle>/config.json`; a parse error names the file, line and column.
+/// Also returns the properties the spec does not define.
+pub fn load(bundle: &Path) -> Result<(Spec, Vec<String>)> {
+    let path = bundle.join("config.json");
+    let raw = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+    let (spec, unknown) = parse_reporting(&raw).map_err(|msg| Error::Parse { path, msg })?;
+    Ok((spec, unknown))
+}
+
+/// Reads a process document (`exec --process`). A missing `user` is uid and gid 0, as runc
+/// takes it.
+pub fn load_process(path: &Path) -> Result<oci_spec::runtime::Process> {
+    let raw = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    let bad = |msg: String| Error::Parse {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let mut v: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| bad(e.to_string()))?;
+    if let Some(m) = v.as_object_mut() {
+        m.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    serde_path_to_error::deserialize(v).map_err(|e| bad(format!("{}: {}", e.path(), e.inner())))
+}
+
+/// Parses a spec document; an error names the field (`linux.namespaces[3].type`) and
+/// carries serde's line and column.
+pub fn parse(raw: &[u8]) -> std::result::Result<Spec, String> {
+    parse_reporting(raw).map(|(spec, _)| spec)
+}
+
+/// [`parse`], also returning the properties of `raw` that the spec does not define, as paths
+/// (`linux.namespace`, `mounts[2].option`), found in the same pass. config.md says a runtime
+/// MUST ignore them, so they are warnings, not errors; but a misspelt security setting must
+/// not pass unnoticed.
+pub fn parse_reporting(raw: &[u8]) -> std::result::Result<(Spec, Vec<String>), String> {
+    let value: serde_json::Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+    check_shapes(&value, "", &mut String::new())?;
+    let mut unknown = Vec::new();
+    let mut note = |p: serde_ignored::Path| unknown.push(dotted(&p));
+    let tracked = serde_ignored::Deserializer::new(value, &mut note);
+    let spec: Spec = serde_path_to_error::deserialize(tracked).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." || path.is_empty() {
+            e.into_inner().to_string()
+        } else {
+            format!("{path}: {}", e.into_inner())
+        }
+    })?;
+    Ok((spec, unknown))
+}
+
+/// The spec's objects (`*` stands for any array index or map key). serde would also take an
+/// array for an object, by position (`"resources": []`); runc refuses that, and so does berth.
+const OBJECTS: &[&str] = &[
+    "",
+    "root",
+    "process",
+    "process.user",
+    "process.capabilities",
+    "process.consoleSize",
+    "process.rlimits.*",
+    "process.scheduler",
+    "process.ioPriority",
+    "process.execCPUAffinity",
+    "mounts.*",
+    "hooks",
+    "hooks.*.*",
+    "annotations",
+    "linux",
+    "linux.namespaces.*",
+    "linux.uidMappings.*",
+    "linux.gidMappings.*",
+    "linux.devices.*",
+    "linux.sysctl",
+    "linux.resources",
+    "linux.resources.devices.*",
+    "linux.resources.memory",
+    "linux.resources.cpu",
+    "linux.resources.pids",
+    "linux.resources.blockIO",
+    "linux.resources.hugepageLimits.*",
+    "linux.resources.network",
+    "linux.resources.rdma",
+    "linux.resources.unified",
+    "linux.seccomp",
+    "linux.seccomp.syscalls.*",
+    "linux.seccomp.syscalls.*.args.*",
+    "linux.intelRdt",
+    "linux.personality",
+    "linux.memoryPolicy",
+    "linux.timeOffsets",
+];
+
+fn shape_matches(pattern: &str, path: &str) -> bool {
+    let (mut p, mut q) = (pattern.split('.'), path.split('.'));
+    loop {
+        match (p.next(), q.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a == "*" || a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Refuses an array (or scalar) where the spec has an object; `shown` is the JSON path as
+/// errors print it (`linux.namespaces[2]`).
+fn check_shapes(
+    v: &serde_json::Value,
+    path: &str,
+    shown: &mut String,
+) -> std::result::Result<(), String> {
+    use serde_json::Value;
+    let object = OBJECTS.iter().any(|p| shape_matches(p, path));
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let mut s = shown.clone();
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+                check_shapes(child, &join(k), &mut s)?;
+            }
+        }
+        Value::Array(items) if !object => {
+            for (i, child) in items.iter().enumerate() {
+                let mut s = format!("{shown}[{i}]");
+                check_shapes(child, &join("*"), &mut s)?;
+            }
+        }
+        Value::Null => {}
+        other if object => {
+            let kind = match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                _ => "a boolean",
+            };
+            let at = if shown.is_empty() {
+                "config.json"
+            } else {
+                shown.as_str()
+            };
+            return Err(format!("{at}: expected an object, found {kind}"));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `linux.seccomp.syscalls[2].names`, from serde_ignored's path.
+fn dotted(p: &serde_ignored::Path) -> String {
+    use serde_ignored::Path as P;
+    match p {
+        P::Root => String::new(),
+        P::Seq { parent, index } => format!("{}[{index}]", dotted(parent)),
+        P::Map { parent, key } => match dotted(parent) {
+            s if s.is_empty() => key.clone(),
+            s => format!("{s}.{key}"),
+        },
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            dotted(parent)
+        }
+    }
+}
+
+/// The spec `berth spec` writes: runc's defaults, with `berth` as hostname.
+pub fn default_spec(rootless: bool) -> Spec {
+    let mut spec = if rootless {
+        let uid = nix::unistd::geteuid().as_raw();
+        let gid = nix::unistd::getegid().as_raw();
+        Spec::rootless(uid, gid)
+    } else {
+        Spec::default()
+    };
+    spec.set_hostname(Some("berth".into()));
+    if let Some(p) = spec.process_mut() {
+        p.set_terminal(Some(true));
+    }
+    spec
+}
+
+/// An empty spec, for tests that build one field by field.
+pub fn empty() -> Spec {
+    SpecBuilder::default().build().expect("empty spec")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_error_names_line_and_column() {
+        let err = parse(b"{\n  \"ociVersion\": \"1.0.2\",\n  \"process\": [}").unwrap_err();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("column"), "{err}");
+        let err = parse(
+            br#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"pid"},{"type":"bogus"}]}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with("linux.namespaces[1].type: unknown variant `bogus`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_named_by_path() {
+        let raw = br#"{"ociVersion":"1.0.2","root":{"path":"rootfs","readOnly":true},
+            "process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0},"terminal":false,
+              "capabilities":{"bounding":[],"effective":["CAP_KILL"]}},
+            "mounts":[{"destination":"/proc","type":"proc","source":"proc"},
+                      {"destination":"/x","type":"bind","source":"/y","option":["ro"]}],
+            "linux":{"namespace":[{"type":"pid"}],"namespaces":[{"type":"mount"}],
+                     "maskedPaths":[],"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","syscals":[{"names":["x"]}]},
+                     "resources":{"memory":{"limit":1}}},
+            "annotations":{"anything.goes":"x"}, "x-vendor":null}"#;
+        let (_, unknown) = parse_reporting(raw).unwrap();
+        assert_eq!(
+            unknown,
+            vec![
+                "linux.namespace",
+                "linux.seccomp.syscals",
+                "mounts[1].option",
+                "root.readOnly",
+                "x-vendor"
+            ]
+        );
+        let text = serde_json::to_vec(&default_spec(false)).unwrap();
+        assert!(parse_reporting(&text).unwrap().1.is_empty());
+    }
+
+    #[test]
+    fn arrays_for_objects_are_refused_by_path() {
+        let e = parse(b"[]").unwrap_err();
+        assert_eq!(e, "config.json: expected an object, found an array");
+        let e = parse(br#"{"ociVersion":"1.0.2","linux":{"resources":[]}}"#).unwrap_err();
+        assert_eq!(e, "linux.resources: expected an object, found an array");
+        let e = parse(br#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"pid"},[]]}}"#)
+            .unwrap_err();
+        assert_eq!(e, "linux.namespaces[1]: expected an object, found an array");
+        // Arrays where the spec has arrays, and free-form annotations, are fine.
+        parse(br#"{"ociVersion":"1.0.2","annotations":{"a":"[]"},"process":{"cwd":"/","args":["a"],"user":{"uid":0,"gid":0}}}"#).unwrap();
+    }
+
+    #[test]
+    fn default_spec_round_trips() {
+        let spec = default_spec(false);
+        let text = serde_json::to_vec(&spec).unwrap();
+        let back = parse(&text).unwrap();
+        assert_eq!(back.hostname().as_deref(), Some("berth"));
+        assert!(back.linux().as_ref().unwrap().namespaces().is_some());
+    }
+}

@@ -1,0 +1,132 @@
+//! The parent side of putting a process into a container: start the helper from a read-only
+//! view of the runtime binary, hand it the job, and learn the pid of the process it cloned.
+//!
+//! `posix_spawn` (a `vfork`-like clone that only execs) is safe from a multi-threaded caller,
+//! and the runtime process itself never changes its namespaces: the helper, a fresh
+//! single-threaded process, joins and clones (see [`sync`] for the whole protocol).
+
+pub mod job;
+pub mod sync;
+pub mod trees;
+pub mod view;
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use nix::unistd::Pid;
+
+use crate::{sys, Error, Result};
+use job::Job;
+use sync::{Channel, Msg};
+
+/// The environment variable through which the helper learns its channel's fd.
+pub const INIT_ENV: &str = "_BERTH_INIT";
+
+/// The standard streams of the new process: `None` inherits the caller's.
+#[derive(Debug, Default)]
+pub struct Stdio {
+    pub stdin: Option<OwnedFd>,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+}
+
+/// A process the helper cloned into the container, a child of the caller.
+pub struct Spawned {
+    pub pid: Pid,
+    /// Its pidfd: signals and waits without pid reuse races.
+    pub pidfd: OwnedFd,
+    pub chan: Channel,
+}
+
+/// A copy of `fd` numbered at least `min` (close-on-exec), so that the spawn's dup2s, which
+/// write the slots below `min`, cannot overwrite it before it is read.
+fn above(fd: RawFd, min: RawFd) -> Result<OwnedFd> {
+    nix::fcntl::fcntl(sys::borrow(fd), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(min))
+        .map(sys::adopt)
+        .map_err(|e| Error::call("fcntl(F_DUPFD_CLOEXEC)", e))
+}
+
+/// Starts the helper for `job` with `fds` (in the order of `job.fds`) and returns the process
+/// it cloned. On error nothing is left running.
+pub fn spawn(
+    job: &Job,
+    fds: Vec<OwnedFd>,
+    stdio: &Stdio,
+    init_binary: Option<&Path>,
+) -> Result<Spawned> {
+    let view = view::of(init_binary)?;
+    let (parent, child) = sync::pair()?;
+    // The helper finds its channel at the first fd after the preserved ones.
+    let slot = 3 + job.preserve_fds;
+    let min = slot + 1;
+    let exe = above(view.fd.as_raw_fd(), min)?;
+    let chan = above(child.0.as_raw_fd(), min)?;
+    drop(child);
+    let mut keep: Vec<OwnedFd> = Vec::new();
+    let mut dup2s: Vec<(RawFd, RawFd)> = Vec::new();
+    for (i, s) in [&stdio.stdin, &stdio.stdout, &stdio.stderr]
+        .into_iter()
+        .enumerate()
+    {
+        if let Some(fd) = s {
+            let c = above(fd.as_raw_fd(), min)?;
+            dup2s.push((c.as_raw_fd(), i as RawFd));
+            keep.push(c);
+        }
+    }
+    dup2s.push((chan.as_raw_fd(), slot));
+    let path = CString::new(format!("/proc/self/fd/{}", exe.as_raw_fd())).expect("no NUL");
+    let argv = [c"berth".to_owned(), c"init".to_owned()];
+    let env = [CString::new(format!("{INIT_ENV}={slot}")).expect("no NUL")];
+    let helper = sys::spawn::spawn(&path, &argv, &env, &dup2s)
+        .map_err(|e| Error::call("start the runtime's helper (posix_spawn)", e))?;
+    drop((chan, keep, exe));
+    let reap = |kill: bool| {
+        if kill {
+            let _ = nix::sys::signal::kill(helper, nix::sys::signal::Signal::SIGKILL);
+        }
+        // The caller may reap it first (a shim's reaper): ECHILD is fine.
+        let _ = nix::sys::wait::waitpid(helper, None);
+    };
+    let data = match serde_json::to_vec(job) {
+        Ok(d) => d,
+        Err(e) => {
+            reap(true);
+            return Err(Error::Protocol(format!("encode the job: {e}")));
+        }
+    };
+    if let Err(e) = parent.send(Msg::Job(data, fds)) {
+        reap(true);
+        return Err(e);
+    }
+    let pid = match parent.expect(|m| matches!(m, Msg::Pid(_)), "its start") {
+        Ok(Msg::Pid(p)) => Pid::from_raw(p),
+        Ok(_) => unreachable!("expect matched Pid"),
+        Err(e) => {
+            reap(true);
+            return Err(e);
+        }
+    };
+    reap(false);
+    let pidfd = match sys::pidfd::open(pid.as_raw()) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            return Err(Error::call("pidfd_open", e));
+        }
+    };
+    Ok(Spawned {
+        pid,
+        pidfd,
+        chan: parent,
+    })
+}
+
+impl Spawned {
+    /// Kills the process and waits for it (it is our child).
+    pub fn kill(&self) {
+        let _ = sys::pidfd::send_signal(self.pidfd.as_fd(), libc::SIGKILL);
+        let _ = nix::sys::wait::waitpid(self.pid, None);
+    }
+}

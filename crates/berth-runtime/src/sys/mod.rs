@@ -1,0 +1,121 @@
+//! The raw system calls berth needs beyond what `nix` wraps: process creation, the mount API,
+//! `openat2`, pidfds, fd passing, ptys, keyrings and process attributes.
+//!
+//! This is the only module with `unsafe` code. Each function is a thin, typed wrapper that
+//! returns the errno; the callers add the operation's context (path, field) to errors.
+
+pub mod attrs;
+pub mod clone;
+pub mod exec;
+pub mod fdpass;
+pub mod mount;
+pub mod openat2;
+pub mod pidfd;
+pub mod pty;
+pub mod spawn;
+
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+
+/// The result of a raw system call.
+pub type SysResult<T> = std::result::Result<T, Errno>;
+
+/// Takes ownership of a fd the kernel just returned (or reports the errno of `-1`).
+fn owned(r: libc::c_long) -> SysResult<OwnedFd> {
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: a non-negative return of an fd-creating syscall is a fresh fd nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+}
+
+/// Borrows a raw fd that the caller keeps open for the duration of the use.
+///
+/// Only for fds whose lifetime is managed elsewhere (stdio, fds inherited by number).
+pub fn borrow(fd: RawFd) -> BorrowedFd<'static> {
+    // SAFETY: callers pass fds that stay open while the borrow is used (documented above).
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+/// Takes ownership of an fd inherited by number (e.g. from a parent over `exec`).
+///
+/// The caller must be the only owner of `fd` from now on.
+pub fn adopt(fd: RawFd) -> OwnedFd {
+    // SAFETY: documented contract: the fd is open and owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// `close_range(first, ~0, flags)` with holes for the fds in `keep`.
+pub fn close_from_except(first: RawFd, keep: &[RawFd], cloexec: bool) {
+    let flags = if cloexec {
+        libc::CLOSE_RANGE_CLOEXEC as libc::c_int
+    } else {
+        0
+    };
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|fd| *fd >= first).collect();
+    keep.sort_unstable();
+    let mut from = first as libc::c_uint;
+    for k in keep {
+        if (k as libc::c_uint) > from {
+            // SAFETY: close_range only closes (or flags) fds; the kept ones are out of range.
+            unsafe { libc::close_range(from, k as libc::c_uint - 1, flags) };
+        }
+        from = k as libc::c_uint + 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::close_range(from, libc::c_uint::MAX, flags) };
+}
+
+/// `flock(fd, LOCK_EX [| LOCK_NB])`; `Ok(false)` when non-blocking and somebody holds it.
+pub fn flock_exclusive(fd: BorrowedFd<'_>, block: bool) -> SysResult<bool> {
+    use std::os::fd::AsRawFd;
+    let op = if block {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_EX | libc::LOCK_NB
+    };
+    loop {
+        // SAFETY: flock on a valid fd; no memory is passed.
+        if unsafe { libc::flock(fd.as_raw_fd(), op) } == 0 {
+            return Ok(true);
+        }
+        match Errno::last() {
+            Errno::EINTR => continue,
+            Errno::EWOULDBLOCK if !block => return Ok(false),
+            e => return Err(e),
+        }
+    }
+}
+
+/// `prctl(PR_SET_PDEATHSIG, sig)`: 0 clears it.
+pub fn set_parent_death_signal(sig: libc::c_int) -> SysResult<()> {
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Joins a new session keyring named `name` (`KEYCTL_JOIN_SESSION_KEYRING`).
+pub fn join_session_keyring(name: &std::ffi::CStr) -> SysResult<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    // SAFETY: keyctl with a valid NUL-terminated name.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// `ioctl(NS_GET_NSTYPE)`: the `CLONE_NEW*` type of a namespace fd.
+pub fn ns_type(fd: BorrowedFd<'_>) -> SysResult<i32> {
+    use std::os::fd::AsRawFd;
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: an ioctl without an argument on a valid fd.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    Ok(r)
+}
