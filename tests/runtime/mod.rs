@@ -6,6 +6,7 @@ mod bad_input;
 mod exec;
 mod hooks;
 mod isolation;
+mod library;
 mod lifecycle;
 mod lsm;
 mod mounts;
