@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
 
 #[derive(Parser)]
 #[command(
@@ -177,6 +178,48 @@ pub struct UpdateArgs {
     #[arg(long = "mem-bw-schema")]
     pub mem_bw_schema: Option<String>,
     pub id: String,
+}
+
+impl UpdateArgs {
+    /// The limits the flags ask for.
+    pub fn resources_from_flags(&self) -> anyhow::Result<LinuxResources> {
+        let a = self;
+        anyhow::ensure!(
+            a.l3_cache_schema.is_none() && a.mem_bw_schema.is_none(),
+            "--l3-cache-schema/--mem-bw-schema: Intel RDT is not supported"
+        );
+        let mut r = LinuxResources::default();
+        if a.memory.is_some() || a.memory_reservation.is_some() || a.memory_swap.is_some() {
+            let mut m = LinuxMemory::default();
+            m.set_limit(a.memory);
+            m.set_reservation(a.memory_reservation);
+            m.set_swap(a.memory_swap);
+            r.set_memory(Some(m));
+        }
+        let mut c = LinuxCpu::default();
+        c.set_period(a.cpu_period);
+        c.set_quota(a.cpu_quota);
+        c.set_burst(a.cpu_burst);
+        c.set_shares(a.cpu_share);
+        c.set_realtime_period(a.cpu_rt_period);
+        c.set_realtime_runtime(a.cpu_rt_runtime);
+        c.set_cpus(a.cpuset_cpus.clone());
+        c.set_mems(a.cpuset_mems.clone());
+        if c != LinuxCpu::default() {
+            r.set_cpu(Some(c));
+        }
+        if let Some(n) = a.pids_limit {
+            let mut p = LinuxPids::default();
+            p.set_limit(n);
+            r.set_pids(Some(p));
+        }
+        if let Some(w) = a.blkio_weight {
+            let mut b = LinuxBlockIo::default();
+            b.set_weight(Some(w));
+            r.set_block_io(Some(b));
+        }
+        Ok(r)
+    }
 }
 
 #[derive(Args, Clone)]

@@ -5,8 +5,9 @@ use std::io::Write;
 
 use crate::cli::Global;
 
+#[derive(Clone)]
 pub struct Logger {
-    file: Option<std::fs::File>,
+    file: Option<std::sync::Arc<std::fs::File>>,
     json: bool,
     debug: bool,
 }
@@ -19,6 +20,7 @@ impl Logger {
                 .append(true)
                 .open(p)
                 .ok()
+                .map(std::sync::Arc::new)
         });
         Logger {
             file,
@@ -27,17 +29,19 @@ impl Logger {
         }
     }
 
-    fn write(&self, level: &str, msg: &str) {
-        let Some(mut f) = self.file.as_ref() else {
-            return;
-        };
+    fn line(&self, level: &str, msg: &str) -> String {
         let time = berth_runtime::state::store::rfc3339_now();
-        let line = if self.json {
+        if self.json {
             serde_json::json!({ "level": level, "msg": msg, "time": time }).to_string()
         } else {
             format!("time={time:?} level={level} msg={msg:?}")
-        };
-        let _ = writeln!(f, "{line}");
+        }
+    }
+
+    fn write(&self, level: &str, msg: &str) {
+        if let Some(f) = self.file.as_ref() {
+            let _ = writeln!(&**f, "{}", self.line(level, msg));
+        }
     }
 
     pub fn error(&self, msg: &str) {
@@ -50,9 +54,22 @@ impl Logger {
         eprintln!("berth: warning: {msg}");
     }
 
+    pub fn warn_all(&self, warnings: &[String]) {
+        warnings.iter().for_each(|w| self.warn(w));
+    }
+
+    /// A `level=debug` line, with `--debug`: to `--log`, or else to stderr.
     pub fn debug(&self, msg: &str) {
-        if self.debug {
-            self.write("debug", msg);
+        if !self.debug {
+            return;
         }
+        match &self.file {
+            Some(_) => self.write("debug", msg),
+            None => eprintln!("{}", self.line("debug", msg)),
+        }
+    }
+
+    pub fn debugging(&self) -> bool {
+        self.debug
     }
 }

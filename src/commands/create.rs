@@ -22,13 +22,7 @@ pub fn options(a: &CreateArgs, console: Console) -> CreateOptions {
 }
 
 pub fn run(rt: &Runtime, a: CreateArgs, log: &Logger) -> anyhow::Result<i32> {
-    log.debug(&format!("create {}: bundle {}", a.id, a.bundle.display()));
     let c = rt.create(options(&a, Console::None))?;
-    super::warn_all(log, &c.warnings);
-    log.debug(&format!(
-        "create {}: init pid {}",
-        a.id,
-        c.container.pid().unwrap_or(0)
-    ));
+    log.warn_all(&c.warnings);
     Ok(0)
 }

@@ -47,10 +47,8 @@ pub fn run(rt: &Runtime, a: ExecArgs, log: &Logger) -> anyhow::Result<i32> {
             ignore_paused: a.ignore_paused,
             cgroups: a.cgroup.clone(),
         };
-        log.debug(&format!("exec {}: starting {:?}", a.id, a.args));
         let sigs = (!a.detach).then(foreground::block_signals);
         let e = rt.load(&a.id)?.exec(opts)?;
-        log.debug(&format!("exec {}: pid {}", a.id, e.pid));
         match sigs {
             Some(sigs) => Ok(foreground::wait(e.pid, sigs, e.master)),
             None => Ok(0),

@@ -6,7 +6,6 @@ mod exec;
 mod list;
 mod ps;
 mod run;
-mod spec;
 mod update;
 
 use berth_runtime::Runtime;
@@ -16,31 +15,27 @@ use crate::logging::Logger;
 
 /// The runtime the global flags describe. Socket activation's `LISTEN_FDS` is read here: the
 /// library never reads the caller's environment.
-pub fn runtime(g: &Global) -> Runtime {
+pub fn runtime(g: &Global, log: &Logger) -> Runtime {
     let listen = std::env::var("LISTEN_FDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    Runtime::new(&g.root)
+    let rt = Runtime::new(&g.root)
         .systemd_cgroup(g.systemd_cgroup)
-        .listen_fds(listen)
-}
-
-fn warn_all(log: &Logger, warnings: &[String]) {
-    for w in warnings {
-        log.warn(w);
+        .listen_fds(listen);
+    if !log.debugging() {
+        return rt;
     }
+    let log = log.clone();
+    rt.on_debug(move |m| log.debug(m))
 }
 
 pub fn dispatch(g: Global, cmd: Command, log: &Logger) -> anyhow::Result<i32> {
-    let rt = runtime(&g);
-    let done = |what: &str, id: &str| log.debug(&format!("{what} {id}: done"));
+    let rt = runtime(&g, log);
     match cmd {
         Command::Create(a) => create::run(&rt, a, log),
         Command::Start { id } => {
-            log.debug(&format!("start {id}: connecting to the init"));
-            warn_all(log, &rt.load_locked(&id)?.start()?);
-            done("start", &id);
+            log.warn_all(&rt.load_locked(&id)?.start()?);
             Ok(0)
         }
         Command::State { id } => {
@@ -50,13 +45,10 @@ pub fn dispatch(g: Global, cmd: Command, log: &Logger) -> anyhow::Result<i32> {
         Command::Kill { all, id, signal } => {
             rt.load(&id)?
                 .kill(berth_runtime::parse_signal(&signal)?, all)?;
-            done("kill", &id);
             Ok(0)
         }
         Command::Delete { force, id } => {
-            log.debug(&format!("delete {id}: force={force}"));
-            warn_all(log, &rt.delete(&id, force)?);
-            done("delete", &id);
+            log.warn_all(&rt.delete(&id, force)?);
             Ok(0)
         }
         Command::Run(a) => run::run(&rt, a, log),
@@ -75,7 +67,17 @@ pub fn dispatch(g: Global, cmd: Command, log: &Logger) -> anyhow::Result<i32> {
             interval,
             id,
         } => events::run(&rt, &id, stats, interval),
-        Command::Spec { bundle, rootless } => spec::run(&bundle, rootless),
+        Command::Spec { bundle, rootless } => {
+            let path = bundle.join("config.json");
+            anyhow::ensure!(
+                !path.exists(),
+                "File {} exists. Remove it first",
+                path.display()
+            );
+            let spec = berth_runtime::plan::spec::default_spec(rootless);
+            std::fs::write(&path, serde_json::to_string_pretty(&spec)?)?;
+            Ok(0)
+        }
         Command::Features => {
             println!(
                 "{}",

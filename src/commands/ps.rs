@@ -9,21 +9,22 @@ pub fn run(rt: &Runtime, id: &str, format: &str, ps_args: &[String]) -> anyhow::
         println!("{}", serde_json::to_string(&pids)?);
         return Ok(0);
     }
-    let args: Vec<&str> = match ps_args {
-        [] => vec!["-ef"],
-        a => a.iter().map(String::as_str).collect(),
+    let args = if ps_args.is_empty() {
+        &["-ef".to_string()][..]
+    } else {
+        ps_args
     };
     let out = std::process::Command::new("ps")
-        .args(&args)
+        .args(args)
         .output()
         .context("run ps")?;
+    let text = String::from_utf8_lossy(&out.stdout);
     anyhow::ensure!(
         out.status.success(),
         "ps {}: {}",
         args.join(" "),
         String::from_utf8_lossy(&out.stderr).trim()
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
     let col = header
@@ -31,11 +32,13 @@ pub fn run(rt: &Runtime, id: &str, format: &str, ps_args: &[String]) -> anyhow::
         .position(|h| h == "PID")
         .context("ps output has no PID column")?;
     println!("{header}");
-    for l in lines {
-        let pid = l.split_whitespace().nth(col).and_then(|p| p.parse().ok());
-        if pid.is_some_and(|p| pids.contains(&p)) {
-            println!("{l}");
-        }
+    for l in lines.filter(|l| {
+        l.split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse().ok())
+            .is_some_and(|p| pids.contains(&p))
+    }) {
+        println!("{l}");
     }
     Ok(0)
 }

@@ -12,21 +12,15 @@ pub fn run(rt: &Runtime, a: RunArgs, log: &Logger) -> anyhow::Result<i32> {
     } else {
         Console::Return
     };
-    log.debug(&format!(
-        "run {}: bundle {}",
-        a.create.id,
-        a.create.bundle.display()
-    ));
     // Blocked before the start, so a signal for the container is never lost; the library
     // starts the container's process with none blocked.
     let sigs = (!a.detach).then(foreground::block_signals);
     let s = rt.run(super::create::options(&a.create, console))?;
-    super::warn_all(log, &s.warnings);
-    log.debug(&format!("run {}: started, pid {}", a.create.id, s.pid()));
+    log.warn_all(&s.warnings);
     let Some(sigs) = sigs else { return Ok(0) };
     let code = foreground::wait(s.pid(), sigs, s.master);
     if !a.keep {
-        super::warn_all(log, &s.container.delete(true)?);
+        log.warn_all(&s.container.delete(true)?);
     }
     Ok(code)
 }

@@ -22,7 +22,11 @@ fn caller_view() -> (Vec<u64>, std::path::PathBuf, usize) {
             )
         })
         .collect();
-    (ns, std::env::current_dir().unwrap(), std::env::vars().count())
+    (
+        ns,
+        std::env::current_dir().unwrap(),
+        std::env::vars().count(),
+    )
 }
 
 /// One container's whole life through the library, from the calling thread.
@@ -79,7 +83,9 @@ fn lifecycle(n: usize) -> Result<(), String> {
     let pid = container.pid().unwrap();
     nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None)
         .map_err(|err| format!("wait for init {n}: {err}"))?;
-    container.delete(false).map_err(|e| format!("delete {n}: {e}"))?;
+    container
+        .delete(false)
+        .map_err(|e| format!("delete {n}: {e}"))?;
     let mut first = String::new();
     out.read_to_string(&mut first).unwrap();
     if first.trim() != "started" {

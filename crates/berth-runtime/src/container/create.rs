@@ -134,6 +134,15 @@ pub(crate) fn create(rt: &Runtime, opts: CreateOptions, start: StartMode) -> Res
             host: &rt.host,
         },
     )?;
+    rt.step(|| {
+        format!(
+            "create {}: config planned: rootfs {}, {} mounts, cgroup {}",
+            opts.id,
+            p.rootfs.display(),
+            p.init.mounts.len(),
+            p.cgroup.path
+        )
+    });
     let mut warnings: Vec<String> = unknown
         .into_iter()
         .map(|f| format!("config.json: unknown property {f} ignored"))
@@ -171,6 +180,7 @@ pub(crate) fn create(rt: &Runtime, opts: CreateOptions, start: StartMode) -> Res
         host_mounts: !p.init.mount_ns,
     };
     let dir = ContainerDir::create(&rt.root, &state)?;
+    rt.step(|| format!("create {}: recorded in {}", opts.id, dir.path.display()));
     let mut undo = Undo {
         host_mounts: (!p.init.mount_ns).then(|| p.rootfs.clone()),
         ..Undo::default()
@@ -367,6 +377,7 @@ fn setup(
         rt.init_binary.as_deref(),
     )?);
     let pid = child.pid.as_raw();
+    rt.step(|| format!("create {}: init started, pid {pid}", opts.id));
     state.pid = pid;
     state.start_time = store::process_start_time(pid).ok_or(Error::InitDied("setup"))?;
     dir.save(state)?;
@@ -398,8 +409,12 @@ fn setup(
     let mut master = None;
     loop {
         match chan.expect(|_| true, "setup")? {
-            Msg::Ready => break,
+            Msg::Ready => {
+                rt.step(|| format!("create {}: init ready", opts.id));
+                break;
+            }
             Msg::Hooks => {
+                rt.step(|| format!("create {}: prestart and createRuntime hooks", opts.id));
                 let st = hook_state(hooks_ctx, "creating", pid);
                 hooks::run(
                     "prestart",

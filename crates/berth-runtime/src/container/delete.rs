@@ -37,6 +37,8 @@ impl Container {
             Verb::Delete
         })?;
         let st = &self.state;
+        self.rt
+            .step(|| format!("delete {}: status {status}", st.id));
         let manager = cgroup::manager(st).ok();
         if status != Status::Stopped {
             if status == Status::Paused {
@@ -71,6 +73,8 @@ impl Container {
             unmount_under(&st.rootfs)?;
         }
         self.dir.remove()?;
+        self.rt
+            .step(|| format!("delete {}: cgroup, mounts and state removed", st.id));
         Ok(warnings)
     }
 }

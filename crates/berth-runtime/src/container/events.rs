@@ -15,6 +15,26 @@ pub enum Event {
     Oom,
 }
 
+impl Event {
+    /// The event as runc's `events` prints it: `{"type":"stats","id":…,"data":…}`, or
+    /// `{"type":"oom","id":…}` (the key order is what line-oriented scripts match).
+    pub fn to_json_line(&self, id: &str) -> String {
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            id: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            data: Option<&'a Stats>,
+        }
+        let (kind, data) = match self {
+            Event::Stats(s) => ("stats", Some(&**s)),
+            Event::Oom => ("oom", None),
+        };
+        serde_json::to_string(&Line { kind, id, data }).unwrap_or_default()
+    }
+}
+
 /// The events of a container, until its cgroup goes away.
 pub struct Events {
     manager: Manager,
@@ -56,5 +76,20 @@ impl Iterator for Events {
             Ok(OomEvent::CgroupGone) => None,
             Err(e) => Some(Err(e.into())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_in_runcs_key_order() {
+        assert_eq!(Event::Oom.to_json_line("c"), r#"{"type":"oom","id":"c"}"#);
+        let line = Event::Stats(Box::default()).to_json_line("c");
+        assert!(
+            line.starts_with(r#"{"type":"stats","id":"c","data":{"#),
+            "{line}"
+        );
     }
 }

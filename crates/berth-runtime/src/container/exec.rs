@@ -256,6 +256,8 @@ impl Container {
             process_field: field,
         };
         let child = spawn::spawn(&job, fds, &opts.stdio, self.rt.init_binary.as_deref())?;
+        self.rt
+            .step(|| format!("exec {}: process started, pid {}", self.state.id, child.pid));
         let status = match self.status() {
             Status::Created => (oci_spec::runtime::ContainerState::Created, pid),
             _ => (oci_spec::runtime::ContainerState::Running, pid),
@@ -279,6 +281,8 @@ impl Container {
             child.kill();
             return Err(e);
         }
+        self.rt
+            .step(|| format!("exec {}: pid {} exec'd", self.state.id, child.pid));
         if let Some(pf) = &opts.pid_file {
             if let Err(e) = write_pid_file(pf, child.pid.as_raw()) {
                 child.kill();

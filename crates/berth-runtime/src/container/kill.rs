@@ -24,6 +24,8 @@ impl Container {
             }
         }
         let raw = sig.map_or(0, |s| s as i32);
+        self.rt
+            .step(|| format!("kill {}: signal {raw} (all: {all})", self.state.id));
         match self.signal_init(raw)? {
             true => Ok(()),
             // With --all the init may already be gone (and reaped by the shim): that is done.

@@ -26,6 +26,19 @@ pub use events::{Event, Events};
 pub use exec::{ExecOptions, Execed, Overrides};
 pub use run::Started;
 
+/// A receiver of debug messages.
+type Sink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Where the steps of the verbs are reported (`--debug`).
+#[derive(Clone, Default)]
+struct DebugSink(Option<Sink>);
+
+impl std::fmt::Debug for DebugSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "on" } else { "off" })
+    }
+}
+
 /// The runtime: a state root and how containers under it are made.
 #[derive(Debug, Clone)]
 pub struct Runtime {
@@ -33,6 +46,7 @@ pub struct Runtime {
     systemd_cgroup: bool,
     init_binary: Option<PathBuf>,
     host: HostFacts,
+    debug: DebugSink,
 }
 
 impl Runtime {
@@ -43,6 +57,20 @@ impl Runtime {
             systemd_cgroup: false,
             init_binary: None,
             host: HostFacts::probe(),
+            debug: DebugSink::default(),
+        }
+    }
+
+    /// Reports each step of the verbs to `sink` (`--debug`).
+    pub fn on_debug(mut self, sink: impl Fn(&str) + Send + Sync + 'static) -> Runtime {
+        self.debug = DebugSink(Some(std::sync::Arc::new(sink)));
+        self
+    }
+
+    /// Reports a step, if anyone listens (the message is only made then).
+    pub(crate) fn step(&self, msg: impl FnOnce() -> String) {
+        if let Some(f) = &self.debug.0 {
+            f(&msg());
         }
     }
 

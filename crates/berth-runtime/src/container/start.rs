@@ -29,12 +29,16 @@ impl Container {
         // From now on the container counts as started, whatever happens next.
         let _ = std::fs::remove_file(self.dir.start_socket());
         // EOF: the init exec'd (the connection is close-on-exec); a message: it failed.
+        self.rt
+            .step(|| format!("start {}: connected to the init", self.state.id));
         let conn = Channel(OwnedFd::from(conn));
         match conn.recv()? {
             None => {}
             Some(crate::spawn::sync::Msg::Error(e)) => return Err(Error::Init(e)),
             Some(m) => return Err(Error::Protocol(format!("unexpected {m:?} at start"))),
         }
+        self.rt
+            .step(|| format!("start {}: the container process runs", self.state.id));
         Ok(hooks::run_warn(
             "poststart",
             &recorded.poststart,
