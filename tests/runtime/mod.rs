@@ -4,6 +4,7 @@ pub(crate) mod harness;
 
 mod bad_input;
 mod exec;
+mod faults;
 mod hooks;
 mod isolation;
 mod library;
@@ -14,3 +15,4 @@ mod process;
 mod seccomp;
 mod security;
 mod terminal;
+mod trust;

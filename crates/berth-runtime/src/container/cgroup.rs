@@ -37,13 +37,25 @@ pub struct Prepared {
     pub into: Option<OwnedFd>,
 }
 
+/// The cgroup a new container goes into.
+pub struct Target {
+    pub manager: Manager,
+    /// It existed before: a failed create must not remove it (it may hold others' processes).
+    pub existed: bool,
+    /// It already holds processes (runc warns too).
+    pub warning: Option<String>,
+}
+
 /// The manager for a new container, after checking that its cgroup can be used: a frozen one
-/// would hang the container's start, so it is refused before anything is made. Returns a
-/// warning when the cgroup already holds processes (as runc warns).
-pub fn check_target(id: &str, c: &CgroupPlan) -> Result<(Manager, Option<String>)> {
+/// would hang the container's start, so it is refused before anything is made.
+pub fn check_target(id: &str, c: &CgroupPlan) -> Result<Target> {
     let m = Manager::new(&c.path, id, c.systemd)?;
     if !m.exists() {
-        return Ok((m, None));
+        return Ok(Target {
+            manager: m,
+            existed: false,
+            warning: None,
+        });
     }
     if matches!(
         m.freezer_state(),
@@ -61,7 +73,11 @@ pub fn check_target(id: &str, c: &CgroupPlan) -> Result<(Manager, Option<String>
             c.path
         )
     });
-    Ok((m, warning))
+    Ok(Target {
+        manager: m,
+        existed: true,
+        warning,
+    })
 }
 
 /// Creates the cgroup and applies the limits; on failure nothing made here is left.

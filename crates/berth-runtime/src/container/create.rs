@@ -161,8 +161,8 @@ pub(crate) fn create(rt: &Runtime, opts: CreateOptions, start: StartMode) -> Res
     };
     // Everything that can be checked is checked before the first side effect.
     let ns_fds = open_namespaces(&p)?;
-    let (manager, busy) = cgroup::check_target(&opts.id, &p.cgroup)?;
-    warnings.extend(busy);
+    let target = cgroup::check_target(&opts.id, &p.cgroup)?;
+    warnings.extend(target.warning.clone());
     let mut state = State {
         oci_version: oci_spec::runtime::VERSION.to_string(),
         id: opts.id.clone(),
@@ -176,7 +176,9 @@ pub(crate) fn create(rt: &Runtime, opts: CreateOptions, start: StartMode) -> Res
         owner: String::new(),
         cgroups_path: p.cgroup.path.clone(),
         systemd_cgroup: p.cgroup.systemd,
-        own_cgroup: false,
+        // Recorded before the cgroup exists: a create killed while making it leaves one
+        // that `delete` removes (removing a missing cgroup is no error).
+        own_cgroup: true,
         host_mounts: !p.init.mount_ns,
     };
     let dir = ContainerDir::create(&rt.root, &state)?;
@@ -192,8 +194,18 @@ pub(crate) fn create(rt: &Runtime, opts: CreateOptions, start: StartMode) -> Res
             _ => None,
         },
     };
+    let keep_cgroup = target.existed;
     match setup(
-        rt, &opts, &p, &dir, &mut state, manager, ns_fds, console, start, &mut undo,
+        rt,
+        &opts,
+        &p,
+        &dir,
+        &mut state,
+        target.manager,
+        ns_fds,
+        console,
+        start,
+        &mut undo,
     ) {
         Ok(master) => {
             let init = undo.child.take().expect("spawned");
@@ -216,6 +228,9 @@ pub(crate) fn create(rt: &Runtime, opts: CreateOptions, start: StartMode) -> Res
             })
         }
         Err(e) => {
+            if keep_cgroup {
+                undo.cgroup = None;
+            }
             undo.run(&dir);
             Err(e)
         }
@@ -299,11 +314,8 @@ fn setup(
     let mut prepared = None;
     if early {
         let m = late_manager.take().expect("one manager");
-        let pr = cgroup::prepare(m, &p.cgroup)?;
-        undo.cgroup = Some(pr.manager.clone());
-        state.own_cgroup = true;
-        dir.save(state)?;
-        prepared = Some(pr);
+        undo.cgroup = Some(m.clone());
+        prepared = Some(cgroup::prepare(m, &p.cgroup)?);
     }
     let mut roles = Vec::new();
     let mut fds: Vec<OwnedFd> = Vec::new();
@@ -400,10 +412,8 @@ fn setup(
             // The init reports Ready only after this: the parent reads Ready afterwards and
             // the container process cannot run before the parent lets it.
             let m = late_manager.take().expect("one manager");
-            let pr = cgroup::prepare(m, &p.cgroup)?;
-            undo.cgroup = Some(pr.manager.clone());
-            state.own_cgroup = true;
-            pr.manager.add_task(pid)?;
+            undo.cgroup = Some(m.clone());
+            cgroup::prepare(m, &p.cgroup)?.manager.add_task(pid)?;
         }
     }
     let mut master = None;
