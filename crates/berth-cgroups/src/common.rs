@@ -144,45 +144,97 @@ pub(crate) fn sub_cgroups(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Creates `root/rel` and the missing directories above it, calling
-/// `on_level` for every level below `root` from the top down (so a level's
-/// parent is always set up before the level itself).
-pub(crate) fn mkdir_levels(
-    root: &Path,
-    rel: &Path,
-    mut on_level: impl FnMut(&Path) -> Result<()>,
-) -> Result<()> {
-    let mut cur = root.to_path_buf();
-    for comp in rel.components() {
-        cur.push(comp);
-        match fs::create_dir(&cur) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(CgroupError::io("mkdir", &cur, e)),
+/// Makes the cgroup `dir` and the missing levels above it, up to the mount
+/// point `top` (which must exist), and appends the directories it made to
+/// `made`, top-down. The leaf is tried first, so a container under an
+/// existing parent costs one mkdir. A level that exists as a file is an
+/// error naming it. The caller removes `made` ([`rmdir_made`]) on failure.
+pub(crate) fn mkdir_p(top: &Path, dir: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
+    let mut missing: Vec<&Path> = Vec::new();
+    let mut cur = dir;
+    loop {
+        match fs::create_dir(cur) {
+            Ok(()) => {
+                made.push(cur.to_path_buf());
+                break;
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                if missing.is_empty() && !cur.is_dir() {
+                    return Err(CgroupError::NotADirectory {
+                        path: cur.to_path_buf(),
+                    });
+                }
+                // Else another create made it a moment ago.
+                break;
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound && cur != top && cur.starts_with(top) => {
+                missing.push(cur);
+                cur = cur.parent().unwrap_or(top);
+            }
+            Err(e) => return Err(mkdir_error(top, cur, e)),
         }
-        on_level(&cur)?;
+    }
+    for d in missing.into_iter().rev() {
+        match fs::create_dir(d) {
+            Ok(()) => made.push(d.to_path_buf()),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(mkdir_error(top, d, e)),
+        }
     }
     Ok(())
 }
 
-/// Removes the cgroup `dir` and its sub-cgroups, deepest first. A cgroup
-/// whose last task has just exited can still be busy for a moment, so EBUSY
-/// is retried briefly. A directory that is already gone is fine.
-pub(crate) fn rmdir_tree(dir: &Path) -> Result<()> {
-    for child in sub_cgroups(dir)? {
-        rmdir_tree(&child)?;
+/// ENOTDIR names the level that is a file; anything else is the mkdir error.
+fn mkdir_error(top: &Path, dir: &Path, e: std::io::Error) -> CgroupError {
+    if e.raw_os_error() == Some(libc::ENOTDIR) {
+        let mut level = top.to_path_buf();
+        for comp in dir.strip_prefix(top).unwrap_or(dir).components() {
+            level.push(comp);
+            if fs::symlink_metadata(&level).is_ok_and(|m| !m.is_dir()) {
+                return CgroupError::NotADirectory { path: level };
+            }
+        }
     }
+    CgroupError::io("mkdir", dir, e)
+}
+
+/// Removes the directories [`mkdir_p`] made, deepest first (undoing a
+/// create that failed half-way). Best effort: it runs on an error path.
+pub(crate) fn rmdir_made(made: &[PathBuf]) {
+    for d in made.iter().rev() {
+        let _ = fs::remove_dir(d);
+    }
+}
+
+/// Removes the cgroup `dir` and its sub-cgroups. The rmdir is tried first:
+/// a cgroup without children goes in one call. EBUSY (children, or a last
+/// task still exiting) removes the children and retries briefly. A
+/// directory that is already gone is fine.
+pub(crate) fn rmdir_tree(dir: &Path) -> Result<()> {
     let mut tries = 0;
     loop {
-        match fs::remove_dir(dir) {
+        let e = match fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => return Err(CgroupError::io("rmdir", dir, e)),
+            Err(e) => e,
+        };
+        let busy = matches!(e.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY));
+        let children = if busy { sub_cgroups(dir)? } else { Vec::new() };
+        // ENOTEMPTY without sub-directories: a plain directory with files,
+        // not a cgroup.
+        if !busy
+            || tries >= 100
+            || (children.is_empty() && e.raw_os_error() == Some(libc::ENOTEMPTY))
+        {
+            return Err(CgroupError::io("rmdir", dir, e));
         }
+        for child in &children {
+            rmdir_tree(child)?;
+        }
+        if children.is_empty() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        tries += 1;
     }
 }
 
