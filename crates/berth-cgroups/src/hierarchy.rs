@@ -96,7 +96,13 @@ impl Hierarchies {
     /// else belongs to some other tool and is ignored. A mount hidden by a
     /// later mount on the same path or above it does not count.
     pub fn parse(mountinfo: &str, root: &Path) -> Hierarchies {
-        let mounts: Vec<Mount> = mountinfo.lines().filter_map(parse_line).collect();
+        // Only cgroup mounts and the mounts on the way to or below `root` can
+        // matter; a node with thousands of container mounts elsewhere must
+        // not cost an allocation per line.
+        let mounts: Vec<Mount> = mountinfo
+            .lines()
+            .filter_map(|l| parse_line(l, root))
+            .collect();
         let visible: Vec<&Mount> = mounts
             .iter()
             .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
@@ -229,17 +235,38 @@ struct Mount {
     super_options: String,
 }
 
-/// Parses `36 35 98:0 /root /mnt/point rw,noatime shared:1 - fstype source super,opts`.
-fn parse_line(line: &str) -> Option<Mount> {
-    let fields: Vec<&str> = line.split(' ').collect();
-    let sep = fields.iter().skip(6).position(|f| *f == "-")? + 6;
+/// Parses `36 35 98:0 /root /mnt/point rw,noatime shared:1 - fstype source super,opts`,
+/// if it is a cgroup mount or one whose mount point is on the way to or
+/// below `root`.
+fn parse_line(line: &str, root: &Path) -> Option<Mount> {
+    let mut fields = line.split(' ');
+    let id = fields.next()?;
+    let parent = fields.next()?;
+    let dev = fields.next()?;
+    let _mount_root = fields.next()?;
+    let mount_point = fields.next()?;
+    let mut rest = fields.skip(1).skip_while(|f| *f != "-").skip(1);
+    let fstype = rest.next()?;
+    let _source = rest.next()?;
+    let super_options = rest.next().unwrap_or("");
+    let related = |mp: &str| {
+        let root = root.to_str().unwrap_or("/");
+        let under = |a: &str, b: &str| {
+            a.strip_prefix(b)
+                .is_some_and(|r| r.is_empty() || r.starts_with('/') || b.ends_with('/'))
+        };
+        under(root, mp) || under(mp, root)
+    };
+    if !fstype.starts_with("cgroup") && !related(mount_point) {
+        return None;
+    }
     Some(Mount {
-        id: fields.first()?.parse().ok()?,
-        parent: fields.get(1)?.parse().ok()?,
-        dev: fields.get(2)?.to_string(),
-        mount_point: PathBuf::from(unescape(fields.get(4)?)),
-        fstype: fields.get(sep + 1)?.to_string(),
-        super_options: fields.get(sep + 3).copied().unwrap_or("").to_string(),
+        id: id.parse().ok()?,
+        parent: parent.parse().ok()?,
+        dev: dev.to_string(),
+        mount_point: PathBuf::from(unescape(mount_point)),
+        fstype: fstype.to_string(),
+        super_options: super_options.to_string(),
     })
 }
 
