@@ -25,6 +25,39 @@ pub(crate) fn write_file(dir: &Path, file: &str, value: &str) -> Result<()> {
         .map_err(|e| CgroupError::io("write", &path, e))
 }
 
+/// Opens the directory `dir` (`O_DIRECTORY|O_CLOEXEC`), e.g. for clone3's
+/// `CLONE_INTO_CGROUP`.
+pub(crate) fn open_dir(dir: &Path) -> Result<std::os::fd::OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+        .map(std::os::fd::OwnedFd::from)
+        .map_err(|e| CgroupError::io("open", dir, e))
+}
+
+/// Fails unless the calling process has exactly one thread.
+pub(crate) fn require_single_threaded() -> Result<()> {
+    let path = Path::new("/proc/self/stat");
+    let stat = fs::read_to_string(path).map_err(|e| CgroupError::io("read", path, e))?;
+    match threads_in_stat(&stat) {
+        Some(1) => Ok(()),
+        Some(threads) => Err(CgroupError::MultiThreaded { threads }),
+        None => Err(CgroupError::Parse {
+            path: path.to_path_buf(),
+            reason: "no thread count".to_string(),
+        }),
+    }
+}
+
+/// `num_threads`, the 20th field of `/proc/PID/stat` (the 2nd, the command
+/// name, is in parentheses and may hold spaces and parentheses).
+pub(crate) fn threads_in_stat(stat: &str) -> Option<u64> {
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    after_comm.split_whitespace().nth(17)?.parse().ok()
+}
+
 /// Writes `value` to `dir/file` as the setting of the spec field `field`.
 pub(crate) fn write_field(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
     write_file(dir, file, value).map_err(|e| e.in_field(field))
@@ -289,6 +322,13 @@ mod tests {
         fs::write(d.path().join("yes"), "old-long-value").unwrap();
         write_file(d.path(), "yes", "1").unwrap();
         assert_eq!(fs::read_to_string(d.path().join("yes")).unwrap(), "1");
+    }
+
+    #[test]
+    fn thread_count_from_stat() {
+        let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 3 0 123 4096 100 18446744073709551615";
+        assert_eq!(threads_in_stat(stat), Some(3));
+        assert_eq!(threads_in_stat("1 (x) S 0"), None);
     }
 
     #[test]

@@ -120,6 +120,13 @@ pub enum CgroupError {
         /// The cgroup mount root.
         root: PathBuf,
     },
+    /// A process that joins by itself ([`crate::Manager::join_self`]) has
+    /// more than one thread: only the calling thread would move.
+    #[error("joining the container's cgroup: the process has {threads} threads, and only one would move")]
+    MultiThreaded {
+        /// The thread count from `/proc/self/stat`.
+        threads: u64,
+    },
     /// An operation that does not exist for this cgroup version.
     #[error("{op} is not available with cgroup {version}")]
     WrongVersion {

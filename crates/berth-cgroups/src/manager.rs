@@ -153,6 +153,41 @@ impl Manager {
         }
     }
 
+    /// The cgroup2 directory a new process can be born in with clone3's
+    /// `CLONE_INTO_CGROUP`: the container's cgroup on v2, its directory in
+    /// the cgroup2 hierarchy on a hybrid host; `None` on a legacy host.
+    /// Unlike [`Manager::open_cgroup_fd`], on a hybrid host the process still
+    /// has to join the v1 hierarchies ([`Manager::join_self`]).
+    pub fn open_clone_into_fd(&self) -> Result<Option<OwnedFd>> {
+        match self {
+            Manager::V2(m) => m.open_dir().map(Some),
+            Manager::V1(m) => m.open_unified_dir(),
+            Manager::Systemd(_) => Ok(None),
+        }
+    }
+
+    /// Moves the calling process into every hierarchy of the container's
+    /// cgroup. For a new process (the init, an exec'd process) that joins by
+    /// itself, while the host's cgroupfs is still visible to it and before
+    /// it enters a cgroup or user namespace. It must be single-threaded
+    /// (checked, [`CgroupError::MultiThreaded`]): on v1 it writes 0 to each
+    /// hierarchy's `tasks` file, which moves the one calling thread without
+    /// the kernel's global threadgroup lock, whose RCU grace period makes
+    /// any `cgroup.procs` write wait (15 ms at the median on the build
+    /// host). `born_in_cgroup2`: the process was cloned into the fd of
+    /// [`Manager::open_clone_into_fd`], so the cgroup2 directory is skipped
+    /// (on v2 nothing is left to do); else it is joined through
+    /// `cgroup.procs`, which takes the lock.
+    pub fn join_self(&self, born_in_cgroup2: bool) -> Result<()> {
+        crate::common::require_single_threaded()?;
+        match self {
+            Manager::V1(m) => m.join_self(born_in_cgroup2),
+            Manager::V2(_) if born_in_cgroup2 => Ok(()),
+            Manager::V2(m) => m.add_task(0),
+            Manager::Systemd(m) => m.add_task(0),
+        }
+    }
+
     fn inner(&self) -> &dyn CgroupManager {
         match self {
             Manager::V1(m) => m,

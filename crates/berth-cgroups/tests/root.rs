@@ -620,3 +620,79 @@ fn private_ns_second_half() {
     assert!(!m.exists());
     strays_untouched();
 }
+
+/// Forks a child that calls `join_self(born)` and returns its
+/// `/proc/self/cgroup` lines, or the error it met.
+fn child_joining(mgr: &Manager, born: bool) -> std::result::Result<Vec<(String, String)>, String> {
+    let (r, w) = nix::unistd::pipe().unwrap();
+    // SAFETY: the child runs only join_self and a /proc read (glibc's malloc
+    // is fork-safe), writes to the pipe and leaves with _exit.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => {
+            drop(r);
+            let out = match mgr.join_self(born) {
+                Ok(()) => format!(
+                    "ok\n{}",
+                    std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default()
+                ),
+                Err(e) => format!("err\n{e}"),
+            };
+            let mut f = std::fs::File::from(w);
+            let _ = f.write_all(out.as_bytes());
+            // SAFETY: leaves the forked child without running the parent's
+            // destructors or atexit handlers.
+            unsafe { libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(w);
+            let mut f = std::fs::File::from(r);
+            let mut out = String::new();
+            f.read_to_string(&mut out).unwrap();
+            nix::sys::wait::waitpid(child, None).unwrap();
+            match out.split_once('\n') {
+                Some(("ok", lines)) => Ok(lines
+                    .lines()
+                    .filter_map(|l| {
+                        let mut it = l.splitn(3, ':');
+                        let _ = it.next()?;
+                        Some((it.next()?.to_string(), it.next()?.to_string()))
+                    })
+                    .collect()),
+                _ => Err(out),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_single_threaded_process_joins_by_itself() {
+    if skip() {
+        return;
+    }
+    let cg = TestCg::new("/ctr");
+    let hybrid = detect().unwrap() == CgroupMode::Hybrid;
+    // The test process has several threads: refused, nothing moved.
+    let e = cg.mgr.join_self(false).unwrap_err();
+    assert!(matches!(e, CgroupError::MultiThreaded { .. }), "{e}");
+    assert!(cg.mgr.pids().unwrap().is_empty());
+    let in_cg = |lines: &[(String, String)], hier: &str| {
+        lines.iter().any(|(h, p)| h == hier && *p == cg.path)
+    };
+    let lines = child_joining(&cg.mgr, false).unwrap();
+    for (hier, path) in &lines {
+        if hier.starts_with("name=") && hier != "name=systemd" {
+            continue;
+        }
+        assert_eq!(path, &cg.path, "{hier:?} in {lines:?}");
+    }
+    // Born in the cgroup2 directory (by clone3): that one is left alone.
+    let lines = child_joining(&cg.mgr, true).unwrap();
+    if cg.v2() {
+        assert!(!in_cg(&lines, ""), "{lines:?}");
+    } else {
+        assert!(in_cg(&lines, "memory"), "{lines:?}");
+        assert!(!in_cg(&lines, ""), "{lines:?}");
+    }
+    let into = cg.mgr.open_clone_into_fd().unwrap();
+    assert_eq!(into.is_some(), cg.v2() || hybrid);
+}

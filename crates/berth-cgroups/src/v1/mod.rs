@@ -165,6 +165,27 @@ impl V1Manager {
         Ok(())
     }
 
+    /// The container's directory in the cgroup2 hierarchy of a hybrid host,
+    /// opened for clone3's `CLONE_INTO_CGROUP`; `None` on a legacy host.
+    pub fn open_unified_dir(&self) -> Result<Option<std::os::fd::OwnedFd>> {
+        let Some(u) = self.hier.unified() else {
+            return Ok(None);
+        };
+        crate::common::open_dir(&u.join(&self.rel)).map(Some)
+    }
+
+    /// See [`crate::Manager::join_self`] (which checks that the caller is
+    /// single-threaded).
+    pub fn join_self(&self, born_in_cgroup2: bool) -> Result<()> {
+        for h in self.hier.v1().iter().filter(|h| h.joined()) {
+            write_file(&h.mount_point.join(&self.rel), "tasks", "0")?;
+        }
+        match self.hier.unified() {
+            Some(u) if !born_in_cgroup2 => write_file(&u.join(&self.rel), "cgroup.procs", "0"),
+            _ => Ok(()),
+        }
+    }
+
     /// Before `create`: refuses a target cgroup that is frozen or freezing
     /// (or whose parent is), and returns the processes already in it.
     pub fn check_usable(&self) -> Result<Vec<i32>> {

@@ -12,9 +12,7 @@ pub mod pids;
 pub mod rdma;
 pub mod unified;
 
-use std::fs::OpenOptions;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -118,12 +116,7 @@ impl V2Manager {
 
     /// Opens the cgroup directory, e.g. for clone3's `CLONE_INTO_CGROUP`.
     pub fn open_dir(&self) -> Result<OwnedFd> {
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open(&self.dir)
-            .map(OwnedFd::from)
-            .map_err(|e| CgroupError::io("open", &self.dir, e))
+        crate::common::open_dir(&self.dir)
     }
 
     /// Controllers available in the cgroup (its parent enabled them).
