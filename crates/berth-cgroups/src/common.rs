@@ -239,6 +239,18 @@ pub(crate) fn rmdir_made(made: &[PathBuf]) {
     }
 }
 
+/// Tries to remove the cgroup `dir` in one rmdir: true if it is gone (or
+/// was never there), false if it still has tasks or sub-cgroups (EBUSY).
+pub(crate) fn rmdir_if_idle(dir: &Path) -> Result<bool> {
+    match fs::remove_dir(dir) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => Ok(true),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY)) => Ok(false),
+        Err(e) => Err(CgroupError::io("rmdir", dir, e)),
+    }
+}
+
 /// Removes the cgroup `dir` and its sub-cgroups. The rmdir is tried first:
 /// a cgroup without children goes in one call. EBUSY (children, or a last
 /// task still exiting) removes the children and retries briefly. A

@@ -23,7 +23,9 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use oci_spec::runtime::LinuxResources;
 
-use crate::common::{mkdir_p, pids_recursive, rmdir_made, rmdir_tree, wait_until, write_file};
+use crate::common::{
+    mkdir_p, pids_recursive, rmdir_if_idle, rmdir_made, rmdir_tree, wait_until, write_file,
+};
 use crate::devices::rules_from_spec;
 use crate::error::{CgroupError, Result};
 use crate::hierarchy::Hierarchies;
@@ -390,8 +392,16 @@ impl CgroupManager for V1Manager {
         r
     }
 
+    /// One rmdir per hierarchy when the tasks are gone (the usual `delete`
+    /// after the init exited); else thaw, kill, wait, and remove.
     fn destroy(&self) -> Result<()> {
         let dir = self.task_dir()?;
+        if rmdir_if_idle(&dir)? {
+            for d in self.dirs() {
+                rmdir_tree(&d)?;
+            }
+            return Ok(());
+        }
         if self.freezer_state()? != FreezerState::Thawed {
             self.thaw()?;
         }

@@ -21,8 +21,8 @@ use nix::sys::signal::Signal;
 use oci_spec::runtime::LinuxResources;
 
 use crate::common::{
-    mkdir_p, parse_flat_keyed, pids_recursive, read_optional, rmdir_made, rmdir_tree, wait_until,
-    write_file,
+    mkdir_p, parse_flat_keyed, pids_recursive, read_optional, rmdir_if_idle, rmdir_made,
+    rmdir_tree, wait_until, write_file,
 };
 use crate::devices::rules_from_spec;
 use crate::error::{CgroupError, Result};
@@ -342,14 +342,16 @@ impl CgroupManager for V2Manager {
         signal_each(&self.pids()?, signal, &self.dir)
     }
 
+    /// One rmdir when the tasks are gone (the usual `delete` after the init
+    /// exited); else thaw, kill, wait, and remove.
     fn destroy(&self) -> Result<()> {
+        if rmdir_if_idle(&self.dir)? {
+            return Ok(());
+        }
         // Frozen tasks still die of SIGKILL on v2, and `cgroup.kill` reaches
         // them: thawing first is only for a container that stays around.
-        match read_optional(&self.dir, "cgroup.freeze") {
-            Ok(Some(f)) if f.trim() == "1" => write_file(&self.dir, "cgroup.freeze", "0")?,
-            Ok(_) => {}
-            Err(e) if e.errno() == Some(nix::errno::Errno::ENOTDIR) => return Ok(()),
-            Err(e) => return Err(e),
+        if read_optional(&self.dir, "cgroup.freeze")?.is_some_and(|f| f.trim() == "1") {
+            write_file(&self.dir, "cgroup.freeze", "0")?;
         }
         if !self.pids()?.is_empty() {
             self.kill_all(Signal::SIGKILL)?;
