@@ -5,9 +5,10 @@
 //! One [`Manager`] dispatches to [`v1::V1Manager`] (legacy and hybrid
 //! hosts), [`v2::V2Manager`] (unified hierarchy) or
 //! [`systemd::SystemdManager`] (not supported yet). A manager holds no state
-//! beyond its constructor arguments, so `delete`, `pause` or `update`
-//! running in another process rebuild the same one from `linux.cgroupsPath`
-//! and the container id.
+//! beyond its constructor arguments (and the host's [`Hierarchies`], read
+//! from `/proc/self/mountinfo` once per process), so `delete`, `pause` or
+//! `update` running in another process rebuild the same one from
+//! `linux.cgroupsPath` and the container id.
 //!
 //! Spec fields live in one file per controller and cgroup version:
 //! `v1/memory.rs`, `v2/memory.rs`, `v2/devices/program.rs` and so on.
@@ -19,6 +20,7 @@
 //! # let init_pid = 1;
 //! // `create`: cgroupsPath from the spec, or "" for /berth/<id>.
 //! let cg = Manager::new("/berth/web", "web", false)?;
+//! let already_there = cg.check_usable()?; // refuses a frozen cgroup
 //! cg.create()?;
 //! cg.apply(&resources)?; // always pass the devices list: no list, no filter
 //! cg.add_task(init_pid)?;
