@@ -437,6 +437,16 @@ fn a_frozen_target_is_refused_and_a_busy_one_reported() {
         Err(CgroupError::Frozen { .. })
     ));
     assert!(!below.exists());
+    // create refuses it by itself too, and leaves nothing.
+    let e = below.create().unwrap_err();
+    assert!(matches!(e, CgroupError::Frozen { .. }), "{e}");
+    assert!(!below.exists());
+    let e = cg.mgr.create().unwrap_err();
+    assert!(matches!(e, CgroupError::Frozen { .. }), "{e}");
+    assert!(
+        cg.mgr.exists(),
+        "an existing cgroup is not removed by a refused create"
+    );
     cg.mgr.thaw().unwrap();
     cg.mgr.destroy().unwrap();
     assert_eq!(killed_by(&mut child), Some(libc::SIGKILL));

@@ -164,6 +164,20 @@ impl V1Manager {
             // As runc: the init is placed here too, with no controller enabled.
             mkdir_p(u, &u.join(&self.rel), made)?;
         }
+        // A new cgroup under a frozen one is frozen too, and so would be the
+        // init: refuse rather than hang (also without `check_usable`).
+        if let Some(fz) = self.hier.v1_mount(Controller::Freezer.name()) {
+            let leaf = fz.join(&self.rel);
+            match freezer::state_if_exists(&leaf)? {
+                Some(state) if state != FreezerState::Thawed => {
+                    return Err(CgroupError::Frozen {
+                        path: leaf,
+                        state: freezer::name(state),
+                    })
+                }
+                _ => {}
+            }
+        }
         Ok(())
     }
 
@@ -308,7 +322,8 @@ impl V1Manager {
 }
 
 impl CgroupManager for V1Manager {
-    /// Makes the path in every hierarchy; on failure removes what it made.
+    /// Makes the path in every hierarchy; refuses a frozen result; on
+    /// failure removes what it made.
     fn create(&self) -> Result<()> {
         let mut made = Vec::new();
         let r = self.create_in(&mut made);

@@ -162,6 +162,24 @@ impl V2Manager {
         mkdir_p(&self.root, &self.dir, made)?;
         let leaf_new = made.last() == Some(&self.dir);
         self.fresh.store(leaf_new, Ordering::Relaxed);
+        // A new cgroup under a frozen one is frozen too, and so would be the
+        // init: refuse rather than hang (also without `check_usable`).
+        let events = read_optional(&self.dir, "cgroup.events")?.unwrap_or_default();
+        let state = if parse_flat_keyed(&events).get("frozen") == Some(&1) {
+            Some("FROZEN")
+        } else if !leaf_new
+            && read_optional(&self.dir, "cgroup.freeze")?.is_some_and(|f| f.trim() == "1")
+        {
+            Some("FREEZING")
+        } else {
+            None
+        };
+        if let Some(state) = state {
+            return Err(CgroupError::Frozen {
+                path: self.dir.clone(),
+                state,
+            });
+        }
         let Some(parent) = made.first().and_then(|top| top.parent()) else {
             return Ok(());
         };
