@@ -109,7 +109,7 @@ pub enum Command {
     /// Print the features this runtime and kernel support, as JSON.
     Features,
     /// Images: pull, store, bundle, commit, push.
-    Image(berth_image::ImageCli),
+    Image(crate::commands::image::ImageCli),
 }
 
 #[derive(Args, Clone)]

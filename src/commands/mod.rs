@@ -5,6 +5,7 @@ mod delete;
 mod events;
 mod exec;
 mod features;
+pub mod image;
 mod kill;
 mod list;
 mod pause;
@@ -48,6 +49,6 @@ pub fn dispatch(g: Global, cmd: Command, log: &Logger) -> anyhow::Result<i32> {
         } => events::run(&g, &id, stats, &interval),
         Command::Spec { bundle, rootless } => spec::run(&bundle, rootless),
         Command::Features => features::run(),
-        Command::Image(cli) => berth_image::run(cli),
+        Command::Image(cli) => image::run(&g, cli),
     }
 }
