@@ -3,6 +3,8 @@
 //! test prints SKIP and passes. `runtime_flow` also runs the `berth` binary
 //! (`$BERTH_BIN`, else the workspace's `target/debug/berth`).
 
+#[path = "it/archives.rs"]
+mod archives;
 #[path = "it/harness.rs"]
 mod harness;
 #[path = "it/registry_flows.rs"]

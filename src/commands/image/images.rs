@@ -64,13 +64,22 @@ pub enum ImageVerb {
     },
     /// Remove blobs and layers no image refers to.
     Gc,
-    /// Load an OCI layout tar archive.
+    /// Load an image archive: an OCI layout tar or a docker-archive (`docker save`).
+    #[command(alias = "load")]
     Import {
         file: PathBuf,
+        /// The name to store the (first) image under, instead of the archive's own.
         reference: Option<String>,
     },
-    /// Write an image as an OCI layout tar archive.
-    Export { reference: String, file: PathBuf },
+    /// Write an image as an archive.
+    #[command(alias = "save")]
+    Export {
+        /// oci-archive (an OCI layout tar) or docker-archive (what `docker load` reads).
+        #[arg(long, default_value = "oci-archive")]
+        format: String,
+        reference: String,
+        file: PathBuf,
+    },
     /// Mount a bundle's overlay rootfs on the host (for inspection).
     Mount { dir: PathBuf },
     /// Unmount what `mount` mounted.
@@ -211,8 +220,15 @@ pub fn run(store: &Path, insecure: bool, verb: ImageVerb) -> Result<i32> {
                 println!("{name}");
             }
         }
-        ImageVerb::Export { reference, file } => {
-            berth_image::archive::export(&open()?, &reference, &file)?
+        ImageVerb::Export {
+            format,
+            reference,
+            file,
+        } => {
+            let format: berth_image::archive::Format = format
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--format: {e}"))?;
+            berth_image::archive::export(&open()?, &reference, &file, format)?
         }
         ImageVerb::Mount { dir } => berth_image::bundle::mount(&dir)?,
         ImageVerb::Umount { dir } => berth_image::bundle::umount(&dir)?,
