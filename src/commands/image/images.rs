@@ -110,10 +110,7 @@ pub fn run(store: &Path, insecure: bool, verb: ImageVerb) -> Result<i32> {
             let digest = berth_image::pull::pull(
                 &open()?,
                 &r,
-                &PullOptions {
-                    platform,
-                    insecure: insecure,
-                },
+                &PullOptions { platform, insecure },
                 &progress,
             )?;
             println!("{digest}");
@@ -125,7 +122,7 @@ pub fn run(store: &Path, insecure: bool, verb: ImageVerb) -> Result<i32> {
         } => {
             let dest = dest.map(|d| Reference::parse(&d)).transpose()?;
             let opts = PushOptions {
-                insecure: insecure,
+                insecure,
                 chunk_size: Some(chunk_size).filter(|c| *c > 0),
             };
             let digest =

@@ -87,11 +87,13 @@ pub(super) fn register(
             (_, Some(r), _) | (_, None, Some(r)) => {
                 Reference::parse(r).map_err(StoreError::from)?
             }
-            _ => return Err(invalid(format!(
+            _ => {
+                return Err(invalid(format!(
                 "manifest {} has no full image name ({:?}); give one: berth image import FILE NAME",
                 m.digest,
                 m.annotation(ANNOTATION_REF_NAME)
-            ))),
+            )))
+            }
         };
         store.load_image(&m.digest)?;
         store.set_ref(&reference, m)?;
