@@ -174,7 +174,12 @@ pub fn run(engine: &Engine, o: &RunOptions, progress: &Progress) -> Result<Outco
         Attached::None => unreachable!("handled above"),
     };
     let log = crate::logs::LogWriter::open(&engine.log_path(&id)).ok();
-    let code = relay::relay(ends, pid, Exit::Monitor(&ours), log, interactive)?;
+    let relayed = relay::relay(ends, pid, Exit::Monitor(&ours), log, interactive);
+    if relayed.is_err() {
+        // The monitor is gone without reporting the exit: the container must not outlive
+        // its client; stopping it also finishes what the monitor would have done.
+        let _ = crate::stop::stop(engine, &id, Some(0));
+    }
     let _ = monitor.wait();
-    Ok(Outcome::Exited(code))
+    Ok(Outcome::Exited(relayed?))
 }

@@ -43,15 +43,19 @@ pub fn remove(engine: &Engine, id: &str, anonymous_volumes: bool) -> Result<()> 
     let Some(_l) = engine.lock_teardown(id)? else {
         return Ok(());
     };
+    let dir = engine.container_dir(id);
     let Some(r) = engine.try_load(id)? else {
-        return Ok(());
+        // A directory whose first record was never written.
+        return match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove", &dir, e)),
+            _ => Ok(()),
+        };
     };
     if r.runtime_created {
         runtime::delete(&r.runtime_root, id)?;
         engine.update(id, |r| r.runtime_created = false)?;
     }
     crate::network::teardown(engine, id)?;
-    let dir = engine.container_dir(id);
     match std::fs::remove_dir_all(&dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

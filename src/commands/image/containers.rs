@@ -30,7 +30,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
-            "{:<12}  {:<30}  {:<20}  {:<14}  {:<26}  {:<24}  NAMES",
+            "{:<12}  {:<30}  {:<20}  {:<22}  {:<28}  {:<24}  NAMES",
             "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS"
         );
         let now = berth_engine::record::now_unix();
@@ -41,7 +41,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> anyhow::Result<i32> {
                 cmd = format!("{}…\"", &cmd[..cmd.floor_char_boundary(18)]);
             }
             println!(
-                "{:<12}  {:<30}  {:<20}  {:<14}  {:<26}  {:<24}  {}",
+                "{:<12}  {:<30}  {:<20}  {:<22}  {:<28}  {:<24}  {}",
                 &r.id[..12],
                 r.image,
                 cmd,

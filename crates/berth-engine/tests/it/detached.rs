@@ -20,6 +20,18 @@ fn detached_logs_exec_stop_and_rm() {
     let ps = w.ok(&["ps"]);
     assert!(ps.contains("ticker") && ps.contains("Up "), "{ps}");
     assert!(w.ok(&["ps", "-q"]).contains(&id[..12]));
+    let state = run_ok(
+        std::process::Command::new(berth_bin())
+            .arg("--root")
+            .arg(&w.root)
+            .args(["state", id]),
+    );
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(state["status"], "running", "{state}");
+    assert!(state["bundle"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("containers/{id}/bundle")));
 
     // logs -f follows until the container exits.
     let mut follow = w

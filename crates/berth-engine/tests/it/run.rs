@@ -134,6 +134,22 @@ fn the_image_config_drives_the_process() {
         out.split_whitespace().collect::<Vec<_>>(),
         ["NoNewPrivs:", "1", "Seccomp:", "0"]
     );
+    // An attached container's output is logged too; without --rm it stays, exited.
+    let out = w.ok(&[
+        "run",
+        "--name",
+        "kept",
+        image,
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
+    assert_eq!(out, "out\n");
+    let logs = w.out(&["logs", "kept"]);
+    assert_eq!(String::from_utf8_lossy(&logs.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&logs.stderr), "err\n");
+    assert!(w.ok(&["ps", "-a"]).contains("Exited (0)"));
+    w.ok(&["rm", "kept"]);
     // Exit codes come back; a missing command is 127, as with docker.
     assert_eq!(
         w.out(&["run", "--rm", image, "sh", "-c", "exit 7"])
