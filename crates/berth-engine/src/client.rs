@@ -92,7 +92,8 @@ fn spawn_monitor(engine: &Engine, theirs: &UnixStream) -> Result<std::process::C
 
 /// Runs a container as `docker run` does.
 pub fn run(engine: &Engine, o: &RunOptions, progress: &Progress) -> Result<Outcome> {
-    teardown::reconcile(engine)?;
+    // Finishing what dead monitors left is best effort here: it must not stop a new run.
+    let _ = teardown::reconcile(engine);
     let store = Store::open(engine.store())?;
     let image = ensure_image(&store, &o.image, o.insecure, progress)?;
     let plan = plan::build(engine, &image, o)?;

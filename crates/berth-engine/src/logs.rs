@@ -131,14 +131,9 @@ pub fn parse_line(raw: &[u8]) -> Option<Line> {
     })
 }
 
-/// Reads the complete lines of `path` from byte `offset`; returns them and the offset after
-/// the last complete line.
-pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Line>, u64)> {
-    let mut f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), offset)),
-        Err(e) => return Err(Error::io("open", path, e)),
-    };
+/// Reads the complete lines of `f` from byte `offset`; returns them and the offset after the
+/// last complete line.
+fn read_lines(f: &mut File, path: &Path, offset: u64) -> Result<(Vec<Line>, u64)> {
     f.seek(SeekFrom::Start(offset))
         .map_err(|e| Error::io("read", path, e))?;
     let mut buf = Vec::new();
@@ -151,6 +146,15 @@ pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Line>, u64)> {
         .filter_map(parse_line)
         .collect();
     Ok((lines, offset + end as u64))
+}
+
+/// Reads the complete lines of `path` from byte `offset` (none if there is no file).
+pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Line>, u64)> {
+    match File::open(path) {
+        Ok(mut f) => read_lines(&mut f, path, offset),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Vec::new(), offset)),
+        Err(e) => Err(Error::io("open", path, e)),
+    }
 }
 
 /// Options of `logs`.
@@ -185,7 +189,24 @@ pub fn print(
             let _ = w.flush();
         }
     };
-    let (lines, mut offset) = read_from(&path, 0)?;
+    // Opened once: a `--rm` container's log is removed with it, while the follower still
+    // reads its end.
+    let mut file = loop {
+        match File::open(&path) {
+            Ok(f) => break Some(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !o.follow || !crate::teardown::is_live(engine, &r.id)? {
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => return Err(Error::io("open", &path, e)),
+        }
+    };
+    let Some(f) = file.as_mut() else {
+        return Ok(());
+    };
+    let (lines, mut offset) = read_lines(f, &path, 0)?;
     let skip = o.tail.map_or(0, |t| lines.len().saturating_sub(t));
     emit(&lines[skip..]);
     if !o.follow {
@@ -193,7 +214,7 @@ pub fn print(
     }
     loop {
         let running = crate::teardown::is_live(engine, &r.id)?;
-        let (lines, next) = read_from(&path, offset)?;
+        let (lines, next) = read_lines(f, &path, offset)?;
         offset = next;
         emit(&lines);
         if !running {

@@ -187,11 +187,12 @@ impl Engine {
         Ok(ids)
     }
 
-    /// Every record (ones that vanish while being read are skipped).
+    /// Every record. Ones that vanish while being read are skipped, and so are ones that do
+    /// not parse: one damaged file must not stop every command (it is left for a human).
     pub fn records(&self) -> Result<Vec<Record>> {
         let mut out = Vec::new();
         for id in self.record_ids()? {
-            if let Some(r) = self.try_load(&id)? {
+            if let Ok(Some(r)) = self.try_load(&id) {
                 out.push(r);
             }
         }

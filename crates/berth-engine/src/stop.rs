@@ -64,7 +64,7 @@ pub fn stop(engine: &Engine, input: &str, timeout: Option<u64>) -> Result<()> {
 /// Removes container `input`. A running one is refused unless `force` (then it is killed);
 /// with `volumes`, its anonymous volumes go too.
 pub fn remove(engine: &Engine, input: &str, force: bool, volumes: bool) -> Result<()> {
-    teardown::reconcile(engine)?;
+    let _ = teardown::reconcile(engine);
     let r = engine.find(input)?;
     if teardown::is_live(engine, &r.id)? {
         if !force {

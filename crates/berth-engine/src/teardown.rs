@@ -91,36 +91,43 @@ pub fn is_live(engine: &Engine, id: &str) -> Result<bool> {
 /// Finishes the records of dead monitors: a container still being set up is removed (a
 /// failed run); one whose process has exited is marked exited (its code unknown) and torn
 /// down as its monitor would have. A container still running without a monitor is left
-/// alone: `stop` and `rm -f` work on it.
+/// alone: `stop` and `rm -f` work on it. Every record is tried; the first error is returned.
 pub fn reconcile(engine: &Engine) -> Result<()> {
+    let mut first = None;
     for r in engine.records()? {
-        if r.state == State::Exited && r.monitor.is_none() {
-            continue;
-        }
-        if r.monitor.is_some_and(|m| m.alive()) {
-            continue;
-        }
-        match r.state {
-            State::Creating => remove(engine, &r.id, true)?,
-            State::Running => {
-                let (s, _) = runtime::status(&r.runtime_root, &r.id);
-                if matches!(s, Status::Running | Status::Paused | Status::Created) {
-                    continue;
-                }
-                engine.update(&r.id, |r| {
-                    r.state = State::Exited;
-                    r.finished_unix.get_or_insert_with(crate::record::now_unix);
-                })?;
-                after_exit(engine, &r.id)?;
-                engine.update(&r.id, |r| r.monitor = None)?;
-            }
-            State::Exited => {
-                after_exit(engine, &r.id)?;
-                engine.update(&r.id, |r| r.monitor = None)?;
-            }
+        if let Err(e) = reconcile_one(engine, r) {
+            first.get_or_insert(e);
         }
     }
-    Ok(())
+    first.map_or(Ok(()), Err)
+}
+
+fn reconcile_one(engine: &Engine, r: crate::record::Record) -> Result<()> {
+    if r.state == State::Exited && r.monitor.is_none() {
+        return Ok(());
+    }
+    if r.monitor.is_some_and(|m| m.alive()) {
+        return Ok(());
+    }
+    match r.state {
+        State::Creating => remove(engine, &r.id, true),
+        State::Running => {
+            let (s, _) = runtime::status(&r.runtime_root, &r.id);
+            if matches!(s, Status::Running | Status::Paused | Status::Created) {
+                return Ok(());
+            }
+            engine.update(&r.id, |r| {
+                r.state = State::Exited;
+                r.finished_unix.get_or_insert_with(crate::record::now_unix);
+            })?;
+            after_exit(engine, &r.id)?;
+            engine.update(&r.id, |r| r.monitor = None).map(|_| ())
+        }
+        State::Exited => {
+            after_exit(engine, &r.id)?;
+            engine.update(&r.id, |r| r.monitor = None).map(|_| ())
+        }
+    }
 }
 
 /// Waits until the container's exit has been handled (by its monitor, or here when the

@@ -146,11 +146,20 @@ fn a_stop_signal_that_ends_the_container_needs_no_kill() {
         "-c",
         "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done",
     ]);
+    // Following a --rm container's log gets its last words, though the log goes with it.
+    let follow = w
+        .berth(&["logs", "-f", "polite"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
     let start = Instant::now();
     w.ok(&["stop", "polite"]);
     assert!(start.elapsed() < Duration::from_secs(5));
     // --rm: stop returns once the container is gone.
     w.assert_clean();
+    let out = follow.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "bye\n");
     // rm -f of a running one; rm of a running one without -f is refused.
     w.ok(&["run", "-d", "--name", "busy", image, "sleep", "1000"]);
     let o = w.out(&["rm", "busy"]);
