@@ -134,7 +134,7 @@ pub fn run(engine: &Engine, o: &RunOptions, progress: &Progress) -> Result<Outco
             }
             (pid, attached)
         }
-        Msg::Failed { error, .. } => {
+        Msg::Failed { error } => {
             let _ = monitor.wait();
             return Err(Error::Monitor(error));
         }

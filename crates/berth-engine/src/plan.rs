@@ -195,6 +195,17 @@ pub fn build(engine: &Engine, image: &ImageInfo, o: &RunOptions) -> Result<RunPl
     for t in &o.tmpfs {
         reqs.push(mounts::parse_tmpfs(t)?);
     }
+    // The image's VOLUMEs get an anonymous volume each, unless the user mounts something
+    // there (as docker does).
+    for dst in run.volumes.clone().unwrap_or_default().keys() {
+        let r = mounts::parse_volume(dst, &cwd_host).map_err(|e| match e {
+            Error::Flag { reason, .. } => Error::flag("the image's Volumes", dst, reason),
+            e => e,
+        })?;
+        if !reqs.iter().any(|q| q.target == r.target) {
+            reqs.push(r);
+        }
+    }
     mounts::check_unique(&reqs)?;
     let volumes: Vec<VolumeUse> = reqs
         .iter()

@@ -49,6 +49,16 @@ const FORWARDED: [Signal; 6] = [
     Signal::SIGUSR2,
 ];
 
+/// What a polled descriptor is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Signal,
+    Monitor,
+    Stdin,
+    Stdout,
+    Stderr,
+}
+
 /// How long output is still read after the exit (for data already in the pipes).
 const DRAIN: Duration = Duration::from_secs(2);
 
@@ -158,24 +168,24 @@ pub fn relay(
         }
         let stdin = std::io::stdin();
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-        let mut slots: Vec<&'static str> = vec!["signal"];
+        let mut slots = vec![Slot::Signal];
         if let Exit::Monitor(sock) = &exit {
             if code.is_none() {
                 fds.push(PollFd::new(sock.as_fd(), PollFlags::POLLIN));
-                slots.push("monitor");
+                slots.push(Slot::Monitor);
             }
         }
         if stdin_open {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-            slots.push("stdin");
+            slots.push(Slot::Stdin);
         }
         if let Some(o) = &ends.stdout {
             fds.push(PollFd::new(o.as_fd(), PollFlags::POLLIN));
-            slots.push("stdout");
+            slots.push(Slot::Stdout);
         }
         if let Some(e) = &ends.stderr {
             fds.push(PollFd::new(e.as_fd(), PollFlags::POLLIN));
-            slots.push("stderr");
+            slots.push(Slot::Stderr);
         }
         let timeout = if exited_at.is_some() {
             PollTimeout::from(100u16)
@@ -187,7 +197,7 @@ pub fn relay(
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(Error::Protocol(format!("poll: {e}"))),
         }
-        let ready: Vec<(&str, bool)> = fds
+        let ready: Vec<(Slot, bool)> = fds
             .iter()
             .zip(&slots)
             .map(|(f, s)| {
@@ -204,7 +214,7 @@ pub fn relay(
                 continue;
             }
             match slot {
-                "signal" => {
+                Slot::Signal => {
                     while let Ok(Some(info)) = sfd.read_signal() {
                         let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
                             continue;
@@ -223,7 +233,7 @@ pub fn relay(
                         }
                     }
                 }
-                "monitor" => {
+                Slot::Monitor => {
                     if let Exit::Monitor(sock) = &exit {
                         match proto::recv(sock)? {
                             Some((Msg::Exited { code: c, .. }, _)) => {
@@ -242,7 +252,7 @@ pub fn relay(
                         }
                     }
                 }
-                "stdin" => match nix::unistd::read(std::io::stdin(), &mut buf) {
+                Slot::Stdin => match nix::unistd::read(std::io::stdin(), &mut buf) {
                     Ok(0) | Err(_) => {
                         stdin_open = false;
                         // A pipe is closed so the container sees EOF; a terminal stays.
@@ -259,8 +269,8 @@ pub fn relay(
                         }
                     }
                 },
-                "stdout" | "stderr" => {
-                    let (src, stream) = if slot == "stdout" {
+                Slot::Stdout | Slot::Stderr => {
+                    let (src, stream) = if slot == Slot::Stdout {
                         (&mut ends.stdout, Stream::Stdout)
                     } else {
                         (&mut ends.stderr, Stream::Stderr)
@@ -283,7 +293,6 @@ pub fn relay(
                         }
                     }
                 }
-                _ => {}
             }
         }
     }

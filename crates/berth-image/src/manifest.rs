@@ -308,6 +308,9 @@ pub struct RunConfig {
     /// The signal that asks the container to stop (`SIGTERM` when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    /// `"/data": {}` entries: directories that get a volume of their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

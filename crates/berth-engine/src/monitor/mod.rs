@@ -57,7 +57,6 @@ pub fn run(engine: &Engine, sock: UnixStream) -> i32 {
                 &sock,
                 &Msg::Failed {
                     error: e.to_string(),
-                    code: e.exit_code(),
                 },
                 &[],
             );

@@ -44,9 +44,10 @@ pub enum Msg {
         attached: Attached,
         warnings: Vec<String>,
     },
+    /// Nothing was left; the error's text (its exit status follows from it, see
+    /// [`crate::Error::exit_code`]).
     Failed {
         error: String,
-        code: i32,
     },
     Exited {
         code: i32,

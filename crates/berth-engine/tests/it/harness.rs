@@ -78,7 +78,8 @@ pub fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         require();
-        let done = Path::new(env!("CARGO_TARGET_TMPDIR")).join("berth-engine-fixture");
+        // Named by version: a change to the image below needs a new name.
+        let done = Path::new(env!("CARGO_TARGET_TMPDIR")).join("berth-engine-fixture-2");
         if done.join("bb.tar").is_file() {
             return Fixture {
                 layout: done.join("oci"),
@@ -148,6 +149,7 @@ pub fn fixture() -> &'static Fixture {
                     "Env": ["PATH=/bin", "FROM_IMAGE=yes"],
                     "StopSignal": "SIGUSR1",
                     "ExposedPorts": {"80/tcp": {}},
+                    "Volumes": {"/cache": {}},
                 },
                 "rootfs": {"type": "layers", "diff_ids": [layer]},
             }),

@@ -46,16 +46,24 @@ fn a_volume_written_by_one_container_is_read_by_the_next() {
         vols.split_whitespace().collect::<Vec<_>>(),
         ["auto", "data"]
     );
-    // An anonymous volume (-v /dst) goes with its --rm container.
-    w.ok(&[
+    // An anonymous volume (-v /dst, and the image's VOLUME /cache) goes with its --rm
+    // container.
+    let out = w.ok(&[
         "run",
         "--rm",
         "-v",
         "/scratch",
         image,
-        "touch",
-        "/scratch/x",
+        "sh",
+        "-c",
+        "touch /scratch/x /cache/y && grep -c -e ' /scratch ' -e ' /cache ' /proc/mounts",
     ]);
+    assert_eq!(out, "2\n");
+    assert_eq!(w.ok(&["volume", "ls", "-q"]).lines().count(), 2);
+    // Without --rm it stays until rm -v.
+    w.ok(&["run", "--name", "anon", image, "true"]);
+    assert_eq!(w.ok(&["volume", "ls", "-q"]).lines().count(), 3);
+    w.ok(&["rm", "-v", "anon"]);
     assert_eq!(w.ok(&["volume", "ls", "-q"]).lines().count(), 2);
     // A volume in use is not removed.
     w.ok(&[
@@ -71,7 +79,7 @@ fn a_volume_written_by_one_container_is_read_by_the_next() {
     ]);
     let o = w.out(&["volume", "rm", "data"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("volume `data`: in use by container user"));
-    w.ok(&["rm", "-f", "user"]);
+    w.ok(&["rm", "-f", "-v", "user"]);
     w.ok(&["volume", "rm", "data", "auto"]);
     assert_eq!(w.ok(&["volume", "ls", "-q"]), "");
     w.assert_clean();
