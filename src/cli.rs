@@ -108,7 +108,7 @@ pub enum Command {
     },
     /// Print the features this runtime and kernel support, as JSON.
     Features,
-    /// Images: pull, store, bundle, commit, push.
+    /// Images (pull, store, bundle, commit, push) and containers from them (run, ps, logs, exec).
     Image(crate::commands::image::ImageCli),
 }
 
