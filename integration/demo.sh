@@ -13,6 +13,8 @@ cleanup() {
     rm -rf "$demo"
 }
 trap cleanup EXIT
+# A signal ends the script through exit, so the cleanup runs then too.
+trap 'exit 130' INT TERM HUP PIPE
 
 echo "== building a busybox image (an OCI layout tar) in $demo"
 mkdir -p "$demo/rootfs/bin" "$demo/rootfs/etc" "$demo/rootfs/tmp" "$demo/rootfs/www"
