@@ -2,8 +2,8 @@
 
 mod cli;
 mod commands;
-mod image;
 mod foreground;
+mod image;
 mod logging;
 
 use clap::Parser;

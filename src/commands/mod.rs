@@ -74,7 +74,7 @@ pub fn dispatch(g: Global, cmd: Command, log: &Logger) -> anyhow::Result<i32> {
                 "File {} exists. Remove it first",
                 path.display()
             );
-            let spec = berth_runtime::plan::spec::default_spec(rootless);
+            let spec = berth_runtime::plan::spec::default_spec_json(rootless);
             std::fs::write(&path, serde_json::to_string_pretty(&spec)?)?;
             Ok(0)
         }

@@ -55,7 +55,9 @@ fn cgroups_named(leaf: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     for line in info.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
         if !post.starts_with("cgroup") {
             continue;
         }
@@ -121,14 +123,21 @@ impl Round<'_> {
             );
         }
         let out = self.c.rt(&["delete", "--force", &self.id]);
-        assert!(out.status.success(), "{what}: delete -f: {}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{what}: delete -f: {}",
+            text(&out.stderr)
+        );
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let still = self.leftovers();
             if still.is_empty() {
                 break;
             }
-            assert!(Instant::now() < deadline, "{what}: after delete -f: {still:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{what}: after delete -f: {still:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         !left.is_empty()
@@ -158,7 +167,11 @@ fn berth_only_killed_verbs_leave_nothing_delete_cannot_remove() {
             // The marker is the shell's $0: it shows in the process's command line.
             c.config["process"]["args"] = json!(["sh", "-c", "exec sleep 1000", &marker]);
             c.write_config();
-            let r = Round { c: &c, id: id.clone(), marker };
+            let r = Round {
+                c: &c,
+                id: id.clone(),
+                marker,
+            };
             let b = c.bundle.to_str().unwrap().to_string();
             let at = rng.delay();
             match verb {
@@ -170,7 +183,10 @@ fn berth_only_killed_verbs_leave_nothing_delete_cannot_remove() {
                 "exec" => {
                     r.ok(&["create", "--bundle", &b, &id]);
                     r.ok(&["start", &id]);
-                    kill_at(r.spawn(&["exec", &id, "sh", "-c", "sleep 1000", &r.marker]), at);
+                    kill_at(
+                        r.spawn(&["exec", &id, "sh", "-c", "sleep 1000", &r.marker]),
+                        at,
+                    );
                 }
                 _ => {
                     r.ok(&["create", "--bundle", &b, &id]);
@@ -178,11 +194,15 @@ fn berth_only_killed_verbs_leave_nothing_delete_cannot_remove() {
                     kill_at(r.spawn(&["delete", "--force", &id]), at);
                 }
             }
-            if r.settle(&format!("{verb} killed after {at:?} (round {i}, seed {seed})")) {
+            if r.settle(&format!(
+                "{verb} killed after {at:?} (round {i}, seed {seed})"
+            )) {
                 left += 1;
             }
         }
-        counts.push(format!("{verb}: {n} kills, {left} left something, all removed"));
+        counts.push(format!(
+            "{verb}: {n} kills, {left} left something, all removed"
+        ));
     }
     // The parent cgroup the rounds shared, in every hierarchy.
     for parent in cgroups_named("") {

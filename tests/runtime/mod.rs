@@ -11,6 +11,7 @@ mod library;
 mod lifecycle;
 mod lsm;
 mod mounts;
+mod parity;
 mod process;
 mod seccomp;
 mod security;

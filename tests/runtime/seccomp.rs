@@ -259,7 +259,7 @@ fn notify_goes_to_the_agent() {
 
 /// A seccomp agent: answers every notification on `fd` with EACCES until the processes are
 /// gone (the listener then reports POLLHUP) or nothing comes for 10 s. Returns the count.
-fn answer_eacces(fd: std::os::fd::OwnedFd) -> usize {
+pub(crate) fn answer_eacces(fd: std::os::fd::OwnedFd) -> usize {
     use std::os::fd::{AsFd, AsRawFd};
     let mut answered = 0;
     loop {

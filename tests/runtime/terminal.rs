@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::harness::{text, Ctx};
 
-fn recv_master(l: &UnixListener) -> std::fs::File {
+pub(crate) fn recv_master(l: &UnixListener) -> std::fs::File {
     let (s, _) = l.accept().unwrap();
     let mut buf = [0u8; 256];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];

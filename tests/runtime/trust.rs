@@ -23,8 +23,15 @@ fn berth_only_a_failing_start_container_hook_fails_start_and_run() {
     let out = c.rt(&["start", &id]);
     let err = text(&out.stderr);
     assert!(!out.status.success(), "start succeeded: {err}");
-    assert!(err.contains("startContainer hook #0") && err.contains("exit status 3"), "{err}");
-    assert_eq!(err.matches("exit status 3").count(), 1, "printed more than once: {err}");
+    assert!(
+        err.contains("startContainer hook #0") && err.contains("exit status 3"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("exit status 3").count(),
+        1,
+        "printed more than once: {err}"
+    );
     let (out, _) = c.run();
     let err = text(&out.stderr);
     assert!(!out.status.success(), "run succeeded: {err}");
@@ -38,12 +45,19 @@ fn berth_only_start_of_a_missing_binary_fails() {
     c.args(&["/no/such/binary"]);
     // With the check at create (as runc) create fails; make the binary vanish after create.
     c.args(&["/bin/vanishing"]);
-    std::fs::copy(c.rootfs().join("bin/busybox"), c.rootfs().join("bin/vanishing")).unwrap();
+    std::fs::copy(
+        c.rootfs().join("bin/busybox"),
+        c.rootfs().join("bin/vanishing"),
+    )
+    .unwrap();
     let id = c.create();
     std::fs::remove_file(c.rootfs().join("bin/vanishing")).unwrap();
     let out = c.rt(&["start", &id]);
     let err = text(&out.stderr);
-    assert!(!out.status.success(), "start of a vanished binary succeeded");
+    assert!(
+        !out.status.success(),
+        "start of a vanished binary succeeded"
+    );
     assert!(err.contains("vanishing"), "{err}");
 }
 
@@ -99,7 +113,11 @@ fn prestart_and_create_runtime_hooks_run_in_the_runtime_namespaces() {
     let got = std::fs::read_to_string(&out).unwrap();
     let me = std::process::id().to_string();
     let want = format!("{}\n{}\n", ns(&me, "pid"), ns(&me, "time"));
-    assert_eq!(got, want.repeat(2), "hooks ran elsewhere (container said {ran})");
+    assert_eq!(
+        got,
+        want.repeat(2),
+        "hooks ran elsewhere (container said {ran})"
+    );
     assert_ne!(ns(&target, "pid"), ns(&me, "pid"));
 }
 
@@ -127,7 +145,10 @@ fn berth_only_concurrent_creates_of_one_id_have_exactly_one_winner() {
         assert_eq!(winners, 1, "round {round}: {winners} creates won");
         for o in outs.iter().filter(|o| !o.status.success()) {
             let e = text(&o.stderr);
-            assert!(e.contains("container ID already exists"), "round {round}: {e}");
+            assert!(
+                e.contains("container ID already exists"),
+                "round {round}: {e}"
+            );
         }
         assert_eq!(c.state(&id)["status"], "created", "round {round}");
         let d = c.rt(&["delete", "--force", &id]);
@@ -148,7 +169,11 @@ fn berth_only_a_frozen_target_cgroup_is_refused() {
         freezer.join(&name)
     };
     std::fs::create_dir(&dir).unwrap();
-    let freeze = if unified { "cgroup.freeze" } else { "freezer.state" };
+    let freeze = if unified {
+        "cgroup.freeze"
+    } else {
+        "freezer.state"
+    };
     std::fs::write(dir.join(freeze), if unified { "1" } else { "FROZEN" }).unwrap();
     let mut c = Ctx::new();
     c.config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
@@ -161,7 +186,10 @@ fn berth_only_a_frozen_target_cgroup_is_refused() {
     std::fs::write(dir.join(freeze), if unified { "0" } else { "THAWED" }).unwrap();
     let _ = std::fs::remove_dir(&dir);
     assert!(!out.status.success(), "ran in a frozen cgroup");
-    assert!(err.contains("frozen") && err.contains("linux.cgroupsPath"), "{err}");
+    assert!(
+        err.contains("frozen") && err.contains("linux.cgroupsPath"),
+        "{err}"
+    );
     assert!(t.elapsed().as_secs() < 10, "took {:?}", t.elapsed());
     assert!(!c.root.join(&id).exists(), "state left behind");
 }
@@ -213,8 +241,14 @@ fn berth_only_a_console_symlink_in_the_rootfs_is_refused() {
     ]);
     drop(listener);
     let err = text(&out.stderr);
-    assert!(!out.status.success(), "a symlinked /dev/console was accepted");
-    assert!(err.contains("/dev/console") && err.contains("symlink"), "{err}");
+    assert!(
+        !out.status.success(),
+        "a symlinked /dev/console was accepted"
+    );
+    assert!(
+        err.contains("/dev/console") && err.contains("symlink"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "host");
     assert!(mounts_under(&c.bundle).is_empty());
 }
@@ -230,7 +264,10 @@ fn a_proc_symlink_in_the_rootfs_is_refused_clearly() {
     let err = text(&out.stderr);
     assert!(!out.status.success(), "a symlinked /proc was accepted");
     if is_berth() {
-        assert!(err.contains("mounts[0] (/proc)") && err.contains("ordinary directory"), "{err}");
+        assert!(
+            err.contains("mounts[0] (/proc)") && err.contains("ordinary directory"),
+            "{err}"
+        );
     }
     assert!(mounts_under(&c.bundle).is_empty());
 }
@@ -248,12 +285,23 @@ fn exec_refuses_a_cwd_outside_the_root() {
     std::fs::write(host_dir.join("berth-host-marker"), "").unwrap();
     let host = std::fs::File::open(&host_dir).unwrap();
     let mut cmd = c.cmd(&[
-        "exec", "--preserve-fds", "5", "--cwd", "/proc/self/fd/7", &id, "sh", "-c", "ls; true",
+        "exec",
+        "--preserve-fds",
+        "5",
+        "--cwd",
+        "/proc/self/fd/7",
+        &id,
+        "sh",
+        "-c",
+        "ls; true",
     ]);
     Ctx::with_fd(&mut cmd, host, 7);
     let out = capture(cmd);
     let seen = text(&out.stdout);
-    assert!(!seen.contains("berth-host-marker"), "exec listed the host's directory: {seen}");
+    assert!(
+        !seen.contains("berth-host-marker"),
+        "exec listed the host's directory: {seen}"
+    );
     assert!(!out.status.success(), "exec ran in {seen}");
     if is_berth() {
         let err = text(&out.stderr);
@@ -268,7 +316,11 @@ fn bad_input_is_refused_by_name() {
     let run_with = |edit: &dyn Fn(&mut serde_json::Value)| {
         let mut cfg = c.config.clone();
         edit(&mut cfg);
-        std::fs::write(c.bundle.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+        std::fs::write(
+            c.bundle.join("config.json"),
+            serde_json::to_vec(&cfg).unwrap(),
+        )
+        .unwrap();
         let id = c.id();
         let out = c.rt(&["run", "--bundle", c.bundle.to_str().unwrap(), &id]);
         assert!(!out.status.success(), "accepted");
@@ -280,21 +332,30 @@ fn bad_input_is_refused_by_name() {
     let e = run_with(&|v| v["process"]["env"] = json!(["A=1", "NOEQUALS"]));
     assert!(e.contains("process.env[1]"), "{e}");
     let e = run_with(&|v| *v = json!([]));
-    assert!(e.contains("config.json") && !e.contains("root: missing"), "{e}");
+    assert!(
+        e.contains("config.json") && !e.contains("root: missing"),
+        "{e}"
+    );
     let e = run_with(&|v| {
         v["linux"]["namespaces"]
             .as_array_mut()
             .unwrap()
             .push(json!({"type": "cgroup", "path": "/etc/hostname"}))
     });
-    assert!(e.contains("linux.namespaces[5].path") && e.contains("not a namespace"), "{e}");
+    assert!(
+        e.contains("linux.namespaces[5].path") && e.contains("not a namespace"),
+        "{e}"
+    );
     let e = run_with(&|v| {
         v["linux"]["namespaces"]
             .as_array_mut()
             .unwrap()
             .push(json!({"type": "cgroup", "path": "/proc/self/ns/net"}))
     });
-    assert!(e.contains("linux.namespaces[5].path") && e.contains("net namespace"), "{e}");
+    assert!(
+        e.contains("linux.namespaces[5].path") && e.contains("net namespace"),
+        "{e}"
+    );
     let e = run_with(&|v| {
         v["process"]["capabilities"]["bounding"]
             .as_array_mut()
@@ -334,5 +395,9 @@ fn kill_all_of_a_stopped_container_succeeds() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = c.rt(&["kill", &id, "KILL"]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("container not running"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("container not running"),
+        "{}",
+        text(&out.stderr)
+    );
 }

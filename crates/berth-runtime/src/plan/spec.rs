@@ -180,20 +180,77 @@ fn dotted(p: &serde_ignored::Path) -> String {
     }
 }
 
-/// The spec `berth spec` writes: runc's defaults, with `berth` as hostname.
+/// The spec `berth spec` writes: runc's template (scripts that edit it expect exactly its
+/// content: no cgroup namespace, a deny-all device rule first), with `berth` as hostname. The
+/// rootless variant maps the caller's ids and binds `/sys` instead of mounting it.
 pub fn default_spec(rootless: bool) -> Spec {
-    let mut spec = if rootless {
-        let uid = nix::unistd::geteuid().as_raw();
-        let gid = nix::unistd::getegid().as_raw();
-        Spec::rootless(uid, gid)
-    } else {
-        Spec::default()
-    };
-    spec.set_hostname(Some("berth".into()));
-    if let Some(p) = spec.process_mut() {
-        p.set_terminal(Some(true));
+    serde_json::from_value(default_spec_json(rootless)).expect("the template is a valid spec")
+}
+
+/// [`default_spec`] as JSON, in the order runc writes its lists.
+pub fn default_spec_json(rootless: bool) -> serde_json::Value {
+    let caps = serde_json::json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    let mut mounts = serde_json::json!([
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+         "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+    ]);
+    let mut linux = serde_json::json!({
+        "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+        "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"},
+                       {"type": "mount"}],
+        "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+                        "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                        "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+        "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+    });
+    if rootless {
+        let map = |id: u32| serde_json::json!([{"containerID": 0, "hostID": id, "size": 1}]);
+        linux = serde_json::json!({
+            "uidMappings": map(nix::unistd::geteuid().as_raw()),
+            "gidMappings": map(nix::unistd::getegid().as_raw()),
+            "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"},
+                           {"type": "user"}],
+            "maskedPaths": linux["maskedPaths"].clone(),
+            "readonlyPaths": linux["readonlyPaths"].clone()
+        });
+        mounts[2]["options"] = serde_json::json!([
+            "nosuid",
+            "noexec",
+            "newinstance",
+            "ptmxmode=0666",
+            "mode=0620"
+        ]);
+        mounts[5] = serde_json::json!({"destination": "/sys", "type": "none", "source": "/sys",
+                                       "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
     }
-    spec
+    serde_json::json!({
+        "ociVersion": oci_spec::runtime::VERSION,
+        "process": {
+            "terminal": true,
+            "user": {"uid": 0, "gid": 0},
+            "args": ["sh"],
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": true
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "hostname": "berth",
+        "mounts": mounts,
+        "linux": linux
+    })
 }
 
 /// An empty spec, for tests that build one field by field.
@@ -257,6 +314,23 @@ mod tests {
         assert_eq!(e, "linux.namespaces[1]: expected an object, found an array");
         // Arrays where the spec has arrays, and free-form annotations, are fine.
         parse(br#"{"ociVersion":"1.0.2","annotations":{"a":"[]"},"process":{"cwd":"/","args":["a"],"user":{"uid":0,"gid":0}}}"#).unwrap();
+    }
+
+    #[test]
+    fn the_template_is_runcs() {
+        let v = serde_json::to_value(default_spec(false)).unwrap();
+        let ns: Vec<&str> = v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(ns, ["pid", "network", "ipc", "uts", "mount"]);
+        assert_eq!(v["linux"]["resources"]["devices"][0]["allow"], false);
+        assert!(v["process"]["capabilities"].get("inheritable").is_none());
+        let r = serde_json::to_value(default_spec(true)).unwrap();
+        assert_eq!(r["linux"]["namespaces"].as_array().unwrap().len(), 5);
+        assert!(r["linux"]["uidMappings"].is_array());
     }
 
     #[test]

@@ -126,7 +126,8 @@ fn helper(chan: &Channel, slot: RawFd) -> Result<Infallible> {
     // Join the cgroup while the host's cgroupfs is still visible: the process cloned below
     // is born in it.
     for tasks in &fds.cgroup_procs {
-        nix::unistd::write(tasks, b"0").map_err(|e| Error::call("join the container's cgroup", e))?;
+        nix::unistd::write(tasks, b"0")
+            .map_err(|e| Error::call("join the container's cgroup", e))?;
     }
     fds.cgroup_procs.clear();
     match &job.kind {
