@@ -2,7 +2,8 @@
 //! test binary (`child` below, selected by an environment variable), which
 //! sets no_new_privs, installs a filter on its own thread and exits with a
 //! code the parent checks. No root needed: no_new_privs is enough (only
-//! reading a filter's flags back needs CAP_SYS_ADMIN; skipped without).
+//! reading a filter's flags back needs CAP_SYS_ADMIN: without it that check
+//! cannot run, a failure in strict mode).
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixListener;
@@ -181,7 +182,7 @@ fn has_ia32() -> bool {
         .code()
         == Some(PASSED);
     if !ok {
-        eprintln!("skipped: no i386 syscall emulation in this kernel");
+        crate::strict::cannot_run("no i386 syscall emulation in this kernel (IA32_EMULATION)");
     }
     ok
 }
@@ -658,7 +659,10 @@ fn log_flag_scenario() -> i32 {
         (Ok(first), Ok(second)) => first == 0 && second == libc::SECCOMP_FILTER_FLAG_LOG,
         // Without CAP_SYS_ADMIN, or CONFIG_CHECKPOINT_RESTORE.
         (Err(e), _) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EIO)) => {
-            eprintln!("skipped reading the flags back: PTRACE_SECCOMP_GET_METADATA: {e}");
+            // In this scenario's child: a failure of the parent's test in strict mode.
+            crate::strict::cannot_run(&format!(
+                "log flag scenario: reading the flags back: PTRACE_SECCOMP_GET_METADATA: {e}"
+            ));
             true
         }
         (first, second) => {
