@@ -32,7 +32,7 @@ pub fn cannot_run(why: &str) {
         panic!("{test} cannot run on this host (strict mode: CI=true or BERTH_STRICT=1): {why}");
     }
     let suite = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_CRATE_NAME"));
-    let line = format!("{suite}\t{test}\t{why}\n");
+    let line = format!("{suite}\t{test}\tSKIP {why}\n");
     let _ = std::io::stderr().write_all(format!("SKIPPED {test}: {why}\n").as_bytes());
     if let Some(log) = std::env::var_os("BERTH_SKIP_LOG") {
         let _ = std::fs::OpenOptions::new()
