@@ -124,7 +124,7 @@ fn berth_only_exec_detach_returns_after_the_program_has_started() {
     let mut c = Ctx::new();
     let id = running(&mut c);
     let pidf = c.dir.path().join("exec.pid");
-    for n in 0..20 {
+    for n in 0..40 {
         let out = c.rt(&[
             "exec",
             "--detach",
