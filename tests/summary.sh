@@ -20,7 +20,7 @@ if [[ -s $log ]]; then
 else
 	echo "  nothing skipped, no TODO"
 fi
-ignored=$($cargo test --workspace --tests -q -- --list --ignored 2>/dev/null | grep -c ': test$' || true)
-printf '  %-32s %3d\n' "Rust tests marked #[ignore]" "$ignored"
+ignored=$($cargo test --workspace --tests -q -- --list --ignored 2>/dev/null | grep ': test$' | sed 's/: test$//' || true)
+printf '  %-32s %3d %s\n' "Rust tests marked #[ignore]" "$(grep -c . <<<"$ignored" || true)" "$(echo $ignored)"
 berth_only=$($cargo test --test tests -q -- --list 2>/dev/null | grep -c '::berth_only_.*: test$' || true)
 printf '  %-32s %3d (berth_only_*, skipped by test-runc)\n' "tests not run against runc" "$berth_only"
