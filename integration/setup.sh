@@ -13,7 +13,10 @@ fi
 
 # `setup.sh minimal`: only what `make demo` needs.
 if [ "${1:-}" = minimal ]; then
-    packages=(busybox-static python3)
+    # The demo runs `berth image run` on the CNI bridge, with podman's copy of Docker's
+    # seccomp profile (golang-github-containers-common).
+    packages=(busybox-static python3 util-linux iproute2 iptables containernetworking-plugins
+              golang-github-containers-common)
 else
     packages=(
         busybox-static runc crun python3 jq time util-linux iproute2 openssl bsdutils
@@ -22,6 +25,7 @@ else
         qemu-system-x86 linux-image-amd64 apparmor
         selinux-policy-default policycoreutils
         containerd podman conmon docker.io
+        iptables containernetworking-plugins
     )
 fi
 missing=()

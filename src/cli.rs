@@ -109,8 +109,8 @@ pub enum Command {
     },
     /// Print the features this runtime and kernel support, as JSON.
     Features,
-    /// Images: pull, store, bundle, commit, push.
-    Image(berth_image::ImageCli),
+    /// Images (pull, store, bundle, commit, push) and containers from them (run, ps, logs, exec).
+    Image(crate::image::ImageCli),
 }
 
 #[derive(Args, Clone)]

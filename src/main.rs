@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod image;
 mod foreground;
 mod logging;
 

@@ -85,6 +85,6 @@ pub fn dispatch(g: Global, cmd: Command, log: &Logger) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
-        Command::Image(cli) => berth_image::run(cli),
+        Command::Image(cli) => crate::image::run(&g, cli),
     }
 }

@@ -5,6 +5,7 @@ pub(crate) use crate::harness;
 
 mod bad_input;
 mod exec;
+mod faults;
 mod hooks;
 mod isolation;
 mod library;
@@ -15,3 +16,4 @@ mod process;
 mod seccomp;
 mod security;
 mod terminal;
+mod trust;

@@ -25,6 +25,39 @@ pub(crate) fn write_file(dir: &Path, file: &str, value: &str) -> Result<()> {
         .map_err(|e| CgroupError::io("write", &path, e))
 }
 
+/// Opens the directory `dir` (`O_DIRECTORY|O_CLOEXEC`), e.g. for clone3's
+/// `CLONE_INTO_CGROUP`.
+pub(crate) fn open_dir(dir: &Path) -> Result<std::os::fd::OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+        .map(std::os::fd::OwnedFd::from)
+        .map_err(|e| CgroupError::io("open", dir, e))
+}
+
+/// Fails unless the calling process has exactly one thread.
+pub(crate) fn require_single_threaded() -> Result<()> {
+    let path = Path::new("/proc/self/stat");
+    let stat = fs::read_to_string(path).map_err(|e| CgroupError::io("read", path, e))?;
+    match threads_in_stat(&stat) {
+        Some(1) => Ok(()),
+        Some(threads) => Err(CgroupError::MultiThreaded { threads }),
+        None => Err(CgroupError::Parse {
+            path: path.to_path_buf(),
+            reason: "no thread count".to_string(),
+        }),
+    }
+}
+
+/// `num_threads`, the 20th field of `/proc/PID/stat` (the 2nd, the command
+/// name, is in parentheses and may hold spaces and parentheses).
+pub(crate) fn threads_in_stat(stat: &str) -> Option<u64> {
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    after_comm.split_whitespace().nth(17)?.parse().ok()
+}
+
 /// Writes `value` to `dir/file` as the setting of the spec field `field`.
 pub(crate) fn write_field(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
     write_file(dir, file, value).map_err(|e| e.in_field(field))
@@ -144,45 +177,109 @@ pub(crate) fn sub_cgroups(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Creates `root/rel` and the missing directories above it, calling
-/// `on_level` for every level below `root` from the top down (so a level's
-/// parent is always set up before the level itself).
-pub(crate) fn mkdir_levels(
-    root: &Path,
-    rel: &Path,
-    mut on_level: impl FnMut(&Path) -> Result<()>,
-) -> Result<()> {
-    let mut cur = root.to_path_buf();
-    for comp in rel.components() {
-        cur.push(comp);
-        match fs::create_dir(&cur) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(CgroupError::io("mkdir", &cur, e)),
+/// Makes the cgroup `dir` and the missing levels above it, up to the mount
+/// point `top` (which must exist), and appends the directories it made to
+/// `made`, top-down. The leaf is tried first, so a container under an
+/// existing parent costs one mkdir. A level that exists as a file is an
+/// error naming it. The caller removes `made` ([`rmdir_made`]) on failure.
+pub(crate) fn mkdir_p(top: &Path, dir: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
+    let mut missing: Vec<&Path> = Vec::new();
+    let mut cur = dir;
+    loop {
+        match fs::create_dir(cur) {
+            Ok(()) => {
+                made.push(cur.to_path_buf());
+                break;
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                if missing.is_empty() && !cur.is_dir() {
+                    return Err(CgroupError::NotADirectory {
+                        path: cur.to_path_buf(),
+                    });
+                }
+                // Else another create made it a moment ago.
+                break;
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound && cur != top && cur.starts_with(top) => {
+                missing.push(cur);
+                cur = cur.parent().unwrap_or(top);
+            }
+            Err(e) => return Err(mkdir_error(top, cur, e)),
         }
-        on_level(&cur)?;
+    }
+    for d in missing.into_iter().rev() {
+        match fs::create_dir(d) {
+            Ok(()) => made.push(d.to_path_buf()),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(mkdir_error(top, d, e)),
+        }
     }
     Ok(())
 }
 
-/// Removes the cgroup `dir` and its sub-cgroups, deepest first. A cgroup
-/// whose last task has just exited can still be busy for a moment, so EBUSY
-/// is retried briefly. A directory that is already gone is fine.
-pub(crate) fn rmdir_tree(dir: &Path) -> Result<()> {
-    for child in sub_cgroups(dir)? {
-        rmdir_tree(&child)?;
+/// ENOTDIR names the level that is a file; anything else is the mkdir error.
+fn mkdir_error(top: &Path, dir: &Path, e: std::io::Error) -> CgroupError {
+    if e.raw_os_error() == Some(libc::ENOTDIR) {
+        let mut level = top.to_path_buf();
+        for comp in dir.strip_prefix(top).unwrap_or(dir).components() {
+            level.push(comp);
+            if fs::symlink_metadata(&level).is_ok_and(|m| !m.is_dir()) {
+                return CgroupError::NotADirectory { path: level };
+            }
+        }
     }
+    CgroupError::io("mkdir", dir, e)
+}
+
+/// Removes the directories [`mkdir_p`] made, deepest first (undoing a
+/// create that failed half-way). Best effort: it runs on an error path.
+pub(crate) fn rmdir_made(made: &[PathBuf]) {
+    for d in made.iter().rev() {
+        let _ = fs::remove_dir(d);
+    }
+}
+
+/// Tries to remove the cgroup `dir` in one rmdir: true if it is gone (or
+/// was never there), false if it still has tasks or sub-cgroups (EBUSY).
+pub(crate) fn rmdir_if_idle(dir: &Path) -> Result<bool> {
+    match fs::remove_dir(dir) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => Ok(true),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY)) => Ok(false),
+        Err(e) => Err(CgroupError::io("rmdir", dir, e)),
+    }
+}
+
+/// Removes the cgroup `dir` and its sub-cgroups. The rmdir is tried first:
+/// a cgroup without children goes in one call. EBUSY (children, or a last
+/// task still exiting) removes the children and retries briefly. A
+/// directory that is already gone is fine.
+pub(crate) fn rmdir_tree(dir: &Path) -> Result<()> {
     let mut tries = 0;
     loop {
-        match fs::remove_dir(dir) {
+        let e = match fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => return Err(CgroupError::io("rmdir", dir, e)),
+            Err(e) => e,
+        };
+        let busy = matches!(e.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY));
+        let children = if busy { sub_cgroups(dir)? } else { Vec::new() };
+        // ENOTEMPTY without sub-directories: a plain directory with files,
+        // not a cgroup.
+        if !busy
+            || tries >= 100
+            || (children.is_empty() && e.raw_os_error() == Some(libc::ENOTEMPTY))
+        {
+            return Err(CgroupError::io("rmdir", dir, e));
         }
+        for child in &children {
+            rmdir_tree(child)?;
+        }
+        if children.is_empty() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        tries += 1;
     }
 }
 
@@ -237,6 +334,13 @@ mod tests {
         fs::write(d.path().join("yes"), "old-long-value").unwrap();
         write_file(d.path(), "yes", "1").unwrap();
         assert_eq!(fs::read_to_string(d.path().join("yes")).unwrap(), "1");
+    }
+
+    #[test]
+    fn thread_count_from_stat() {
+        let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 3 0 123 4096 100 18446744073709551615";
+        assert_eq!(threads_in_stat(stat), Some(3));
+        assert_eq!(threads_in_stat("1 (x) S 0"), None);
     }
 
     #[test]

@@ -71,6 +71,38 @@ impl DeviceRule {
     }
 }
 
+/// The shortest list with the same meaning as `rules`, starting with the
+/// rule for every device (the spec's last one, or deny-all when it has
+/// none): rules before that last catch-all never decide; of identical rules
+/// only the last can decide; and rules that agree with the catch-all before
+/// any rule disagrees with it change nothing. The runtime's defaults often
+/// repeat the spec's own rules, and each v1 rule is a write.
+pub fn effective(rules: &[DeviceRule]) -> Vec<DeviceRule> {
+    let (base, rest) = match rules.iter().rposition(DeviceRule::is_everything) {
+        Some(i) => (rules[i], &rules[i + 1..]),
+        None => (
+            DeviceRule {
+                allow: false,
+                kind: DeviceKind::All,
+                major: None,
+                minor: None,
+                access: ACCESS_ALL,
+            },
+            rules,
+        ),
+    };
+    let mut out = vec![base];
+    let mut disagreed = false;
+    for (i, r) in rest.iter().enumerate() {
+        disagreed |= r.allow != base.allow;
+        if !disagreed || rest[i + 1..].contains(r) {
+            continue;
+        }
+        out.push(*r);
+    }
+    out
+}
+
 /// Validates and decodes the spec's device rules, keeping their order.
 pub fn rules_from_spec(devices: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>> {
     devices
@@ -170,6 +202,89 @@ pub(crate) mod tests {
         let lines: Vec<String> = rules.iter().map(DeviceRule::v1_line).collect();
         assert_eq!(lines, ["a *:* rwm", "c 1:3 rw", "b 8:* m", "c *:5 rwm"]);
         assert!(rules[0].is_everything() && !rules[0].allow);
+    }
+
+    fn rule(allow: bool, kind: DeviceKind, major: Option<u32>, minor: Option<u32>) -> DeviceRule {
+        DeviceRule {
+            allow,
+            kind,
+            major,
+            minor,
+            access: ACCESS_ALL,
+        }
+    }
+
+    #[test]
+    fn effective_rules_drop_what_cannot_decide() {
+        let deny_all = rule(false, DeviceKind::All, None, None);
+        let allow_all = rule(true, DeviceKind::All, None, None);
+        let null = rule(true, DeviceKind::Char, Some(1), Some(3));
+        let zero = rule(true, DeviceKind::Char, Some(1), Some(5));
+        let deny_zero = rule(false, DeviceKind::Char, Some(1), Some(5));
+        // runc's config: the spec's deny-all, then the runtime's defaults,
+        // which repeat null.
+        assert_eq!(
+            effective(&[deny_all, null, zero, null]),
+            [deny_all, zero, null]
+        );
+        // No catch-all: deny-all is implied.
+        assert_eq!(effective(&[null]), [deny_all, null]);
+        // Everything before the last catch-all is dead.
+        assert_eq!(
+            effective(&[null, allow_all, deny_all, zero]),
+            [deny_all, zero]
+        );
+        // A deny after deny-all changes nothing until something is allowed.
+        assert_eq!(
+            effective(&[deny_all, deny_zero, zero, deny_zero]),
+            [deny_all, zero, deny_zero]
+        );
+        assert_eq!(effective(&[allow_all, null]), [allow_all]);
+    }
+
+    #[test]
+    fn effective_rules_decide_as_the_full_list() {
+        // Every access of a few devices gets the same answer from the full
+        // list and from the short one (last matching rule decides).
+        let decide = |rules: &[DeviceRule], kind: DeviceKind, maj: u32, min: u32, acc: u8| {
+            rules
+                .iter()
+                .rev()
+                .find(|r| {
+                    (r.kind == DeviceKind::All || r.kind == kind)
+                        && r.major.is_none_or(|m| m == maj)
+                        && r.minor.is_none_or(|m| m == min)
+                        && if r.allow {
+                            r.access & acc == acc
+                        } else {
+                            r.access & acc != 0
+                        }
+                })
+                .is_some_and(|r| r.allow)
+        };
+        let rules = rules_from_spec(&[
+            spec_rule(true, Some(LinuxDeviceType::C), Some(1), None, "rw"),
+            spec_rule(false, None, None, None, "rwm"),
+            spec_rule(false, Some(LinuxDeviceType::C), Some(1), Some(3), "w"),
+            spec_rule(true, Some(LinuxDeviceType::C), Some(1), None, "r"),
+            spec_rule(true, Some(LinuxDeviceType::B), Some(8), Some(0), "rwm"),
+            spec_rule(false, Some(LinuxDeviceType::C), Some(1), Some(5), "r"),
+            spec_rule(true, Some(LinuxDeviceType::C), Some(1), None, "r"),
+        ])
+        .unwrap();
+        let short = effective(&rules);
+        assert!(short.len() < rules.len());
+        for kind in [DeviceKind::Char, DeviceKind::Block] {
+            for (maj, min) in [(1, 3), (1, 5), (8, 0), (8, 1), (5, 1)] {
+                for acc in 1..=ACCESS_ALL {
+                    assert_eq!(
+                        decide(&rules, kind, maj, min, acc),
+                        decide(&short, kind, maj, min, acc),
+                        "{kind:?} {maj}:{min} access {acc}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -98,6 +98,35 @@ pub enum CgroupError {
         /// The `slice:prefix:name` value.
         path: String,
     },
+    /// A level of the container's cgroup path exists and is not a directory
+    /// (e.g. `linux.cgroupsPath` `/cgroup.procs/c1`).
+    #[error("linux.cgroupsPath: `{path}` is not a directory, so no cgroup can be made there")]
+    NotADirectory {
+        /// The level that is a file.
+        path: PathBuf,
+    },
+    /// The container's cgroup (or a parent of it) exists and is frozen: a
+    /// container started in it would hang before its first instruction.
+    #[error("container's cgroup is frozen: `{path}` is {state}; thaw it or use another linux.cgroupsPath")]
+    Frozen {
+        /// The frozen cgroup directory.
+        path: PathBuf,
+        /// `FROZEN` or `FREEZING`.
+        state: &'static str,
+    },
+    /// No cgroup hierarchy is mounted where a container's cgroup must go.
+    #[error("no cgroup hierarchy is mounted under `{root}` (per /proc/self/mountinfo)")]
+    NoHierarchy {
+        /// The cgroup mount root.
+        root: PathBuf,
+    },
+    /// A process that joins by itself ([`crate::Manager::join_self`]) has
+    /// more than one thread: only the calling thread would move.
+    #[error("joining the container's cgroup: the process has {threads} threads, and only one would move")]
+    MultiThreaded {
+        /// The thread count from `/proc/self/stat`.
+        threads: u64,
+    },
     /// An operation that does not exist for this cgroup version.
     #[error("{op} is not available with cgroup {version}")]
     WrongVersion {

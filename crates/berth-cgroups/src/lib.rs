@@ -5,9 +5,10 @@
 //! One [`Manager`] dispatches to [`v1::V1Manager`] (legacy and hybrid
 //! hosts), [`v2::V2Manager`] (unified hierarchy) or
 //! [`systemd::SystemdManager`] (not supported yet). A manager holds no state
-//! beyond its constructor arguments, so `delete`, `pause` or `update`
-//! running in another process rebuild the same one from `linux.cgroupsPath`
-//! and the container id.
+//! beyond its constructor arguments (and the host's [`Hierarchies`], read
+//! from `/proc/self/mountinfo` once per process), so `delete`, `pause` or
+//! `update` running in another process rebuild the same one from
+//! `linux.cgroupsPath` and the container id.
 //!
 //! Spec fields live in one file per controller and cgroup version:
 //! `v1/memory.rs`, `v2/memory.rs`, `v2/devices/program.rs` and so on.
@@ -19,6 +20,7 @@
 //! # let init_pid = 1;
 //! // `create`: cgroupsPath from the spec, or "" for /berth/<id>.
 //! let cg = Manager::new("/berth/web", "web", false)?;
+//! let already_there = cg.check_usable()?; // refuses a frozen cgroup
 //! cg.create()?;
 //! cg.apply(&resources)?; // always pass the devices list: no list, no filter
 //! cg.add_task(init_pid)?;
@@ -32,6 +34,7 @@
 
 pub mod devices;
 pub mod error;
+pub mod hierarchy;
 pub mod manager;
 pub mod oom;
 pub mod path;
@@ -44,11 +47,8 @@ mod common;
 #[cfg(test)]
 mod testutil;
 
-use std::path::Path;
-
-use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
-
 pub use error::{CgroupError, Result};
+pub use hierarchy::Hierarchies;
 pub use manager::{CgroupManager, Manager};
 pub use oom::{OomEvent, OomWatcher};
 pub use path::{default_cgroups_path, CgroupsPath};
@@ -84,26 +84,9 @@ impl CgroupMode {
     }
 }
 
-/// Detects the cgroup mode of this host from `/sys/fs/cgroup`.
+/// The cgroup mode of this host, from the cached [`Hierarchies::host`].
 pub fn detect() -> Result<CgroupMode> {
-    detect_at(Path::new(DEFAULT_ROOT))
-}
-
-/// Detects the cgroup mode of the cgroup mount root `root`.
-pub fn detect_at(root: &Path) -> Result<CgroupMode> {
-    let is_cgroup2 = |p: &Path| -> Result<bool> {
-        let st = statfs(p).map_err(|e| CgroupError::sys("statfs", p, e))?;
-        Ok(st.filesystem_type() == CGROUP2_SUPER_MAGIC)
-    };
-    if is_cgroup2(root)? {
-        return Ok(CgroupMode::Unified);
-    }
-    let unified = root.join("unified");
-    if unified.is_dir() && is_cgroup2(&unified)? {
-        Ok(CgroupMode::Hybrid)
-    } else {
-        Ok(CgroupMode::Legacy)
-    }
+    Ok(Hierarchies::host()?.mode())
 }
 
 /// State of a cgroup's freezer.
@@ -111,7 +94,8 @@ pub fn detect_at(root: &Path) -> Result<CgroupMode> {
 pub enum FreezerState {
     /// Running.
     Thawed,
-    /// Being frozen (v1 only).
+    /// Asked to freeze, not all tasks frozen yet (v1 `FREEZING`, v2
+    /// `cgroup.freeze` 1 while `cgroup.events` says `frozen 0`).
     Freezing,
     /// All tasks frozen.
     Frozen,

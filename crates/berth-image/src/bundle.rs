@@ -73,6 +73,8 @@ pub struct ResolvedUser {
     pub gid: u32,
     pub additional_gids: Vec<u32>,
     pub username: Option<String>,
+    /// The passwd entry's home directory, when the user has an entry.
+    pub home: Option<String>,
 }
 
 /// Resolves `user[:group]` (names or numbers) against the image's
@@ -89,9 +91,10 @@ pub fn resolve_user(
     };
     let spec_t = spec.trim();
     if spec_t.is_empty() {
+        let root = resolve_user("0", passwd, group)?;
         return Ok(ResolvedUser {
             username: Some("root".into()),
-            ..Default::default()
+            ..root
         });
     }
     let (u, g) = match spec_t.split_once(':') {
@@ -111,7 +114,8 @@ pub fn resolve_user(
         .map(|l| l.split(':').collect::<Vec<_>>())
         .filter(|f| f.len() >= 3)
         .collect();
-    let (uid, mut gid, username) = if let Ok(uid) = u.parse::<u32>() {
+    let home_of = |f: &Vec<&str>| f.get(5).filter(|h| !h.is_empty()).map(|h| h.to_string());
+    let (uid, mut gid, username, home) = if let Ok(uid) = u.parse::<u32>() {
         let entry = passwd_entries
             .iter()
             .find(|f| f[2].parse::<u32>() == Ok(uid));
@@ -119,6 +123,7 @@ pub fn resolve_user(
             uid,
             entry.and_then(|f| f[3].parse().ok()).unwrap_or(0),
             entry.map(|f| f[0].to_string()),
+            entry.and_then(home_of),
         )
     } else {
         let f = passwd_entries
@@ -133,6 +138,7 @@ pub fn resolve_user(
             f[3].parse()
                 .map_err(|_| err(format!("bad gid in /etc/passwd entry for `{u}`")))?,
             Some(u.to_string()),
+            home_of(f),
         )
     };
     if let Some(g) = g {
@@ -168,6 +174,7 @@ pub fn resolve_user(
         gid,
         additional_gids,
         username,
+        home,
     })
 }
 
@@ -397,6 +404,9 @@ mod tests {
     fn users_resolve_through_passwd_and_group() {
         assert_eq!((r("").uid, r("").gid), (0, 0));
         assert_eq!((r("www").uid, r("www").gid), (33, 34));
+        assert_eq!(r("www").home.as_deref(), Some("/var/www"));
+        assert_eq!(r("").home.as_deref(), Some("/root"));
+        assert_eq!(r("4242").home, None);
         assert_eq!(r("alice").additional_gids, vec![10, 29]);
         assert_eq!(
             (r("alice:wheel").gid, r("alice:wheel").additional_gids.len()),
@@ -421,6 +431,7 @@ mod tests {
                 working_dir: Some("/srv".into()),
                 labels: Some([("org.example.k".to_string(), "v".to_string())].into()),
                 user: None,
+                ..Default::default()
             }),
             ..Default::default()
         };
@@ -429,6 +440,7 @@ mod tests {
             gid: 6,
             additional_gids: vec![7],
             username: None,
+            home: None,
         };
         let ann = HashMap::from([(OVERLAY_ANNOTATION.to_string(), "lowerdir=/a".to_string())]);
         let spec = runtime_spec(&config, &user, ann).unwrap();

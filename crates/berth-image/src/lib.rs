@@ -1,4 +1,5 @@
-//! berth-image: the image side of berth (`berth image …`).
+//! berth-image: the image side of berth, as a library (the `berth image` flags live in the
+//! binary).
 //!
 //! One module per concern: [`reference`] parsing, [`registry`] client (with
 //! [`auth`] for credentials and challenges), [`manifest`] types and platform
@@ -27,7 +28,6 @@
 pub mod archive;
 pub mod auth;
 pub mod bundle;
-pub mod cli;
 pub mod commit;
 pub mod digest;
 pub mod manifest;
@@ -38,5 +38,3 @@ pub mod reference;
 pub mod registry;
 pub mod store;
 pub mod unpack;
-
-pub use cli::{run, ImageCli, ImageCommand};

@@ -302,6 +302,15 @@ pub struct RunConfig {
     pub working_dir: Option<String>,
     #[serde(default)]
     pub labels: Option<BTreeMap<String, String>>,
+    /// `"80/tcp": {}` entries: the ports the image says it listens on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    /// The signal that asks the container to stop (`SIGTERM` when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// `"/data": {}` entries: directories that get a volume of their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -1,8 +1,10 @@
 //! Integration tests against Debian's `docker-registry`, with skopeo and
 //! umoci for interop. They need root and those packages; without them each
-//! test prints SKIP and passes. `runtime_flow` also runs the `berth` binary
+//! test prints SKIP and passes, except under CI=true, where it fails. `runtime_flow` also runs the `berth` binary
 //! (`$BERTH_BIN`, else the workspace's `target/debug/berth`).
 
+#[path = "it/archives.rs"]
+mod archives;
 #[path = "it/harness.rs"]
 mod harness;
 #[path = "it/registry_flows.rs"]

@@ -101,6 +101,10 @@ pub enum Error {
     /// A path in the container's root filesystem that berth refuses to use.
     #[error("{} in the container's rootfs: {msg}", path.display())]
     UnsafePath { path: PathBuf, msg: &'static str },
+    /// A path in the rootfs is a symlink to something that is not in the rootfs; berth
+    /// creates mount points, not symlink targets.
+    #[error("{} in the container's rootfs is a symlink to {}, which does not exist there", path.display(), target.display())]
+    DanglingSymlink { path: PathBuf, target: PathBuf },
     /// A cgroup operation failed.
     #[error(transparent)]
     Cgroup(#[from] berth_cgroups::CgroupError),

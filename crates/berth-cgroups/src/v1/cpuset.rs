@@ -12,19 +12,43 @@ pub(crate) fn requested(c: &LinuxCpu) -> bool {
     c.cpus().is_some() || c.mems().is_some()
 }
 
-/// A new v1 cpuset starts with empty cpus and mems, and a task cannot join
-/// it until both are set: copy them from the parent when empty.
-pub(crate) fn inherit_from_parent(dir: &Path) -> Result<()> {
-    let Some(parent) = dir.parent() else {
+/// A new v1 cpuset starts with empty cpus and mems, and no task can join
+/// it until both are set. Called for each level `create` made, top-down
+/// (`top` is the mount point). The kernel has already copied them if the
+/// parent has `cgroup.clone_children` set; else they are copied from the
+/// parent here, and a new intermediate level gets `cgroup.clone_children`
+/// so that the next container under it costs one read.
+pub(crate) fn init_new_level(dir: &Path, top: &Path, leaf: bool) -> Result<()> {
+    if !read_file(dir, "cpuset.cpus")?.trim().is_empty() {
         return Ok(());
-    };
-    for file in ["cpuset.cpus", "cpuset.mems"] {
-        if read_file(dir, file)?.trim().is_empty() {
-            let v = read_file(parent, file)?;
-            write_file(dir, file, v.trim())?;
-        }
+    }
+    let (cpus, mems) = usable_parent_values(dir, top)?;
+    write_file(dir, "cpuset.cpus", &cpus)?;
+    write_file(dir, "cpuset.mems", &mems)?;
+    if !leaf {
+        write_file(dir, "cgroup.clone_children", "1")?;
     }
     Ok(())
+}
+
+/// The cpus and mems of `dir`'s parent. A parent made by someone else and
+/// left empty is filled from its own parent first (as runc does), else no
+/// task could join anything below it.
+fn usable_parent_values(dir: &Path, top: &Path) -> Result<(String, String)> {
+    let Some(parent) = dir.parent() else {
+        return Ok((String::new(), String::new()));
+    };
+    let cpus = read_file(parent, "cpuset.cpus")?.trim().to_string();
+    let mems = read_file(parent, "cpuset.mems")?.trim().to_string();
+    if (!cpus.is_empty() && !mems.is_empty()) || parent == top || !parent.starts_with(top) {
+        return Ok((cpus, mems));
+    }
+    let (up_cpus, up_mems) = usable_parent_values(parent, top)?;
+    let cpus = if cpus.is_empty() { up_cpus } else { cpus };
+    let mems = if mems.is_empty() { up_mems } else { mems };
+    write_file(parent, "cpuset.cpus", &cpus)?;
+    write_file(parent, "cpuset.mems", &mems)?;
+    Ok((cpus, mems))
 }
 
 /// Writes cpus and mems into the cgroup `dir`.

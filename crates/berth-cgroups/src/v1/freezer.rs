@@ -9,13 +9,31 @@ use crate::FreezerState;
 
 /// Reads `freezer.state`; a cgroup that is gone is not frozen.
 pub(crate) fn state(dir: &Path) -> Result<FreezerState> {
-    let Some(s) = read_optional(dir, "freezer.state")? else {
-        return Ok(FreezerState::Thawed);
+    Ok(state_if_exists(dir)?.unwrap_or(FreezerState::Thawed))
+}
+
+/// The kernel's name of a state.
+pub(crate) fn name(s: FreezerState) -> &'static str {
+    match s {
+        FreezerState::Thawed => "THAWED",
+        FreezerState::Freezing => "FREEZING",
+        FreezerState::Frozen => "FROZEN",
+    }
+}
+
+/// Reads `freezer.state`, or `None` if `dir` is no cgroup (missing, or a
+/// file on the way).
+pub(crate) fn state_if_exists(dir: &Path) -> Result<Option<FreezerState>> {
+    let s = match read_optional(dir, "freezer.state") {
+        Ok(Some(s)) => s,
+        Ok(None) => return Ok(None),
+        Err(e) if e.errno() == Some(nix::errno::Errno::ENOTDIR) => return Ok(None),
+        Err(e) => return Err(e),
     };
     match s.trim() {
-        "THAWED" => Ok(FreezerState::Thawed),
-        "FREEZING" => Ok(FreezerState::Freezing),
-        "FROZEN" => Ok(FreezerState::Frozen),
+        "THAWED" => Ok(Some(FreezerState::Thawed)),
+        "FREEZING" => Ok(Some(FreezerState::Freezing)),
+        "FROZEN" => Ok(Some(FreezerState::Frozen)),
         other => Err(CgroupError::Parse {
             path: dir.join("freezer.state"),
             reason: format!("unknown state `{other}`"),

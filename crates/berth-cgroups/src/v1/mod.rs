@@ -1,6 +1,7 @@
-//! cgroup v1 (legacy and hybrid hosts): one hierarchy per controller,
-//! mounted at `<root>/<controller>`; the container gets the same relative
-//! path in each.
+//! cgroup v1 (legacy and hybrid hosts): a hierarchy per controller or per
+//! group of co-mounted controllers (`cpu,cpuacct`), found in mountinfo
+//! ([`Hierarchies`]); the container gets the same relative path in each,
+//! in systemd's named hierarchy, and on hybrid hosts in the cgroup2 one.
 
 pub mod blkio;
 pub mod cpu;
@@ -16,14 +17,18 @@ pub mod pids;
 pub mod rdma;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use oci_spec::runtime::LinuxResources;
 
-use crate::common::{mkdir_levels, pids_recursive, rmdir_tree, wait_until, write_file};
+use crate::common::{
+    mkdir_p, pids_recursive, rmdir_if_idle, rmdir_made, rmdir_tree, wait_until, write_file,
+};
 use crate::devices::rules_from_spec;
 use crate::error::{CgroupError, Result};
+use crate::hierarchy::Hierarchies;
 use crate::manager::{signal_each, CgroupManager};
 use crate::oom::OomWatcher;
 use crate::stats::Stats;
@@ -97,28 +102,136 @@ impl Controller {
 /// The cgroupfs v1 manager.
 #[derive(Debug, Clone)]
 pub struct V1Manager {
-    root: PathBuf,
+    hier: Arc<Hierarchies>,
     rel: PathBuf,
 }
 
 impl V1Manager {
-    /// The container's cgroup `rel` (relative) under the mount `root`.
-    pub fn new(root: &Path, rel: &Path) -> V1Manager {
+    /// The container's cgroup `rel` (relative to each mount point) on the
+    /// host `hier`.
+    pub fn new(hier: Arc<Hierarchies>, rel: &Path) -> V1Manager {
         V1Manager {
-            root: root.to_path_buf(),
+            hier,
             rel: rel.to_path_buf(),
         }
     }
 
-    /// True if the controller's hierarchy is mounted.
+    /// True if the controller's hierarchy is mounted (per mountinfo).
     pub fn is_mounted(&self, c: Controller) -> bool {
-        self.root.join(c.name()).is_dir()
+        self.hier.v1_mount(c.name()).is_some()
     }
 
     /// The container's directory in controller `c`'s hierarchy, if mounted.
+    /// Co-mounted controllers (`cpu,cpuacct`) share one.
     pub fn dir(&self, c: Controller) -> Option<PathBuf> {
-        self.is_mounted(c)
-            .then(|| self.root.join(c.name()).join(&self.rel))
+        self.hier.v1_mount(c.name()).map(|m| m.join(&self.rel))
+    }
+
+    /// Every directory of the container's cgroup: one per v1 hierarchy
+    /// holding a controller, one in systemd's named hierarchy, and on a
+    /// hybrid host one in the cgroup2 hierarchy. runc and crun place their
+    /// init in all of these, and `exec` joins them all.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        self.hier
+            .v1()
+            .iter()
+            .filter(|h| h.joined())
+            .map(|h| h.mount_point.join(&self.rel))
+            .chain(self.hier.unified().map(|u| u.join(&self.rel)))
+            .collect()
+    }
+
+    /// Makes the directories, appending what it made to `made`.
+    fn create_in(&self, made: &mut Vec<PathBuf>) -> Result<()> {
+        let mut any = false;
+        for h in self.hier.v1().iter().filter(|h| h.joined()) {
+            any = true;
+            let dir = h.mount_point.join(&self.rel);
+            let first_new = made.len();
+            mkdir_p(&h.mount_point, &dir, made)?;
+            if h.has(Controller::Cpuset.name()) {
+                for level in &made[first_new..] {
+                    cpuset::init_new_level(level, &h.mount_point, *level == dir)?;
+                }
+            }
+        }
+        if !any {
+            return Err(CgroupError::NoHierarchy {
+                root: self.hier.root().to_path_buf(),
+            });
+        }
+        if let Some(u) = self.hier.unified() {
+            // As runc: the init is placed here too, with no controller enabled.
+            mkdir_p(u, &u.join(&self.rel), made)?;
+        }
+        // A new cgroup under a frozen one is frozen too, and so would be the
+        // init: refuse rather than hang (also without `check_usable`).
+        if let Some(fz) = self.hier.v1_mount(Controller::Freezer.name()) {
+            let leaf = fz.join(&self.rel);
+            match freezer::state_if_exists(&leaf)? {
+                Some(state) if state != FreezerState::Thawed => {
+                    return Err(CgroupError::Frozen {
+                        path: leaf,
+                        state: freezer::name(state),
+                    })
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The container's directory in the cgroup2 hierarchy of a hybrid host,
+    /// opened for clone3's `CLONE_INTO_CGROUP`; `None` on a legacy host.
+    pub fn open_unified_dir(&self) -> Result<Option<std::os::fd::OwnedFd>> {
+        let Some(u) = self.hier.unified() else {
+            return Ok(None);
+        };
+        crate::common::open_dir(&u.join(&self.rel)).map(Some)
+    }
+
+    /// See [`crate::Manager::join_self`] (which checks that the caller is
+    /// single-threaded).
+    pub fn join_self(&self, born_in_cgroup2: bool) -> Result<()> {
+        for h in self.hier.v1().iter().filter(|h| h.joined()) {
+            write_file(&h.mount_point.join(&self.rel), "tasks", "0")?;
+        }
+        match self.hier.unified() {
+            Some(u) if !born_in_cgroup2 => write_file(&u.join(&self.rel), "cgroup.procs", "0"),
+            _ => Ok(()),
+        }
+    }
+
+    /// Before `create`: refuses a target cgroup that is frozen or freezing
+    /// (or whose parent is), and returns the processes already in it.
+    pub fn check_usable(&self) -> Result<Vec<i32>> {
+        let mut leaf_exists = None;
+        if let Some(mount) = self.hier.v1_mount(Controller::Freezer.name()) {
+            let leaf = mount.join(&self.rel);
+            let mut level = leaf.as_path();
+            loop {
+                if let Some(state) = freezer::state_if_exists(level)? {
+                    leaf_exists = Some(level == leaf);
+                    if state != FreezerState::Thawed {
+                        return Err(CgroupError::Frozen {
+                            path: level.to_path_buf(),
+                            state: freezer::name(state),
+                        });
+                    }
+                    break;
+                }
+                match level.parent() {
+                    Some(p) if level != mount => level = p,
+                    _ => break,
+                }
+            }
+        }
+        let task_dir = self.task_dir()?;
+        if leaf_exists.unwrap_or_else(|| task_dir.is_dir()) {
+            pids_recursive(&task_dir)
+        } else {
+            Ok(Vec::new())
+        }
     }
 
     /// The container's directory for `field`, or an error naming it.
@@ -126,12 +239,6 @@ impl V1Manager {
         self.dir(c).ok_or_else(|| {
             CgroupError::unsupported(field, format!("{} controller not mounted", c.name()))
         })
-    }
-
-    fn mounted(&self) -> impl Iterator<Item = (Controller, PathBuf)> + '_ {
-        Controller::ALL
-            .into_iter()
-            .filter_map(|c| Some((c, self.dir(c)?)))
     }
 
     /// The hierarchy used to list tasks.
@@ -215,22 +322,21 @@ impl V1Manager {
 }
 
 impl CgroupManager for V1Manager {
+    /// Makes the path in every hierarchy; refuses a frozen result; on
+    /// failure removes what it made.
     fn create(&self) -> Result<()> {
-        for (c, _) in self.mounted() {
-            let hier = self.root.join(c.name());
-            mkdir_levels(&hier, &self.rel, |level| {
-                if c == Controller::Cpuset {
-                    cpuset::inherit_from_parent(level)?;
-                }
-                Ok(())
-            })?;
+        let mut made = Vec::new();
+        let r = self.create_in(&mut made);
+        if r.is_err() {
+            rmdir_made(&made);
         }
-        Ok(())
+        r
     }
 
     fn add_task(&self, pid: i32) -> Result<()> {
-        for (_, dir) in self.mounted() {
-            write_file(&dir, "cgroup.procs", &pid.to_string())?;
+        let pid = pid.to_string();
+        for dir in self.dirs() {
+            write_file(&dir, "cgroup.procs", &pid)?;
         }
         Ok(())
     }
@@ -301,11 +407,16 @@ impl CgroupManager for V1Manager {
         r
     }
 
+    /// One rmdir per hierarchy when the tasks are gone (the usual `delete`
+    /// after the init exited); else thaw, kill, wait, and remove.
     fn destroy(&self) -> Result<()> {
-        if !self.exists() {
+        let dir = self.task_dir()?;
+        if rmdir_if_idle(&dir)? {
+            for d in self.dirs() {
+                rmdir_tree(&d)?;
+            }
             return Ok(());
         }
-        let dir = self.task_dir()?;
         if self.freezer_state()? != FreezerState::Thawed {
             self.thaw()?;
         }
@@ -315,14 +426,14 @@ impl CgroupManager for V1Manager {
                 Ok(self.pids()?.is_empty())
             })?;
         }
-        for (_, dir) in self.mounted() {
+        for dir in self.dirs() {
             rmdir_tree(&dir)?;
         }
         Ok(())
     }
 
     fn exists(&self) -> bool {
-        self.mounted().any(|(_, d)| d.is_dir())
+        self.dirs().iter().any(|d| d.is_dir())
     }
 }
 

@@ -7,6 +7,23 @@ use crate::testutil::{resources, FakeFs};
 
 const CG: &str = "berth/c1";
 
+/// The hierarchies of [`host`]: one per controller, as on the build host.
+const USUAL: [&[&str]; 8] = [
+    &["memory"],
+    &["cpu"],
+    &["cpuacct"],
+    &["cpuset"],
+    &["pids"],
+    &["blkio"],
+    &["devices"],
+    &["freezer"],
+];
+
+fn manager(fs: &FakeFs, hierarchies: &[&[&str]], hybrid: bool, rel: &str) -> V1Manager {
+    let hier = Hierarchies::v1_at(fs.root(), hierarchies, hybrid);
+    V1Manager::new(Arc::new(hier), Path::new(rel))
+}
+
 /// A fake host with the usual v1 controllers and the leaf already there.
 fn host() -> (FakeFs, V1Manager) {
     let fs = FakeFs::new();
@@ -64,7 +81,7 @@ fn host() -> (FakeFs, V1Manager) {
         &format!("memory/{CG}/memory.memsw.limit_in_bytes"),
         "9223372036854771712\n",
     );
-    let m = V1Manager::new(fs.root(), Path::new(CG));
+    let m = manager(&fs, &USUAL, false, CG);
     (fs, m)
 }
 
@@ -235,8 +252,7 @@ fn devices_deny_all_first_then_rules_in_order() {
     assert_eq!(
         w,
         [
-            ("devices.deny", "a *:* rwm".to_string()),
-            ("devices.deny", "a *:* rwm".to_string()),
+            ("devices.deny", "a".to_string()),
             ("devices.allow", "c 1:3 rw".to_string()),
             ("devices.deny", "c 5:1 w".to_string()),
         ]
@@ -246,8 +262,68 @@ fn devices_deny_all_first_then_rules_in_order() {
         json!({"devices": [{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"}]}),
     ))
     .unwrap();
-    assert_eq!(fs.read("devices/berth/c1/devices.deny"), "a *:* rwm");
+    assert_eq!(fs.read("devices/berth/c1/devices.deny"), "a");
     assert_eq!(fs.read("devices/berth/c1/devices.allow"), "c 1:3 rw");
+}
+
+#[test]
+fn devices_written_once_per_rule() {
+    // The runtime's list: the spec's deny-all, runc's defaults, then the
+    // defaults again as `linux.devices` entries.
+    let mut list = vec![json!({"allow": false, "access": "rwm"})];
+    let defaults = [
+        (1, 3),
+        (1, 5),
+        (1, 7),
+        (1, 8),
+        (1, 9),
+        (5, 0),
+        (5, 1),
+        (5, 2),
+    ];
+    for _ in 0..2 {
+        for (maj, min) in defaults {
+            list.push(
+                json!({"allow": true, "type": "c", "major": maj, "minor": min, "access": "rwm"}),
+            );
+        }
+    }
+    let rules = crate::devices::rules_from_spec(
+        &resources(json!({ "devices": list }))
+            .devices()
+            .clone()
+            .unwrap(),
+    )
+    .unwrap();
+    let w = devices::writes(&rules);
+    assert_eq!(w.len(), 1 + defaults.len(), "{w:?}");
+    assert_eq!(w[0], ("devices.deny", "a".to_string()));
+}
+
+#[test]
+fn an_a_rule_with_numbers_is_written_as_c_and_b() {
+    // `a 1:3 r` would read as "allow everything" to the kernel.
+    let rules = crate::devices::rules_from_spec(
+        &resources(json!({"devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "a", "major": 1, "minor": 3, "access": "r"},
+            {"allow": true, "access": "r"}
+        ]}))
+        .devices()
+        .clone()
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        devices::writes(&rules),
+        [
+            ("devices.deny", "a".to_string()),
+            ("devices.allow", "c 1:3 r".to_string()),
+            ("devices.allow", "b 1:3 r".to_string()),
+            ("devices.allow", "c *:* r".to_string()),
+            ("devices.allow", "b *:* r".to_string()),
+        ]
+    );
 }
 
 #[test]
@@ -293,7 +369,10 @@ fn missing_controllers_name_the_field() {
 
 #[test]
 fn net_cls_net_prio_hugetlb_rdma_when_mounted() {
-    let (fs, m) = host();
+    let fs = FakeFs::new();
+    let mut all = USUAL.to_vec();
+    all.extend([&["net_cls"][..], &["net_prio"], &["hugetlb"], &["rdma"]]);
+    let m = manager(&fs, &all, false, CG);
     fs.file("net_cls/berth/c1/net_cls.classid", "");
     fs.file("net_prio/berth/c1/net_prio.ifpriomap", "");
     fs.file("hugetlb/berth/c1/hugetlb.2MB.limit_in_bytes", "");
@@ -327,19 +406,53 @@ fn net_cls_net_prio_hugetlb_rdma_when_mounted() {
 }
 
 #[test]
-fn create_copies_cpuset_from_parent_at_every_level() {
+fn a_new_cpuset_level_gets_the_parent_values_and_clone_children() {
     let fs = FakeFs::new();
     fs.file("cpuset/cpuset.cpus", "0-1\n")
         .file("cpuset/cpuset.mems", "0\n");
-    for lvl in ["cpuset/berth", "cpuset/berth/c1"] {
+    // What the kernel gives a new level without clone_children in its parent.
+    fs.file("cpuset/berth/cpuset.cpus", "\n")
+        .file("cpuset/berth/cpuset.mems", "\n")
+        .file("cpuset/berth/cgroup.clone_children", "0\n");
+    let top = fs.path("cpuset");
+    cpuset::init_new_level(&fs.path("cpuset/berth"), &top, false).unwrap();
+    assert_eq!(fs.read("cpuset/berth/cpuset.cpus"), "0-1");
+    assert_eq!(fs.read("cpuset/berth/cpuset.mems"), "0");
+    assert_eq!(fs.read("cpuset/berth/cgroup.clone_children"), "1");
+    // Below it the kernel copies the values: the leaf is read once, no more.
+    fs.file("cpuset/berth/c1/cpuset.cpus", "0-1\n")
+        .file("cpuset/berth/c1/cpuset.mems", "untouched");
+    cpuset::init_new_level(&fs.path("cpuset/berth/c1"), &top, true).unwrap();
+    assert_eq!(fs.read("cpuset/berth/c1/cpuset.mems"), "untouched");
+}
+
+#[test]
+fn an_empty_cpuset_parent_made_by_someone_else_is_filled_from_above() {
+    let fs = FakeFs::new();
+    fs.file("cpuset/cpuset.cpus", "0-1\n")
+        .file("cpuset/cpuset.mems", "0\n");
+    for lvl in ["cpuset/a", "cpuset/a/c1"] {
         fs.file(&format!("{lvl}/cpuset.cpus"), "\n")
             .file(&format!("{lvl}/cpuset.mems"), "\n");
     }
-    let m = V1Manager::new(fs.root(), Path::new(CG));
+    cpuset::init_new_level(&fs.path("cpuset/a/c1"), &fs.path("cpuset"), true).unwrap();
+    for lvl in ["cpuset/a", "cpuset/a/c1"] {
+        assert_eq!(fs.read(&format!("{lvl}/cpuset.cpus")), "0-1");
+        assert_eq!(fs.read(&format!("{lvl}/cpuset.mems")), "0");
+    }
+}
+
+#[test]
+fn create_leaves_existing_levels_alone() {
+    let fs = FakeFs::new();
+    // Existing levels (the kernel would have filled them long ago) are not
+    // read: these empty files would make the leaf unusable if they were.
+    fs.file("cpuset/cpuset.cpus", "0-1\n")
+        .file("cpuset/berth/c1/cpuset.cpus", "")
+        .file("cpuset/berth/c1/cpuset.mems", "");
+    let m = manager(&fs, &[&["cpuset"]], false, CG);
     m.create().unwrap();
-    assert_eq!(fs.read("cpuset/berth/cpuset.cpus"), "0-1");
-    assert_eq!(fs.read("cpuset/berth/c1/cpuset.cpus"), "0-1");
-    assert_eq!(fs.read("cpuset/berth/c1/cpuset.mems"), "0");
+    assert_eq!(fs.read("cpuset/berth/c1/cpuset.cpus"), "");
 }
 
 #[test]
@@ -348,20 +461,122 @@ fn create_makes_the_path_in_every_mounted_hierarchy() {
     for c in ["memory", "pids", "freezer"] {
         std::fs::create_dir(fs.path(c)).unwrap();
     }
-    let m = V1Manager::new(fs.root(), Path::new("a/b/c"));
+    let m = manager(
+        &fs,
+        &[&["memory"], &["pids"], &["freezer"], &["name=systemd"]],
+        true,
+        "a/b/c",
+    );
+    // A plain directory named after a controller is no hierarchy.
+    std::fs::create_dir(fs.path("hugetlb")).unwrap();
+    for d in ["systemd", "unified"] {
+        std::fs::create_dir(fs.path(d)).unwrap();
+    }
     assert!(!m.exists());
     m.create().unwrap();
-    for c in ["memory", "pids", "freezer"] {
-        assert!(fs.path(&format!("{c}/a/b/c")).is_dir());
+    for c in ["memory", "pids", "freezer", "systemd", "unified"] {
+        assert!(fs.path(&format!("{c}/a/b/c")).is_dir(), "{c}");
     }
+    assert!(!fs.path("hugetlb/a").exists());
     assert!(m.exists());
     m.destroy().unwrap();
     assert!(!m.exists());
     assert!(
-        fs.path("memory/a/b").is_dir(),
+        fs.path("memory/a/b").is_dir() && fs.path("unified/a/b").is_dir(),
         "only the container's own cgroup is removed"
     );
     m.destroy().unwrap();
+}
+
+#[test]
+fn co_mounted_controllers_share_one_directory() {
+    let fs = FakeFs::new();
+    let m = manager(
+        &fs,
+        &[&["cpu", "cpuacct"], &["net_cls", "net_prio"]],
+        false,
+        CG,
+    );
+    assert_eq!(m.dir(Controller::Cpuacct), m.dir(Controller::Cpu));
+    assert_eq!(m.dir(Controller::Cpu), Some(fs.path("cpu/berth/c1")));
+    assert_eq!(
+        m.dir(Controller::NetPrio),
+        Some(fs.path("net_cls/berth/c1"))
+    );
+    assert_eq!(m.dirs().len(), 2);
+}
+
+#[test]
+fn a_level_that_is_a_file_is_named_and_nothing_is_left() {
+    let fs = FakeFs::new();
+    for c in ["memory", "pids", "freezer"] {
+        std::fs::create_dir(fs.path(c)).unwrap();
+    }
+    // Only the pids hierarchy has a file where the path goes through.
+    fs.file("pids/cgroup.procs", "");
+    let m = manager(
+        &fs,
+        &[&["memory"], &["pids"], &["freezer"]],
+        false,
+        "cgroup.procs/c1",
+    );
+    let e = m.create().unwrap_err();
+    assert!(matches!(e, CgroupError::NotADirectory { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "linux.cgroupsPath: `{}` is not a directory, so no cgroup can be made there",
+            fs.path("pids/cgroup.procs").display()
+        )
+    );
+    assert!(
+        !fs.path("memory/cgroup.procs").exists(),
+        "memory's levels are removed"
+    );
+    assert_eq!(m.check_usable().unwrap(), Vec::<i32>::new());
+}
+
+#[test]
+fn frozen_target_or_parent_is_refused_before_create() {
+    let fs = FakeFs::new();
+    for c in ["pids", "freezer"] {
+        std::fs::create_dir(fs.path(c)).unwrap();
+    }
+    let m = manager(&fs, &[&["pids"], &["freezer"]], false, CG);
+    // Nothing there yet, nothing frozen.
+    fs.file("freezer/freezer.state", "THAWED\n");
+    assert_eq!(m.check_usable().unwrap(), Vec::<i32>::new());
+    fs.file("freezer/berth/freezer.state", "FROZEN\n");
+    let e = m.check_usable().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "container's cgroup is frozen: `{}` is FROZEN; thaw it or use another linux.cgroupsPath",
+            fs.path("freezer/berth").display()
+        )
+    );
+    fs.file("freezer/berth/freezer.state", "THAWED\n")
+        .file("freezer/berth/c1/freezer.state", "FREEZING\n");
+    assert!(matches!(
+        m.check_usable(),
+        Err(CgroupError::Frozen {
+            state: "FREEZING",
+            ..
+        })
+    ));
+    // An existing, thawed cgroup with processes: their pids.
+    fs.file("freezer/berth/c1/freezer.state", "THAWED\n")
+        .file("pids/berth/c1/cgroup.procs", "12\n34\n")
+        .file("pids/berth/c1/sub/cgroup.procs", "56\n");
+    assert_eq!(m.check_usable().unwrap(), [12, 34, 56]);
+}
+
+#[test]
+fn without_hierarchies_create_says_so() {
+    let fs = FakeFs::new();
+    let m = manager(&fs, &[&["name=mytool"]], false, CG);
+    let e = m.create().unwrap_err();
+    assert!(matches!(e, CgroupError::NoHierarchy { .. }), "{e:?}");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::common::{parse_flat_keyed, read_file, wait_until, write_file};
+use crate::common::{parse_flat_keyed, read_file, read_optional, wait_until, write_file};
 use crate::error::{CgroupError, Result};
 use crate::FreezerState;
 
@@ -23,17 +23,18 @@ fn require(dir: &Path) -> Result<()> {
     }
 }
 
-/// Reads the state: `cgroup.freeze` says what was asked, `cgroup.events`
-/// whether it is done.
+/// Reads the state: `cgroup.events` says whether the tasks are frozen (by
+/// this cgroup's `cgroup.freeze` or an ancestor's), `cgroup.freeze` whether
+/// it was asked here. A cgroup that is gone, or a kernel without the v2
+/// freezer, is thawed.
 pub(crate) fn state(dir: &Path) -> Result<FreezerState> {
-    if !dir.join("cgroup.freeze").exists() {
+    let Some(asked) = read_optional(dir, "cgroup.freeze")? else {
         return Ok(FreezerState::Thawed);
-    }
-    let asked = read_file(dir, "cgroup.freeze")?.trim() == "1";
-    Ok(match (asked, frozen(dir)?) {
-        (false, _) => FreezerState::Thawed,
-        (true, true) => FreezerState::Frozen,
+    };
+    Ok(match (asked.trim() == "1", frozen(dir)?) {
+        (_, true) => FreezerState::Frozen,
         (true, false) => FreezerState::Freezing,
+        (false, false) => FreezerState::Thawed,
     })
 }
 

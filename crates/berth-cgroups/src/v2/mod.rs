@@ -12,17 +12,17 @@ pub mod pids;
 pub mod rdma;
 pub mod unified;
 
-use std::fs::OpenOptions;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use oci_spec::runtime::LinuxResources;
 
 use crate::common::{
-    mkdir_levels, pids_recursive, read_optional, rmdir_tree, wait_until, write_file,
+    mkdir_p, parse_flat_keyed, pids_recursive, read_optional, rmdir_if_idle, rmdir_made,
+    rmdir_tree, wait_until, write_file,
 };
 use crate::devices::rules_from_spec;
 use crate::error::{CgroupError, Result};
@@ -32,26 +32,62 @@ use crate::stats::Stats;
 use crate::FreezerState;
 
 /// The cgroupfs v2 manager.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct V2Manager {
     root: PathBuf,
     dir: PathBuf,
     rel: PathBuf,
+    /// Set when `create` made the leaf in this process: no device program
+    /// can be attached to it yet, so the first `apply` skips the query.
+    fresh: AtomicBool,
 }
 
-/// Enables every controller `dir` offers in its `cgroup.subtree_control`,
-/// so its children get them. One write per controller: one that cannot be
-/// enabled (e.g. `cpu` with realtime tasks around) must not block the rest;
-/// a setting that needs it then fails in `apply`, naming the field.
-fn enable_controllers(dir: &Path) -> Result<()> {
+impl Clone for V2Manager {
+    fn clone(&self) -> Self {
+        V2Manager {
+            root: self.root.clone(),
+            dir: self.dir.clone(),
+            rel: self.rel.clone(),
+            fresh: AtomicBool::new(self.fresh.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// Enables every controller `dir` offers for its children, and returns the
+/// ones enabled. Reads the level (it was made by someone else, or is the
+/// root); see [`enable_these`].
+fn enable_controllers(dir: &Path) -> Result<Vec<String>> {
     let Some(available) = read_optional(dir, "cgroup.controllers")? else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let enabled = read_optional(dir, "cgroup.subtree_control")?.unwrap_or_default();
-    for c in controllers_to_enable(&available, &enabled) {
-        let _ = write_file(dir, "cgroup.subtree_control", &format!("+{c}"));
+    let missing = controllers_to_enable(&available, &enabled);
+    let mut now: Vec<String> = enabled.split_whitespace().map(str::to_string).collect();
+    now.extend(enable_these(dir, &missing));
+    Ok(now)
+}
+
+/// Writes `+c` for each of `controllers` to `dir`'s `cgroup.subtree_control`
+/// and returns the ones that took. One write for all of them; if the kernel
+/// refuses that (e.g. `cpu` with realtime tasks around), one write each, so
+/// one controller cannot block the rest: a setting that needs it then fails
+/// in `apply`, naming the field.
+fn enable_these<S: AsRef<str>>(dir: &Path, controllers: &[S]) -> Vec<String> {
+    let all: Vec<String> = controllers.iter().map(|c| c.as_ref().to_string()).collect();
+    if all.is_empty() {
+        return all;
     }
-    Ok(())
+    let line = all
+        .iter()
+        .map(|c| format!("+{c}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if write_file(dir, "cgroup.subtree_control", &line).is_ok() {
+        return all;
+    }
+    all.into_iter()
+        .filter(|c| write_file(dir, "cgroup.subtree_control", &format!("+{c}")).is_ok())
+        .collect()
 }
 
 /// The controllers listed in `available` but not in `enabled`.
@@ -69,6 +105,7 @@ impl V2Manager {
             root: root.to_path_buf(),
             dir: root.join(rel),
             rel: rel.to_path_buf(),
+            fresh: AtomicBool::new(false),
         }
     }
 
@@ -79,12 +116,7 @@ impl V2Manager {
 
     /// Opens the cgroup directory, e.g. for clone3's `CLONE_INTO_CGROUP`.
     pub fn open_dir(&self) -> Result<OwnedFd> {
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open(&self.dir)
-            .map(OwnedFd::from)
-            .map_err(|e| CgroupError::io("open", &self.dir, e))
+        crate::common::open_dir(&self.dir)
     }
 
     /// Controllers available in the cgroup (its parent enabled them).
@@ -96,8 +128,21 @@ impl V2Manager {
             .collect())
     }
 
-    fn require(&self, controllers: &[String], c: &str, field: &str) -> Result<&Path> {
+    /// The cgroup directory if controller `c` is available in it. A level
+    /// above that did not pass `c` down (`create` trusts existing parents)
+    /// gets it enabled now, from the root down.
+    fn require(&self, controllers: &mut Vec<String>, c: &str, field: &str) -> Result<&Path> {
         if controllers.iter().any(|x| x == c) {
+            return Ok(&self.dir);
+        }
+        let mut level = self.root.clone();
+        let mut ok = true;
+        for comp in self.rel.components() {
+            ok = ok && enable_these(&level, &[c]).len() == 1;
+            level.push(comp);
+        }
+        if ok {
+            controllers.push(c.to_string());
             Ok(&self.dir)
         } else {
             Err(CgroupError::unsupported(
@@ -107,8 +152,90 @@ impl V2Manager {
         }
     }
 
+    /// Makes the directories, appending what it made to `made`. Levels
+    /// made here pass every controller down. The parent of the topmost new
+    /// level is read and set up when it is the root or when levels above the
+    /// leaf are new; an existing parent of a new leaf is trusted (it was set
+    /// up when it was made) and [`Self::require`] fixes it if a field needs
+    /// a controller it lacks.
+    fn create_in(&self, made: &mut Vec<PathBuf>) -> Result<()> {
+        mkdir_p(&self.root, &self.dir, made)?;
+        let leaf_new = made.last() == Some(&self.dir);
+        self.fresh.store(leaf_new, Ordering::Relaxed);
+        // A new cgroup under a frozen one is frozen too, and so would be the
+        // init: refuse rather than hang (also without `check_usable`).
+        let events = read_optional(&self.dir, "cgroup.events")?.unwrap_or_default();
+        let state = if parse_flat_keyed(&events).get("frozen") == Some(&1) {
+            Some("FROZEN")
+        } else if !leaf_new
+            && read_optional(&self.dir, "cgroup.freeze")?.is_some_and(|f| f.trim() == "1")
+        {
+            Some("FREEZING")
+        } else {
+            None
+        };
+        if let Some(state) = state {
+            return Err(CgroupError::Frozen {
+                path: self.dir.clone(),
+                state,
+            });
+        }
+        let Some(parent) = made.first().and_then(|top| top.parent()) else {
+            return Ok(());
+        };
+        let new_parents = &made[..made.len() - usize::from(leaf_new)];
+        if parent != self.root && new_parents.is_empty() {
+            return Ok(());
+        }
+        let mut enabled = enable_controllers(parent)?;
+        // The leaf holds the processes, and a cgroup with both is refused by
+        // the kernel: it passes nothing down.
+        for level in new_parents {
+            enabled = enable_these(level, &enabled);
+        }
+        Ok(())
+    }
+
+    /// Before `create`: refuses a target cgroup that is frozen or freezing
+    /// (or whose parent is), and returns the processes already in it.
+    pub fn check_usable(&self) -> Result<Vec<i32>> {
+        let mut level = self.dir.as_path();
+        while level != self.root && level.starts_with(&self.root) {
+            let events = match read_optional(level, "cgroup.events") {
+                Ok(ev) => ev,
+                Err(e) if e.errno() == Some(nix::errno::Errno::ENOTDIR) => None,
+                Err(e) => return Err(e),
+            };
+            if let Some(ev) = events {
+                let frozen = parse_flat_keyed(&ev).get("frozen") == Some(&1);
+                let state = if frozen {
+                    Some("FROZEN")
+                } else if level == self.dir
+                    && read_optional(level, "cgroup.freeze")?.is_some_and(|f| f.trim() == "1")
+                {
+                    Some("FREEZING")
+                } else {
+                    None
+                };
+                if let Some(state) = state {
+                    return Err(CgroupError::Frozen {
+                        path: level.to_path_buf(),
+                        state,
+                    });
+                }
+                return if level == self.dir {
+                    pids_recursive(&self.dir)
+                } else {
+                    Ok(Vec::new())
+                };
+            }
+            level = level.parent().unwrap_or(&self.root);
+        }
+        Ok(Vec::new())
+    }
+
     fn apply_resources(&self, r: &LinuxResources) -> Result<()> {
-        let ctl = self.controllers()?;
+        let mut ctl = self.controllers()?;
         if let Some(n) = r.network() {
             if n.class_id().is_some() {
                 return Err(CgroupError::unsupported(
@@ -124,30 +251,36 @@ impl V2Manager {
             }
         }
         if let Some(m) = r.memory().as_ref().filter(|m| memory::requested(m)) {
-            memory::apply(self.require(&ctl, "memory", "linux.resources.memory")?, m)?;
+            memory::apply(
+                self.require(&mut ctl, "memory", "linux.resources.memory")?,
+                m,
+            )?;
         }
         if let Some(c) = r.cpu() {
             if cpu::requested(c) {
-                cpu::apply(self.require(&ctl, "cpu", "linux.resources.cpu")?, c)?;
+                cpu::apply(self.require(&mut ctl, "cpu", "linux.resources.cpu")?, c)?;
             }
             if cpuset::requested(c) {
-                cpuset::apply(self.require(&ctl, "cpuset", "linux.resources.cpu.cpus")?, c)?;
+                cpuset::apply(
+                    self.require(&mut ctl, "cpuset", "linux.resources.cpu.cpus")?,
+                    c,
+                )?;
             }
         }
         if let Some(p) = r.pids() {
-            pids::apply(self.require(&ctl, "pids", "linux.resources.pids")?, p)?;
+            pids::apply(self.require(&mut ctl, "pids", "linux.resources.pids")?, p)?;
         }
         if let Some(b) = r.block_io().as_ref().filter(|b| io::requested(b)) {
-            io::apply(self.require(&ctl, "io", "linux.resources.blockIO")?, b)?;
+            io::apply(self.require(&mut ctl, "io", "linux.resources.blockIO")?, b)?;
         }
         if let Some(h) = r.hugepage_limits().as_ref().filter(|h| !h.is_empty()) {
             hugetlb::apply(
-                self.require(&ctl, "hugetlb", "linux.resources.hugepageLimits")?,
+                self.require(&mut ctl, "hugetlb", "linux.resources.hugepageLimits")?,
                 h,
             )?;
         }
         if let Some(rd) = r.rdma().as_ref().filter(|r| !r.is_empty()) {
-            rdma::apply(self.require(&ctl, "rdma", "linux.resources.rdma")?, rd)?;
+            rdma::apply(self.require(&mut ctl, "rdma", "linux.resources.rdma")?, rd)?;
         }
         if let Some(u) = r.unified().as_ref().filter(|u| !u.is_empty()) {
             unified::apply(&self.dir, u)?;
@@ -155,24 +288,24 @@ impl V2Manager {
         // Last: a failure above leaves device access unchanged.
         if let Some(devs) = r.devices() {
             let rules = rules_from_spec(devs)?;
-            devices::apply(&self.dir, &rules).map_err(|e| e.in_field("linux.resources.devices"))?;
+            let fresh = self.fresh.swap(false, Ordering::Relaxed);
+            devices::apply(&self.dir, &rules, !fresh)
+                .map_err(|e| e.in_field("linux.resources.devices"))?;
         }
         Ok(())
     }
 }
 
 impl CgroupManager for V2Manager {
+    /// Makes the cgroup and its missing parents; on failure removes what it
+    /// made.
     fn create(&self) -> Result<()> {
-        enable_controllers(&self.root)?;
-        let leaf = self.dir.clone();
-        mkdir_levels(&self.root, &self.rel, |level| {
-            // Intermediate levels pass controllers down; the leaf holds the
-            // processes, and a cgroup with both is refused by the kernel.
-            if level != leaf {
-                enable_controllers(level)?;
-            }
-            Ok(())
-        })
+        let mut made = Vec::new();
+        let r = self.create_in(&mut made);
+        if r.is_err() {
+            rmdir_made(&made);
+        }
+        r
     }
 
     fn add_task(&self, pid: i32) -> Result<()> {
@@ -227,12 +360,16 @@ impl CgroupManager for V2Manager {
         signal_each(&self.pids()?, signal, &self.dir)
     }
 
+    /// One rmdir when the tasks are gone (the usual `delete` after the init
+    /// exited); else thaw, kill, wait, and remove.
     fn destroy(&self) -> Result<()> {
-        if !self.exists() {
+        if rmdir_if_idle(&self.dir)? {
             return Ok(());
         }
-        if self.freezer_state()? != FreezerState::Thawed {
-            self.thaw()?;
+        // Frozen tasks still die of SIGKILL on v2, and `cgroup.kill` reaches
+        // them: thawing first is only for a container that stays around.
+        if read_optional(&self.dir, "cgroup.freeze")?.is_some_and(|f| f.trim() == "1") {
+            write_file(&self.dir, "cgroup.freeze", "0")?;
         }
         if !self.pids()?.is_empty() {
             self.kill_all(Signal::SIGKILL)?;

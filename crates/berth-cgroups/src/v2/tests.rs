@@ -212,23 +212,51 @@ fn controllers_to_enable_skips_enabled_ones() {
 #[test]
 fn create_makes_parents_and_leaves_leaf_subtree_alone() {
     let fs = FakeFs::new();
-    // Every level has its files, as the kernel makes them: only the leaf must be left alone.
-    for dir in ["", "a/", "a/b/"] {
-        fs.file(&format!("{dir}cgroup.controllers"), "memory\n")
-            .file(&format!("{dir}cgroup.subtree_control"), "");
-    }
+    fs.file("cgroup.controllers", "memory pids\n")
+        .file("cgroup.subtree_control", "pids\n");
     let m = V2Manager::new(fs.root(), Path::new("a/b"));
+    // A plain directory gets no files on mkdir: the new level `a` has no
+    // cgroup.subtree_control, so its write fails and nothing is passed down
+    // (a real cgroupfs makes the file); the root's missing one is written
+    // in one go.
     m.create().unwrap();
     assert!(fs.path("a/b").is_dir());
     assert_eq!(fs.read("cgroup.subtree_control"), "+memory");
-    assert_eq!(fs.read("a/cgroup.subtree_control"), "+memory");
-    assert_eq!(fs.read("a/b/cgroup.subtree_control"), "");
-    // cgroupfs removes a cgroup with its files; a plain directory must be emptied first.
-    for f in ["cgroup.controllers", "cgroup.subtree_control"] {
-        std::fs::remove_file(fs.path("a/b").join(f)).unwrap();
-    }
+    assert!(!fs.path("a/b/cgroup.subtree_control").exists());
     m.destroy().unwrap();
     assert!(!fs.path("a/b").exists() && fs.path("a").is_dir());
+}
+
+#[test]
+fn controllers_are_enabled_in_one_write() {
+    let fs = FakeFs::new();
+    fs.file("a/cgroup.subtree_control", "");
+    assert_eq!(
+        enable_these(&fs.path("a"), &["cpu", "memory", "pids"]),
+        ["cpu", "memory", "pids"]
+    );
+    assert_eq!(fs.read("a/cgroup.subtree_control"), "+cpu +memory +pids");
+}
+
+#[test]
+fn an_existing_parent_is_trusted_and_fixed_only_when_a_field_needs_it() {
+    let fs = FakeFs::new();
+    fs.file("cgroup.controllers", "cpu memory pids\n")
+        .file("cgroup.subtree_control", "")
+        .file("berth/cgroup.controllers", "cpu memory pids\n")
+        .file("berth/cgroup.subtree_control", "");
+    let m = V2Manager::new(fs.root(), Path::new(CG));
+    m.create().unwrap();
+    // Only the leaf was made: no level was read or written.
+    assert_eq!(fs.read("cgroup.subtree_control"), "");
+    assert_eq!(fs.read("berth/cgroup.subtree_control"), "");
+    // The kernel would now list pids in the leaf once enabled above it.
+    fs.file(&format!("{CG}/cgroup.controllers"), "")
+        .file(&format!("{CG}/pids.max"), "");
+    m.apply(&resources(json!({"pids": {"limit": 5}}))).unwrap();
+    assert_eq!(fs.read("cgroup.subtree_control"), "+pids");
+    assert_eq!(fs.read("berth/cgroup.subtree_control"), "+pids");
+    assert_eq!(fs.read(&format!("{CG}/pids.max")), "5");
 }
 
 #[test]
@@ -267,45 +295,78 @@ fn freezer_state_reads_freeze_and_events() {
     assert_eq!(m.freezer_state().unwrap(), FreezerState::Freezing);
     fs.file("berth/c1/cgroup.events", "populated 1\nfrozen 1\n");
     assert_eq!(m.freezer_state().unwrap(), FreezerState::Frozen);
+    // Frozen by an ancestor.
+    fs.file("berth/c1/cgroup.freeze", "0\n");
+    assert_eq!(m.freezer_state().unwrap(), FreezerState::Frozen);
 }
 
 #[test]
 fn manager_from_cgroups_path() {
+    use crate::hierarchy::Hierarchies;
+    use std::sync::Arc;
     let fs = FakeFs::new();
-    let m = crate::Manager::with_root(
-        crate::CgroupMode::Unified,
-        fs.root(),
-        "/berth/x",
-        "x",
-        false,
-    )
-    .unwrap();
+    let unified = Arc::new(Hierarchies::unified_at(fs.root()));
+    let m = crate::Manager::with_hierarchies(unified.clone(), "/berth/x", "x", false).unwrap();
     assert_eq!(m.unified_dir().unwrap(), fs.path("berth/x"));
-    let m =
-        crate::Manager::with_root(crate::CgroupMode::Hybrid, fs.root(), "", "x", false).unwrap();
+    assert_eq!(m.paths(), [fs.path("berth/x")]);
+    let hybrid = Arc::new(Hierarchies::v1_at(fs.root(), &[&["memory"]], true));
+    let m = crate::Manager::with_hierarchies(hybrid, "", "x", false).unwrap();
     assert_eq!(m.version(), "v1");
     assert!(m.unified_dir().is_none());
-    let m = crate::Manager::with_root(
-        crate::CgroupMode::Unified,
-        fs.root(),
-        "system.slice:berth:x",
-        "x",
-        true,
-    )
-    .unwrap();
+    assert_eq!(
+        m.paths(),
+        [fs.path("memory/berth/x"), fs.path("unified/berth/x")]
+    );
+    let m = crate::Manager::with_hierarchies(unified.clone(), "system.slice:berth:x", "x", true)
+        .unwrap();
     let e = m.create().unwrap_err();
     assert!(
         e.to_string()
             .starts_with("systemd cgroup driver is not supported yet"),
         "{e}"
     );
-    let e = crate::Manager::with_root(
-        crate::CgroupMode::Unified,
-        fs.root(),
-        "system.slice:berth:x",
-        "x",
-        false,
-    )
-    .unwrap_err();
+    let e =
+        crate::Manager::with_hierarchies(unified, "system.slice:berth:x", "x", false).unwrap_err();
     assert!(e.to_string().contains("cgroupfs driver"), "{e}");
+}
+
+#[test]
+fn frozen_target_or_parent_is_refused_before_create() {
+    let fs = FakeFs::new();
+    let m = V2Manager::new(fs.root(), Path::new(CG));
+    // The root has no cgroup.events and cannot be frozen; nothing made yet.
+    assert_eq!(m.check_usable().unwrap(), Vec::<i32>::new());
+    fs.file("berth/cgroup.events", "populated 0\nfrozen 1\n");
+    let e = m.check_usable().unwrap_err();
+    assert!(
+        matches!(&e, CgroupError::Frozen { path, state: "FROZEN" } if path == &fs.path("berth")),
+        "{e:?}"
+    );
+    fs.file("berth/cgroup.events", "populated 0\nfrozen 0\n")
+        .file(&format!("{CG}/cgroup.events"), "populated 0\nfrozen 0\n")
+        .file(&format!("{CG}/cgroup.freeze"), "1\n");
+    assert!(matches!(
+        m.check_usable(),
+        Err(CgroupError::Frozen {
+            state: "FREEZING",
+            ..
+        })
+    ));
+    fs.file(&format!("{CG}/cgroup.freeze"), "0\n")
+        .file(&format!("{CG}/cgroup.procs"), "7\n");
+    assert_eq!(m.check_usable().unwrap(), [7]);
+}
+
+#[test]
+fn a_level_that_is_a_file_is_named() {
+    let fs = FakeFs::new();
+    fs.file("cgroup.procs", "");
+    let m = V2Manager::new(fs.root(), Path::new("cgroup.procs/c1"));
+    let e = m.create().unwrap_err();
+    assert!(
+        matches!(&e, CgroupError::NotADirectory { path } if path == &fs.path("cgroup.procs")),
+        "{e:?}"
+    );
+    assert_eq!(m.check_usable().unwrap(), Vec::<i32>::new());
+    m.destroy().unwrap();
 }

@@ -1,6 +1,5 @@
 //! Registries, test images and the `berth image` entry point for tests.
 
-use clap::Parser;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -29,9 +28,10 @@ fn have(tool: &str) -> bool {
 }
 
 /// True when root and every tool is there (installing what is missing);
-/// otherwise prints a loud SKIP line.
+/// otherwise prints a loud SKIP line (and fails under CI=true, where every test must run).
 pub fn ready(test: &str) -> bool {
     if !nix::unistd::geteuid().is_root() {
+        assert!(std::env::var_os("CI").is_none(), "{test}: needs root");
         eprintln!("SKIP {test}: needs root");
         return false;
     }
@@ -54,6 +54,10 @@ pub fn ready(test: &str) -> bool {
         .map(|(_, p)| *p)
         .collect();
     if !still.is_empty() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: missing Debian packages {still:?} and apt-get install failed"
+        );
         eprintln!("SKIP {test}: missing Debian packages {still:?} and apt-get install failed");
         return false;
     }
@@ -253,22 +257,22 @@ pub fn skopeo_pull(src: &str, layout_image: &str) {
     ]));
 }
 
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    image: berth_image::ImageCli,
-}
-
-/// Runs `berth image --store STORE ARGS…` in-process.
+/// Runs `berth image --store STORE ARGS…` (the `berth` binary); an error carries its stderr.
 pub fn berth(store: &Path, args: &[&str]) -> anyhow::Result<i32> {
-    let mut argv = vec![
-        "berth-image".to_string(),
-        "--store".into(),
-        store.display().to_string(),
-    ];
-    argv.extend(args.iter().map(|s| s.to_string()));
-    let cli = Cli::try_parse_from(argv)?;
-    berth_image::run(cli.image)
+    let out = Command::new(berth_bin())
+        .args(["image", "--store"])
+        .arg(store)
+        .args(args)
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .output()?;
+    match out.status.code() {
+        Some(0) => Ok(0),
+        _ => Err(anyhow::anyhow!(
+            "berth image {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+    }
 }
 
 /// Every file below `root` with its type, mode and content (or link target).

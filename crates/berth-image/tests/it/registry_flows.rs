@@ -169,9 +169,9 @@ fn skopeo_image_pulls_bundles_mounts_commits_and_pushes_back() {
         &["bundle", &committed, w.join("b3").to_str().unwrap()],
     )
     .unwrap();
-    berth(&store, &["rm", &image]).unwrap();
-    berth(&store, &["rm", &chunked]).unwrap();
-    berth(&store, &["rm", &format!("{}/other/copy:1", reg.host())]).unwrap();
+    berth(&store, &["rmi", &image]).unwrap();
+    berth(&store, &["rmi", &chunked]).unwrap();
+    berth(&store, &["rmi", &format!("{}/other/copy:1", reg.host())]).unwrap();
     berth(&store, &["gc"]).unwrap();
     assert_eq!(s.list().unwrap().len(), 1);
     berth(
@@ -179,7 +179,7 @@ fn skopeo_image_pulls_bundles_mounts_commits_and_pushes_back() {
         &["bundle", &committed, w.join("b4").to_str().unwrap()],
     )
     .unwrap();
-    berth(&store, &["rm", &committed]).unwrap();
+    berth(&store, &["rmi", &committed]).unwrap();
     berth(&store, &["gc"]).unwrap();
     assert_eq!(
         std::fs::read_dir(store.join("blobs/sha256"))

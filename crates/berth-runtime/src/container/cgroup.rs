@@ -21,58 +21,89 @@ pub fn manager(state: &State) -> Result<Manager> {
     )?)
 }
 
-/// Whether the container's cgroup is frozen.
+/// Whether the container's cgroup is frozen (or being frozen: it is paused either way).
 pub fn is_frozen(state: &State) -> bool {
     manager(state)
         .ok()
         .and_then(|m| m.freezer_state().ok())
-        .is_some_and(|s| s == FreezerState::Frozen)
+        .is_some_and(|s| matches!(s, FreezerState::Frozen | FreezerState::Freezing))
 }
 
-/// The container's cgroup, made and limited.
-pub struct Prepared {
+/// The cgroup a new container goes into.
+pub struct Target {
     pub manager: Manager,
-    /// On cgroup v2, the cgroup directory for `clone3(CLONE_INTO_CGROUP)`: the init is born
-    /// inside its cgroup, with no window in which it runs unlimited.
-    pub into: Option<OwnedFd>,
+    /// It existed before: a failed create must not remove it (it may hold others' processes).
+    pub existed: bool,
+    /// It already holds processes (runc warns too).
+    pub warning: Option<String>,
 }
 
 /// The manager for a new container, after checking that its cgroup can be used: a frozen one
-/// would hang the container's start, so it is refused before anything is made. Returns a
-/// warning when the cgroup already holds processes (as runc warns).
-pub fn check_target(id: &str, c: &CgroupPlan) -> Result<(Manager, Option<String>)> {
+/// would hang the container's start, so it is refused before anything is made.
+pub fn check_target(id: &str, c: &CgroupPlan) -> Result<Target> {
     let m = Manager::new(&c.path, id, c.systemd)?;
-    if !m.exists() {
-        return Ok((m, None));
-    }
-    if matches!(
-        m.freezer_state(),
-        Ok(FreezerState::Frozen | FreezerState::Freezing)
-    ) {
-        return Err(Error::config(
-            "linux.cgroupsPath",
-            format!("the cgroup {} is frozen; thaw it or use another", c.path),
-        ));
-    }
-    let busy = m.pids().map(|p| p.len()).unwrap_or(0);
-    let warning = (busy > 0).then(|| {
+    let existed = m.exists();
+    let busy = m.check_usable()?;
+    let warning = (!busy.is_empty()).then(|| {
         format!(
-            "container's cgroup is not empty: {busy} process(es) already in {}",
+            "container's cgroup is not empty: {} process(es) already in {}",
+            busy.len(),
             c.path
         )
     });
-    Ok((m, warning))
+    Ok(Target {
+        manager: m,
+        existed,
+        warning,
+    })
 }
 
-/// Creates the cgroup and applies the limits; on failure nothing made here is left.
-pub fn prepare(m: Manager, c: &CgroupPlan) -> Result<Prepared> {
-    m.create()?;
-    if let Err(e) = m.apply(&c.resources) {
-        let _ = m.destroy();
-        return Err(e.into());
+/// How a new process joins the container's cgroup by itself, in the helper, before it is
+/// cloned: `tasks` files of the v1 hierarchies to write 0 to (no global lock, so no wait for
+/// an RCU grace period as with `cgroup.procs`), and the cgroup2 directory to be born in
+/// (`CLONE_INTO_CGROUP`).
+#[derive(Default)]
+pub struct Placement {
+    pub tasks: Vec<OwnedFd>,
+    pub into: Option<OwnedFd>,
+}
+
+impl Placement {
+    /// Whether the process gets into its cgroup this way (else the parent must move it).
+    pub fn is_complete(&self) -> bool {
+        !self.tasks.is_empty() || self.into.is_some()
     }
-    let into = m.open_cgroup_fd().ok();
-    Ok(Prepared { manager: m, into })
+}
+
+/// Creates the cgroup and applies the limits; on failure nothing made here is left. Returns
+/// how the init joins it.
+pub fn prepare(m: &Manager, c: &CgroupPlan) -> Result<Placement> {
+    m.create()?;
+    let placed = m.apply(&c.resources).map_err(Error::from).and_then(|()| {
+        let into = m.open_clone_into_fd()?;
+        let mut tasks = Vec::new();
+        for dir in m.paths() {
+            let t = dir.join("tasks");
+            match nix::fcntl::open(&t, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+                Ok(fd) => tasks.push(fd),
+                // The cgroup2 directory of a hybrid host has no tasks file: born there.
+                Err(nix::errno::Errno::ENOENT) => {}
+                Err(e) => return Err(Error::sys("open", &t, e)),
+            }
+        }
+        Ok(Placement { tasks, into })
+    });
+    if placed.is_err() {
+        let _ = m.destroy();
+    }
+    placed
+}
+
+/// Writes the container's device rules (alone: the other limits are left as they are).
+pub fn apply_devices(m: &Manager, rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<()> {
+    let mut r = oci_spec::runtime::LinuxResources::default();
+    r.set_devices(Some(rules.to_vec()));
+    Ok(m.apply(&r)?)
 }
 
 /// The cgroups an exec'd process joins: every hierarchy the init is in (as runc), as
@@ -91,7 +122,6 @@ pub fn for_exec(
     let mounts = crate::mountinfo::read()?;
     let mut procs = Vec::new();
     let mut dir = None;
-    let unified_only = text.lines().count() == 1 && text.starts_with("0::");
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
         let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
@@ -119,7 +149,8 @@ pub fn for_exec(
                 target = target.join(rel);
             }
         }
-        if unified_only {
+        if ctrls.is_empty() {
+            // The cgroup2 hierarchy (v2, or hybrid's `unified`): born there.
             let d = nix::fcntl::open(
                 &target,
                 OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_PATH,
@@ -128,7 +159,9 @@ pub fn for_exec(
             .map_err(|e| Error::sys("open", &target, e))?;
             dir = Some(d);
         } else {
-            let p = target.join("cgroup.procs");
+            // A v1 hierarchy: its `tasks` file moves the writing thread alone, without the
+            // global lock of `cgroup.procs` (the helper is single-threaded).
+            let p = target.join("tasks");
             match nix::fcntl::open(&p, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()) {
                 Ok(fd) => procs.push(fd),
                 // A hierarchy the container's cgroup was never made in (or removed).

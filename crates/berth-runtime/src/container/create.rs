@@ -161,8 +161,8 @@ pub(crate) fn create(rt: &Runtime, opts: CreateOptions, start: StartMode) -> Res
     };
     // Everything that can be checked is checked before the first side effect.
     let ns_fds = open_namespaces(&p)?;
-    let (manager, busy) = cgroup::check_target(&opts.id, &p.cgroup)?;
-    warnings.extend(busy);
+    let target = cgroup::check_target(&opts.id, &p.cgroup)?;
+    warnings.extend(target.warning.clone());
     let mut state = State {
         oci_version: oci_spec::runtime::VERSION.to_string(),
         id: opts.id.clone(),
@@ -176,7 +176,9 @@ pub(crate) fn create(rt: &Runtime, opts: CreateOptions, start: StartMode) -> Res
         owner: String::new(),
         cgroups_path: p.cgroup.path.clone(),
         systemd_cgroup: p.cgroup.systemd,
-        own_cgroup: false,
+        // Recorded before the cgroup exists: a create killed while making it leaves one
+        // that `delete` removes (removing a missing cgroup is no error).
+        own_cgroup: true,
         host_mounts: !p.init.mount_ns,
     };
     let dir = ContainerDir::create(&rt.root, &state)?;
@@ -192,8 +194,18 @@ pub(crate) fn create(rt: &Runtime, opts: CreateOptions, start: StartMode) -> Res
             _ => None,
         },
     };
+    let keep_cgroup = target.existed;
     match setup(
-        rt, &opts, &p, &dir, &mut state, manager, ns_fds, console, start, &mut undo,
+        rt,
+        &opts,
+        &p,
+        &dir,
+        &mut state,
+        target.manager,
+        ns_fds,
+        console,
+        start,
+        &mut undo,
     ) {
         Ok(master) => {
             let init = undo.child.take().expect("spawned");
@@ -216,6 +228,9 @@ pub(crate) fn create(rt: &Runtime, opts: CreateOptions, start: StartMode) -> Res
             })
         }
         Err(e) => {
+            if keep_cgroup {
+                undo.cgroup = None;
+            }
             undo.run(&dir);
             Err(e)
         }
@@ -286,25 +301,18 @@ fn setup(
         CONFIG_FILE,
         &serde_json::to_vec(&recorded).map_err(|e| Error::Protocol(e.to_string()))?,
     )?;
-    // The cgroup is made before the clone when the init must be born in it (v2's
-    // CLONE_INTO_CGROUP), must be in it before it unshares its cgroup namespace, or mounts
-    // it. Otherwise it is made while the init already sets up its mounts, on the other CPU.
-    let early = p.ns.new_cgroup
-        || p.init
-            .mounts
-            .iter()
-            .any(|m| m.typ == "cgroup" || m.typ == "cgroup2")
-        || rt.host.cgroup_mode == berth_cgroups::CgroupMode::Unified;
-    let mut late_manager = Some(manager);
-    let mut prepared = None;
-    if early {
-        let m = late_manager.take().expect("one manager");
-        let pr = cgroup::prepare(m, &p.cgroup)?;
-        undo.cgroup = Some(pr.manager.clone());
-        state.own_cgroup = true;
-        dir.save(state)?;
-        prepared = Some(pr);
-    }
+    // The helper execs while we make the cgroup; it joins the cgroup itself before it
+    // clones the init (born in it: no window in which the container runs unlimited, and none
+    // of the grace-period waits of moving a process in from outside).
+    let helper = spawn::start(p.preserve_fds, &opts.stdio, rt.init_binary.as_deref())?;
+    let placement = match cgroup::prepare(&manager, &p.cgroup) {
+        Ok(pl) => pl,
+        Err(e) => {
+            helper.abandon();
+            return Err(e);
+        }
+    };
+    undo.cgroup = Some(manager.clone());
     let mut roles = Vec::new();
     let mut fds: Vec<OwnedFd> = Vec::new();
     if let (ConsoleMode::Socket, Some(path)) = (console.mode, console.socket) {
@@ -337,12 +345,14 @@ fn setup(
     } else {
         None
     };
-    if let Some(into) = prepared.as_ref().and_then(|p| p.into.as_ref()) {
+    let placed = placement.is_complete();
+    for t in placement.tasks {
+        roles.push(FdRole::CgroupProcs);
+        fds.push(t);
+    }
+    if let Some(into) = placement.into {
         roles.push(FdRole::CgroupDir);
-        fds.push(
-            into.try_clone()
-                .map_err(|e| Error::io("dup", "cgroup", e))?,
-        );
+        fds.push(into);
     }
     for (flag, fd) in ns_fds {
         roles.push(FdRole::Namespace(flag));
@@ -388,24 +398,12 @@ fn setup(
     if let Some(sock) = &trees {
         spawn::trees::send_trees(&p.init, pid, sock)?;
     }
-    match prepared {
-        Some(pr) => {
-            if pr.into.is_none() {
-                pr.manager.add_task(pid)?;
-            }
-            chan.send(Msg::Go)?;
-        }
-        None => {
-            chan.send(Msg::Go)?;
-            // The init reports Ready only after this: the parent reads Ready afterwards and
-            // the container process cannot run before the parent lets it.
-            let m = late_manager.take().expect("one manager");
-            let pr = cgroup::prepare(m, &p.cgroup)?;
-            undo.cgroup = Some(pr.manager.clone());
-            state.own_cgroup = true;
-            pr.manager.add_task(pid)?;
-        }
+    if !placed {
+        // A driver that cannot give us its cgroup's files (systemd's scope is made with the
+        // pid): the process is moved in from here, before it runs anything of the container.
+        manager.add_task(pid)?;
     }
+    chan.send(Msg::Go)?;
     let mut master = None;
     loop {
         match chan.expect(|_| true, "setup")? {
@@ -431,6 +429,7 @@ fn setup(
                 chan.send(Msg::HooksDone)?;
             }
             Msg::Console(fd) => master = Some(fd),
+            Msg::Devices => cgroup::apply_devices(&manager, &p.cgroup.devices)?,
             Msg::Seccomp(n) => {
                 hand_to_agent(
                     p.seccomp.as_ref(),

@@ -49,6 +49,11 @@ impl Container {
         Ok(cgroup::manager(&self.state)?.stats()?)
     }
 
+    /// How many processes of the container the OOM killer has killed.
+    pub fn oom_kill_count(&self) -> Result<u64> {
+        Ok(cgroup::manager(&self.state)?.oom_kill_count()?)
+    }
+
     /// OOM kills as they happen, and statistics every `interval`.
     pub fn events(&self, interval: Duration) -> Result<Events> {
         self.check(Verb::Events)?;

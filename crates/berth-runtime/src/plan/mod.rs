@@ -500,7 +500,7 @@ pub fn build(spec: Spec, inp: PlanInputs<'_>) -> Result<Plan> {
         start_container_hooks: hooks.start_container().clone().unwrap_or_default(),
         hook_context,
     };
-    let resources = resources::for_create(linux.resources().as_ref());
+    let (resources, devices) = resources::for_create(linux.resources().as_ref());
     Ok(Plan {
         id: inp.id.to_string(),
         bundle: bundle.to_path_buf(),
@@ -514,6 +514,7 @@ pub fn build(spec: Spec, inp: PlanInputs<'_>) -> Result<Plan> {
             path: cgroup_path,
             systemd,
             resources,
+            devices,
         },
         hooks,
         init,

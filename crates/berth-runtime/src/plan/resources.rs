@@ -10,8 +10,11 @@ pub struct CgroupPlan {
     pub path: String,
     /// Use the systemd driver (`--systemd-cgroup`).
     pub systemd: bool,
-    /// The limits, normalized, with the device rules every container gets.
+    /// The limits, normalized, without device rules: written when the cgroup is made.
     pub resources: LinuxResources,
+    /// The device rules, with those every container gets: written once the init has made
+    /// its device nodes (as runc: its own mknods must not be refused).
+    pub devices: Vec<LinuxDeviceCgroup>,
 }
 
 fn allow(typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>) -> LinuxDeviceCgroup {
@@ -110,12 +113,13 @@ pub fn for_update(mut r: LinuxResources) -> LinuxResources {
     r
 }
 
-/// The resources written at create.
-pub fn for_create(spec: Option<&LinuxResources>) -> LinuxResources {
+/// The resources written at create: the limits, and apart from them the device rules.
+pub fn for_create(spec: Option<&LinuxResources>) -> (LinuxResources, Vec<LinuxDeviceCgroup>) {
     let mut r = spec.cloned().unwrap_or_default();
-    r.set_devices(Some(device_rules(spec.and_then(|s| s.devices().as_ref()))));
+    let devices = device_rules(spec.and_then(|s| s.devices().as_ref()));
+    r.set_devices(None);
     normalize(&mut r);
-    r
+    (r, devices)
 }
 
 #[cfg(test)]
@@ -149,11 +153,11 @@ mod tests {
     fn spec_rules_first_then_the_defaults_and_nothing_for_linux_devices() {
         let spec: LinuxResources =
             serde_json::from_str(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
-        let r = for_create(Some(&spec));
-        let rules = r.devices().as_ref().unwrap();
+        let (r, rules) = for_create(Some(&spec));
+        assert!(r.devices().is_none());
         assert!(!rules[0].allow());
         assert_eq!(rules.len(), 10);
         assert!(rules[1..].iter().all(|d| d.allow()));
-        assert!(for_update(r).devices().is_none());
+        assert!(for_update(spec).devices().is_none());
     }
 }

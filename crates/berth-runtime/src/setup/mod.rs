@@ -123,6 +123,12 @@ fn helper(chan: &Channel, slot: RawFd) -> Result<Infallible> {
         exit_now(1);
     }
     let mut fds = JobFds::sort(&job.fds, fds)?;
+    // Join the cgroup while the host's cgroupfs is still visible: the process cloned below
+    // is born in it.
+    for tasks in &fds.cgroup_procs {
+        nix::unistd::write(tasks, b"0").map_err(|e| Error::call("join the container's cgroup", e))?;
+    }
+    fds.cgroup_procs.clear();
     match &job.kind {
         Kind::Init(init) => {
             join(&fds.namespaces)?;
@@ -153,12 +159,7 @@ fn helper(chan: &Channel, slot: RawFd) -> Result<Infallible> {
             }
         }
         Kind::Exec => {
-            // Join the cgroup while the host's cgroupfs is still visible, and take a procfs
-            // from the host before the container's mounts are in the way.
-            for procs in &fds.cgroup_procs {
-                nix::unistd::write(procs, b"0")
-                    .map_err(|e| Error::call("join the container's cgroup", e))?;
-            }
+            // A procfs from the host, before the container's mounts are in the way.
             let proc = job.process.writes_procfs().then(Proc::open).transpose()?;
             join(&fds.namespaces)?;
             match fork_with(
@@ -173,7 +174,6 @@ fn helper(chan: &Channel, slot: RawFd) -> Result<Infallible> {
                 }
                 Forked::Child => {
                     fds.cgroup_dir = None;
-                    fds.cgroup_procs.clear();
                     fds.namespaces.clear();
                     Pipeline::new(chan, &job, fds, proc).exec()
                 }
@@ -291,6 +291,7 @@ impl<'a> Pipeline<'a> {
         let mknod = !j.ns.in_user_ns();
         let root = rootfs::prepare(plan, self.fds.trees.as_ref(), mknod, p.terminal)?;
         self.fds.trees = None;
+        chan.send(Msg::Devices)?;
         if j.runtime_hooks {
             chan.send(Msg::Hooks)?;
             chan.expect(|m| matches!(m, Msg::HooksDone), "the prestart hooks")?;

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::mount::{mount, MsFlags};
 
-use super::resolve::{self, fd_path};
+use super::resolve;
 use crate::sys::mount::attr;
 use crate::{Error, Result};
 
@@ -50,14 +49,11 @@ pub fn mask(paths: &[PathBuf]) -> Result<()> {
     for_each_existing(paths, |p, fd| {
         let st = nix::sys::stat::fstat(&fd).map_err(|e| Error::sys("stat", p, e))?;
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            mount(
-                Some("tmpfs"),
-                &fd_path(fd.as_fd()),
-                Some("tmpfs"),
-                MsFlags::MS_RDONLY,
-                None::<&str>,
-            )
-            .map_err(|e| Error::sys("mask", p, e))?;
+            // A new mount made by fd: nothing here goes through the container's /proc, which
+            // a mount entry may have replaced.
+            let tmpfs = crate::sys::mount::fresh_empty_tmpfs()
+                .map_err(|e| Error::sys("mask (tmpfs)", p, e))?;
+            resolve::attach(&tmpfs, &fd, p)?;
         } else {
             let dev = match &null {
                 Some(n) => n,

@@ -105,7 +105,20 @@ pub fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path, file: bool) -> Resul
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => return Err(Error::sys(if file { "create" } else { "mkdir" }, path, e)),
     }
-    open_in_root(root, path, OFlag::O_PATH, 0)
+    match open_in_root(root, path, OFlag::O_PATH, 0) {
+        // What exists is a symlink whose target is not there: say so, do not create it.
+        Err(Error::Sys {
+            errno: Errno::ENOENT,
+            ..
+        }) => match nix::fcntl::readlinkat(&parent_fd, cname.as_c_str()) {
+            Ok(target) => Err(Error::DanglingSymlink {
+                path: path.to_path_buf(),
+                target: target.into(),
+            }),
+            Err(e) => Err(Error::sys("open", path, e)),
+        },
+        r => r,
+    }
 }
 
 /// `/proc/self/fd/N`: the path through which a syscall that only takes paths reaches an fd.

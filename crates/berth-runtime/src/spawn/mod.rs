@@ -47,18 +47,21 @@ fn above(fd: RawFd, min: RawFd) -> Result<OwnedFd> {
         .map_err(|e| Error::call("fcntl(F_DUPFD_CLOEXEC)", e))
 }
 
-/// Starts the helper for `job` with `fds` (in the order of `job.fds`) and returns the process
-/// it cloned. On error nothing is left running.
-pub fn spawn(
-    job: &Job,
-    fds: Vec<OwnedFd>,
-    stdio: &Stdio,
-    init_binary: Option<&Path>,
-) -> Result<Spawned> {
+/// The runtime's helper process, started and waiting for its job.
+pub struct Helper {
+    pid: Pid,
+    chan: Channel,
+    preserve_fds: i32,
+}
+
+/// Starts the helper. It execs while the caller goes on (making the container's cgroup,
+/// say); [`Helper::launch`] hands it its job. `preserve_fds`: fds 3.. of the caller that the
+/// container process gets.
+pub fn start(preserve_fds: i32, stdio: &Stdio, init_binary: Option<&Path>) -> Result<Helper> {
     let view = view::of(init_binary)?;
     let (parent, child) = sync::pair()?;
     // The helper finds its channel at the first fd after the preserved ones.
-    let slot = 3 + job.preserve_fds;
+    let slot = 3 + preserve_fds;
     let min = slot + 1;
     let exe = above(view.fd.as_raw_fd(), min)?;
     let chan = above(child.0.as_raw_fd(), min)?;
@@ -79,48 +82,70 @@ pub fn spawn(
     let path = CString::new(format!("/proc/self/fd/{}", exe.as_raw_fd())).expect("no NUL");
     let argv = [c"berth".to_owned(), c"init".to_owned()];
     let env = [CString::new(format!("{INIT_ENV}={slot}")).expect("no NUL")];
-    let helper = sys::spawn::spawn(&path, &argv, &env, &dup2s)
+    let pid = sys::spawn::spawn(&path, &argv, &env, &dup2s)
         .map_err(|e| Error::call("start the runtime's helper (posix_spawn)", e))?;
-    drop((chan, keep, exe));
-    let reap = |kill: bool| {
-        if kill {
-            let _ = nix::sys::signal::kill(helper, nix::sys::signal::Signal::SIGKILL);
-        }
+    Ok(Helper {
+        pid,
+        chan: parent,
+        preserve_fds,
+    })
+}
+
+impl Helper {
+    /// Kills the helper (a job that will not come) and reaps it.
+    pub fn abandon(self) {
+        let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
         // The caller may reap it first (a shim's reaper): ECHILD is fine.
-        let _ = nix::sys::wait::waitpid(helper, None);
-    };
-    let data = match serde_json::to_vec(job) {
-        Ok(d) => d,
-        Err(e) => {
-            reap(true);
-            return Err(Error::Protocol(format!("encode the job: {e}")));
-        }
-    };
-    if let Err(e) = parent.send(Msg::Job(data, fds)) {
-        reap(true);
-        return Err(e);
+        let _ = nix::sys::wait::waitpid(self.pid, None);
     }
-    let pid = match parent.expect(|m| matches!(m, Msg::Pid(_)), "its start") {
-        Ok(Msg::Pid(p)) => Pid::from_raw(p),
-        Ok(_) => unreachable!("expect matched Pid"),
-        Err(e) => {
-            reap(true);
+
+    /// Hands the helper `job` with `fds` (in the order of `job.fds`); returns the process it
+    /// cloned. On error nothing is left running.
+    pub fn launch(self, job: &Job, fds: Vec<OwnedFd>) -> Result<Spawned> {
+        debug_assert_eq!(job.preserve_fds, self.preserve_fds);
+        let data = match serde_json::to_vec(job) {
+            Ok(d) => d,
+            Err(e) => {
+                self.abandon();
+                return Err(Error::Protocol(format!("encode the job: {e}")));
+            }
+        };
+        if let Err(e) = self.chan.send(Msg::Job(data, fds)) {
+            self.abandon();
             return Err(e);
         }
-    };
-    reap(false);
-    let pidfd = match sys::pidfd::open(pid.as_raw()) {
-        Ok(fd) => fd,
-        Err(e) => {
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            return Err(Error::call("pidfd_open", e));
-        }
-    };
-    Ok(Spawned {
-        pid,
-        pidfd,
-        chan: parent,
-    })
+        let pid = match self.chan.expect(|m| matches!(m, Msg::Pid(_)), "its start") {
+            Ok(Msg::Pid(p)) => Pid::from_raw(p),
+            Ok(_) => unreachable!("expect matched Pid"),
+            Err(e) => {
+                self.abandon();
+                return Err(e);
+            }
+        };
+        let _ = nix::sys::wait::waitpid(self.pid, None);
+        let pidfd = match sys::pidfd::open(pid.as_raw()) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                return Err(Error::call("pidfd_open", e));
+            }
+        };
+        Ok(Spawned {
+            pid,
+            pidfd,
+            chan: self.chan,
+        })
+    }
+}
+
+/// Starts the helper and hands it `job` at once (see [`start`] and [`Helper::launch`]).
+pub fn spawn(
+    job: &Job,
+    fds: Vec<OwnedFd>,
+    stdio: &Stdio,
+    init_binary: Option<&Path>,
+) -> Result<Spawned> {
+    start(job.preserve_fds, stdio, init_binary)?.launch(job, fds)
 }
 
 impl Spawned {

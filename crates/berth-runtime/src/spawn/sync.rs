@@ -17,6 +17,9 @@
 //!  Go ────────────────────────────────────────────────────────────────────▶ init: cgroupns, uid 0,
 //!                                                                           hostname, keyring,
 //!                                                                           rlimits, mounts, devices
+//!                  ◀──────────────────────────────────────────────────────── Devices (no reply)
+//!  write the device rules (the init goes
+//!  on; its own mknods are done)
 //!                  ◀──────────────────────────────────────────────────────── Hooks  (init, only with
 //!  prestart + createRuntime hooks                                                     such hooks)
 //!  HooksDone ─────────────────────────────────────────────────────────────▶ createContainer hooks,
@@ -83,6 +86,8 @@ pub enum Msg {
     Hooks,
     /// Parent → init: hooks done.
     HooksDone,
+    /// Init → parent: its device nodes are made; the device rules may be written (no reply).
+    Devices,
     /// Child → parent: the pty master (attached).
     Console(OwnedFd),
     /// Child → parent: the seccomp notify fd's number in the child (`pidfd_getfd` it).
@@ -102,6 +107,7 @@ const PID: u8 = b'P';
 const GO: u8 = b'G';
 const HOOKS: u8 = b'H';
 const HOOKS_DONE: u8 = b'D';
+const DEVICES: u8 = b'V';
 const CONSOLE: u8 = b'C';
 const SECCOMP: u8 = b'S';
 const SECCOMP_DONE: u8 = b'A';
@@ -148,6 +154,7 @@ impl Channel {
             Msg::Go => (GO, vec![], vec![]),
             Msg::Hooks => (HOOKS, vec![], vec![]),
             Msg::HooksDone => (HOOKS_DONE, vec![], vec![]),
+            Msg::Devices => (DEVICES, vec![], vec![]),
             Msg::Console(fd) => (CONSOLE, vec![], vec![fd]),
             Msg::Seccomp(fd) => (SECCOMP, (fd as u32).to_le_bytes().to_vec(), vec![]),
             Msg::SeccompDone => (SECCOMP_DONE, vec![], vec![]),
@@ -189,6 +196,7 @@ impl Channel {
             GO => Msg::Go,
             HOOKS => Msg::Hooks,
             HOOKS_DONE => Msg::HooksDone,
+            DEVICES => Msg::Devices,
             CONSOLE => Msg::Console(
                 fds.pop()
                     .ok_or_else(|| Error::Protocol("console message without its fd".into()))?,

@@ -130,14 +130,14 @@ pub fn attach(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> SysResult<()> {
     Ok(())
 }
 
-/// `fsopen("proc")` → `fsmount`: a procfs mount attached nowhere (nosuid, nodev, noexec).
-pub fn fresh_procfs() -> SysResult<OwnedFd> {
+/// `fsopen(fstype)` → `fsmount`: a new mount of `fstype` attached nowhere, with `attrs`.
+fn fresh(fstype: &std::ffi::CStr, attrs: u64) -> SysResult<OwnedFd> {
     const FSOPEN_CLOEXEC: libc::c_uint = 1;
     const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
     const FSMOUNT_CLOEXEC: libc::c_uint = 1;
     // SAFETY: a valid NUL-terminated fs name; returns a new fd we own.
     let ctx =
-        super::owned(unsafe { libc::syscall(libc::SYS_fsopen, c"proc".as_ptr(), FSOPEN_CLOEXEC) })?;
+        super::owned(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })?;
     // SAFETY: FSCONFIG_CMD_CREATE takes no key or value.
     let r = unsafe {
         libc::syscall(
@@ -152,7 +152,6 @@ pub fn fresh_procfs() -> SysResult<OwnedFd> {
     if r < 0 {
         return Err(Errno::last());
     }
-    let attrs = attr::NOSUID | attr::NODEV | attr::NOEXEC;
     // SAFETY: a configured fs context; returns a new mount fd we own.
     super::owned(unsafe {
         libc::syscall(
@@ -162,4 +161,17 @@ pub fn fresh_procfs() -> SysResult<OwnedFd> {
             attrs as libc::c_uint,
         )
     })
+}
+
+/// A procfs mount attached nowhere (nosuid, nodev, noexec).
+pub fn fresh_procfs() -> SysResult<OwnedFd> {
+    fresh(c"proc", attr::NOSUID | attr::NODEV | attr::NOEXEC)
+}
+
+/// An empty read-only tmpfs attached nowhere (to mask a directory with).
+pub fn fresh_empty_tmpfs() -> SysResult<OwnedFd> {
+    fresh(
+        c"tmpfs",
+        attr::RDONLY | attr::NOSUID | attr::NODEV | attr::NOEXEC,
+    )
 }

@@ -97,11 +97,16 @@ fn owned(fd: i64) -> OwnedFd {
 
 /// Loads the program for `rules` and attaches it to the cgroup `dir`, then
 /// detaches any device program attached earlier (attach first so the cgroup
-/// is never left without a filter).
-pub fn apply(dir: &Path, rules: &[DeviceRule]) -> Result<()> {
-    let insns = build_program(rules);
+/// is never left without a filter). `replace` false skips the query for
+/// earlier programs: the caller has just made the cgroup.
+pub fn apply(dir: &Path, rules: &[DeviceRule], replace: bool) -> Result<()> {
+    let insns = build_program(&crate::devices::effective(rules));
     let cgroup = File::open(dir).map_err(|e| CgroupError::io("open", dir, e))?;
-    let old = query_attached(&cgroup, dir)?;
+    let old = if replace {
+        query_attached(&cgroup, dir)?
+    } else {
+        Vec::new()
+    };
     let prog = load(&insns, dir)?;
     let mut attach = AttachAttr {
         target_fd: cgroup.as_raw_fd() as u32,

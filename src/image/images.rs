@@ -1,32 +1,20 @@
-//! `berth image …`: argument structs and one small function per verb.
+//! The image verbs of `berth image`: pull, push, ls, inspect, rmi, tag, login, logout,
+//! bundle, commit, gc, import, export, mount, umount.
 
-use crate::auth::{self, AuthFile, Credentials};
-use crate::manifest::Platform;
-use crate::progress::{human, Progress};
-use crate::pull::PullOptions;
-use crate::push::PushOptions;
-use crate::reference::Reference;
-use crate::registry::Client;
-use crate::store::Store;
 use anyhow::{bail, Context, Result};
+use berth_image::auth::{self, AuthFile, Credentials};
+use berth_image::manifest::Platform;
+use berth_image::progress::{human, Progress};
+use berth_image::pull::PullOptions;
+use berth_image::push::PushOptions;
+use berth_image::reference::Reference;
+use berth_image::registry::Client;
+use berth_image::store::Store;
 use std::io::Read;
-use std::path::PathBuf;
-
-#[derive(clap::Args, Debug)]
-#[command(about = "Pull, store, bundle, commit and push OCI images")]
-pub struct ImageCli {
-    /// Image store directory (an OCI image layout).
-    #[arg(long, default_value = crate::store::DEFAULT_STORE)]
-    pub store: PathBuf,
-    /// Allow plain HTTP to registries that are not on loopback.
-    #[arg(long, global = true)]
-    pub insecure: bool,
-    #[command(subcommand)]
-    pub cmd: ImageCommand,
-}
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Subcommand, Debug)]
-pub enum ImageCommand {
+pub enum ImageVerb {
     /// Fetch an image from a registry into the store.
     Pull {
         /// os/arch[/variant] to pick from a multi-platform image.
@@ -51,8 +39,7 @@ pub enum ImageCommand {
     /// Print an image's manifest and config as JSON.
     Inspect { reference: String },
     /// Remove an image's name (blobs go with `gc`).
-    #[command(alias = "rmi")]
-    Rm { references: Vec<String> },
+    Rmi { references: Vec<String> },
     /// Give a stored image another name.
     Tag { source: String, target: String },
     /// Store credentials for a registry.
@@ -77,13 +64,22 @@ pub enum ImageCommand {
     },
     /// Remove blobs and layers no image refers to.
     Gc,
-    /// Load an OCI layout tar archive.
+    /// Load an image archive: an OCI layout tar or a docker-archive (`docker save`).
+    #[command(alias = "load")]
     Import {
         file: PathBuf,
+        /// The name to store the (first) image under, instead of the archive's own.
         reference: Option<String>,
     },
-    /// Write an image as an OCI layout tar archive.
-    Export { reference: String, file: PathBuf },
+    /// Write an image as an archive.
+    #[command(alias = "save")]
+    Export {
+        /// oci-archive (an OCI layout tar) or docker-archive (what `docker load` reads).
+        #[arg(long, default_value = "oci-archive")]
+        format: String,
+        reference: String,
+        file: PathBuf,
+    },
     /// Mount a bundle's overlay rootfs on the host (for inspection).
     Mount { dir: PathBuf },
     /// Unmount what `mount` mounted.
@@ -96,14 +92,13 @@ pub enum Format {
     Json,
 }
 
-/// Runs one `berth image` command; returns the process exit code.
-pub fn run(cli: ImageCli) -> Result<i32> {
+/// Runs one image verb; returns the process exit code.
+pub fn run(store: &Path, insecure: bool, verb: ImageVerb) -> Result<i32> {
     let progress = Progress::auto();
-    let open = || {
-        Store::open(&cli.store).with_context(|| format!("open image store {}", cli.store.display()))
-    };
-    match cli.cmd {
-        ImageCommand::Pull {
+    let open =
+        || Store::open(store).with_context(|| format!("open image store {}", store.display()));
+    match verb {
+        ImageVerb::Pull {
             platform,
             reference,
         } => {
@@ -112,32 +107,30 @@ pub fn run(cli: ImageCli) -> Result<i32> {
                 Some(p) => Platform::parse(&p)?,
                 None => Platform::host(),
             };
-            let digest = crate::pull::pull(
+            let digest = berth_image::pull::pull(
                 &open()?,
                 &r,
-                &PullOptions {
-                    platform,
-                    insecure: cli.insecure,
-                },
+                &PullOptions { platform, insecure },
                 &progress,
             )?;
             println!("{digest}");
         }
-        ImageCommand::Push {
+        ImageVerb::Push {
             reference,
             dest,
             chunk_size,
         } => {
             let dest = dest.map(|d| Reference::parse(&d)).transpose()?;
             let opts = PushOptions {
-                insecure: cli.insecure,
+                insecure,
                 chunk_size: Some(chunk_size).filter(|c| *c > 0),
             };
-            let digest = crate::push::push(&open()?, &reference, dest.as_ref(), &opts, &progress)?;
+            let digest =
+                berth_image::push::push(&open()?, &reference, dest.as_ref(), &opts, &progress)?;
             println!("{digest}");
         }
-        ImageCommand::Ls { format } => list(&open()?, format)?,
-        ImageCommand::Inspect { reference } => {
+        ImageVerb::Ls { format } => list(&open()?, format)?,
+        ImageVerb::Inspect { reference } => {
             let store = open()?;
             let entry = store.resolve(&reference)?;
             let image = store.load_image(&entry.manifest.digest)?;
@@ -150,19 +143,19 @@ pub fn run(cli: ImageCli) -> Result<i32> {
             });
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
-        ImageCommand::Rm { references } => {
+        ImageVerb::Rmi { references } => {
             let store = open()?;
             for r in references {
                 let e = store.remove_ref(&r)?;
                 println!("untagged {}", e.name);
             }
         }
-        ImageCommand::Tag { source, target } => {
+        ImageVerb::Tag { source, target } => {
             let store = open()?;
             let e = store.resolve(&source)?;
             store.set_ref(&Reference::parse(&target)?, &e.manifest)?;
         }
-        ImageCommand::Login {
+        ImageVerb::Login {
             registry,
             username,
             password_stdin,
@@ -177,14 +170,14 @@ pub fn run(cli: ImageCli) -> Result<i32> {
             let password = password.trim_end_matches(['\n', '\r']).to_string();
             let registry = normalize_registry(&registry);
             let creds = Credentials { username, password };
-            Client::new(&registry, cli.insecure, Some(creds.clone())).ping()?;
+            Client::new(&registry, insecure, Some(creds.clone())).ping()?;
             let path = auth::auth_file_path();
             let mut f = AuthFile::load(&path)?;
             f.set(&registry, &creds);
             f.save()?;
             println!("Login Succeeded");
         }
-        ImageCommand::Logout { registry } => {
+        ImageVerb::Logout { registry } => {
             let registry = normalize_registry(&registry);
             let path = auth::auth_file_path();
             let mut f = AuthFile::load(&path)?;
@@ -195,20 +188,21 @@ pub fn run(cli: ImageCli) -> Result<i32> {
             f.save()?;
             println!("Removed login credentials for {registry}");
         }
-        ImageCommand::Bundle { reference, dir } => {
-            let dir = crate::bundle::create_bundle(&open()?, &reference, &dir, &progress)?;
+        ImageVerb::Bundle { reference, dir } => {
+            let dir = berth_image::bundle::create_bundle(&open()?, &reference, &dir, &progress)?;
             println!("{}", dir.display());
         }
-        ImageCommand::Commit {
+        ImageVerb::Commit {
             dir,
             reference,
             message,
         } => {
             let r = Reference::parse(&reference)?;
-            let digest = crate::commit::commit(&open()?, &dir, &r, message.as_deref(), &progress)?;
+            let digest =
+                berth_image::commit::commit(&open()?, &dir, &r, message.as_deref(), &progress)?;
             println!("{digest}");
         }
-        ImageCommand::Gc => {
+        ImageVerb::Gc => {
             let report = open()?.gc()?;
             println!(
                 "removed {} blobs and {} layers, {} freed",
@@ -217,17 +211,24 @@ pub fn run(cli: ImageCli) -> Result<i32> {
                 human(report.bytes)
             );
         }
-        ImageCommand::Import { file, reference } => {
+        ImageVerb::Import { file, reference } => {
             let r = reference.map(|r| Reference::parse(&r)).transpose()?;
-            for name in crate::archive::import(&open()?, &file, r.as_ref())? {
+            for name in berth_image::archive::import(&open()?, &file, r.as_ref())? {
                 println!("{name}");
             }
         }
-        ImageCommand::Export { reference, file } => {
-            crate::archive::export(&open()?, &reference, &file)?
+        ImageVerb::Export {
+            format,
+            reference,
+            file,
+        } => {
+            let format: berth_image::archive::Format = format
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--format: {e}"))?;
+            berth_image::archive::export(&open()?, &reference, &file, format)?
         }
-        ImageCommand::Mount { dir } => crate::bundle::mount(&dir)?,
-        ImageCommand::Umount { dir } => crate::bundle::umount(&dir)?,
+        ImageVerb::Mount { dir } => berth_image::bundle::mount(&dir)?,
+        ImageVerb::Umount { dir } => berth_image::bundle::umount(&dir)?,
     }
     Ok(0)
 }
