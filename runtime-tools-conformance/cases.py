@@ -10,7 +10,7 @@ import subprocess
 import time
 
 from harness import (CAPS, Fail, Skip, Todo, cap_set, check, eq, host_ns, mount_at, mounts_under,
-                     parse_mountinfo)
+                     parse_mountinfo, start_time)
 
 CASES = []
 
@@ -25,6 +25,17 @@ def case(name):
 EROFS, EPERM, ENOENT = 30, 1, 2
 
 
+def running(pid, started):
+    """Whether the process `pid` that started at `started` still runs (a zombie has ended:
+    reaping it is its parent's business)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return int(fields[19]) == started and fields[0] != "Z"
+
+
 def alive(pid):
     try:
         os.kill(pid, 0)
@@ -33,16 +44,11 @@ def alive(pid):
         return False
 
 
-def waiting(ctx, *paths):
-    """The probe sleeps until signalled; SIGUSR1 makes it print its report."""
-    ctx.process("/bin/probe", "wait", *paths)
-
-
 # ============================== runtime.md: state and lifecycle ==============================
 
 @case("state of a created container: status created, id, pid, bundle, ociVersion")
 def _(ctx):
-    waiting(ctx)
+    ctx.waiting()
     cid = ctx.create()
     st = ctx.state(cid)
     eq(st.get("status"), "created", "status")
@@ -66,31 +72,28 @@ def _(ctx):
 
 @case("state of a started container: status running, same pid")
 def _(ctx):
-    waiting(ctx)
+    ctx.waiting()
     cid = ctx.create()
     pid = ctx.state(cid)["pid"]
     ctx.start(cid)
     st = ctx.state(cid)
     eq(st.get("status"), "running", "status")
     eq(st.get("pid"), pid, "pid after start")
-    ctx.kill(cid, "USR1")
-    r = ctx.report_of(cid)
+    r = ctx.report(cid)
     eq(r["pid"], 1, "the program runs as pid 1 of its pid namespace")
 
 
 @case("state after the program exits: status stopped")
 def _(ctx):
-    ctx.process("/bin/probe", "exit", "0")
-    cid = ctx.create()
-    ctx.start(cid)
-    st = ctx.wait_status(cid, "stopped")
+    cid = ctx.stopped()
+    st = ctx.state(cid)
     eq(st.get("id"), cid, "id")
 
 
 @case("state annotations: the config's annotations")
 def _(ctx):
     ctx.config["annotations"] = {"org.example.conformance": "yes", "k2": "v2"}
-    waiting(ctx)
+    ctx.waiting()
     cid = ctx.create()
     st = ctx.state(cid)
     got = st.get("annotations") or {}
@@ -100,7 +103,7 @@ def _(ctx):
 
 @case("create with an id that already exists fails and leaves the first container")
 def _(ctx):
-    waiting(ctx)
+    ctx.waiting()
     cid = ctx.create()
     pid = ctx.state(cid)["pid"]
     rc, err = ctx.try_create(cid)
@@ -111,9 +114,7 @@ def _(ctx):
 
 @case("start of a running container fails")
 def _(ctx):
-    waiting(ctx)
-    cid = ctx.create()
-    ctx.start(cid)
+    cid = ctx.running()
     rc, _, _ = ctx.rt("start", cid)
     check(rc != 0, "second start succeeded")
     eq(ctx.state(cid).get("status"), "running", "status after the failed start")
@@ -121,19 +122,14 @@ def _(ctx):
 
 @case("start of a stopped container fails")
 def _(ctx):
-    ctx.process("/bin/probe", "exit", "0")
-    cid = ctx.create()
-    ctx.start(cid)
-    ctx.wait_status(cid, "stopped")
+    cid = ctx.stopped()
     rc, _, _ = ctx.rt("start", cid)
     check(rc != 0, "start of a stopped container succeeded")
 
 
 @case("kill sends the signal to the container process")
 def _(ctx):
-    waiting(ctx)
-    cid = ctx.create()
-    ctx.start(cid)
+    cid = ctx.running()
     rc, _, err = ctx.kill(cid, "TERM")
     eq(rc, 0, f"kill TERM ({err.strip()})")
     ctx.wait_status(cid, "stopped")
@@ -143,7 +139,7 @@ def _(ctx):
 
 @case("kill of a created container stops it")
 def _(ctx):
-    waiting(ctx)
+    ctx.waiting()
     cid = ctx.create()
     rc, _, err = ctx.kill(cid, "KILL")
     eq(rc, 0, f"kill KILL of a created container ({err.strip()})")
@@ -152,10 +148,7 @@ def _(ctx):
 
 @case("kill of a stopped container fails")
 def _(ctx):
-    ctx.process("/bin/probe", "exit", "0")
-    cid = ctx.create()
-    ctx.start(cid)
-    ctx.wait_status(cid, "stopped")
+    cid = ctx.stopped()
     rc, _, _ = ctx.kill(cid, "KILL")
     check(rc != 0, "kill of a stopped container succeeded")
     eq(ctx.state(cid).get("status"), "stopped", "status")
@@ -163,9 +156,7 @@ def _(ctx):
 
 @case("delete of a running container fails and leaves it running")
 def _(ctx):
-    waiting(ctx)
-    cid = ctx.create()
-    ctx.start(cid)
+    cid = ctx.running()
     rc, _, _ = ctx.rt("delete", cid)
     check(rc != 0, "delete of a running container succeeded")
     st = ctx.state(cid)
@@ -175,7 +166,7 @@ def _(ctx):
 
 @case("delete of a created (not stopped) container fails")
 def _(ctx):
-    waiting(ctx)
+    ctx.waiting()
     cid = ctx.create()
     rc, _, _ = ctx.rt("delete", cid)
     if rc == 0:
@@ -187,10 +178,7 @@ def _(ctx):
 
 @case("delete of a stopped container removes it; the id can be reused")
 def _(ctx):
-    ctx.process("/bin/probe", "exit", "0")
-    cid = ctx.create()
-    ctx.start(cid)
-    ctx.wait_status(cid, "stopped")
+    cid = ctx.stopped()
     rc, _, err = ctx.rt("delete", cid)
     eq(rc, 0, f"delete ({err.strip()})")
     check(ctx.state_rc(cid) != 0, "state of a deleted container succeeded")
@@ -214,7 +202,7 @@ def _(ctx):
 
 @case("create --pid-file holds the container's pid (runc CLI)")
 def _(ctx):
-    waiting(ctx)
+    ctx.waiting()
     pf = ctx.path("pidfile")
     cid = ctx.create(extra=("--pid-file", pf))
     with open(pf) as f:
@@ -261,7 +249,7 @@ def hook_names(log):
 def _(ctx):
     ctx.rt_.lacks_hook("createRuntime", "createContainer", "startContainer")
     log = hook_setup(ctx)
-    waiting(ctx)
+    ctx.waiting()
     cid = ctx.create()
     eq(hook_names(log), ["prestart", "createRuntime", "createContainer"], "hooks after create")
     ctx.start(cid)
@@ -283,12 +271,11 @@ CONTAINER_NS_HOOKS = {"createContainer", "startContainer"}
 def _(ctx):
     ctx.rt_.lacks_hook("createRuntime", "createContainer", "startContainer")
     log = hook_setup(ctx)
-    waiting(ctx)
+    ctx.waiting()
     cid = ctx.create()
     host_pid = ctx.state(cid)["pid"]
     ctx.start(cid)
-    ctx.kill(cid, "USR1")
-    inner_pid = ctx.report_of(cid)["pid"]
+    inner_pid = ctx.report(cid)["pid"]
     ctx.wait_status(cid, "stopped")
     ctx.rt("delete", cid)
     entries = hook_log(log)
@@ -314,9 +301,7 @@ def _(ctx):
 def _(ctx):
     ctx.rt_.lacks_hook("createRuntime", "createContainer", "startContainer")
     log = hook_setup(ctx)
-    waiting(ctx)
-    cid = ctx.create()
-    ctx.start(cid)
+    cid = ctx.running()
     ctx.kill(cid, "KILL")
     ctx.wait_status(cid, "stopped")
     ctx.rt("delete", cid)
@@ -335,7 +320,7 @@ def _(ctx):
 @case("hooks get their args and env")
 def _(ctx):
     log = hook_setup(ctx)
-    waiting(ctx)
+    ctx.waiting()
     cid = ctx.create()
     entries = hook_log(log)
     check(entries, "no hook ran")
@@ -350,11 +335,8 @@ def _(ctx):
 def _(ctx):
     ctx.rt_.lacks_hook("createRuntime", "createContainer", "startContainer")
     log = hook_setup(ctx)
-    waiting(ctx)
-    cid = ctx.create()
-    ctx.start(cid)
-    ctx.kill(cid, "USR1")
-    r = ctx.report_of(cid)
+    cid = ctx.running()
+    r = ctx.report(cid)
     ns = {e["hook"]: e["ns"]["mnt"] for e in hook_log(log)}
     eq(ns.get("createRuntime"), host_ns("mnt"), "createRuntime mount namespace")
     eq(ns.get("createContainer"), r["ns"]["mnt"], "createContainer mount namespace")
@@ -384,7 +366,7 @@ def _(ctx):
     log = hook_setup(ctx, fail="poststart")
     h = ctx.config["hooks"]["poststart"]
     h.append({"path": ctx.rt_.probe, "args": ["probe", "hook", "poststart-2", log]})
-    waiting(ctx)
+    ctx.waiting()
     cid = ctx.create()
     rc, _, err = ctx.rt("start", cid)
     names = hook_names(log)
@@ -398,10 +380,7 @@ def _(ctx):
     log = hook_setup(ctx, fail="poststop")
     h = ctx.config["hooks"]["poststop"]
     h.append({"path": ctx.rt_.probe, "args": ["probe", "hook", "poststop-2", log]})
-    ctx.process("/bin/probe", "exit", "0")
-    cid = ctx.create()
-    ctx.start(cid)
-    ctx.wait_status(cid, "stopped")
+    cid = ctx.stopped()
     rc, _, err = ctx.rt("delete", cid)
     names = hook_names(log)
     check("poststop-2" in names, f"the second poststop hook did not run: {names}")
@@ -689,13 +668,10 @@ def propagation_case(ctx, options):
     ctx.host_mount("--bind", host, host)
     subprocess.run(["mount", "--make-shared", host], check=True)
     ctx.add_mount({"destination": "/s", "type": "bind", "source": host, "options": options})
-    waiting(ctx)
-    cid = ctx.create()
-    ctx.start(cid)
+    cid = ctx.running()
     os.makedirs(os.path.join(host, "late"))
     ctx.host_mount("-t", "tmpfs", "tmpfs", os.path.join(host, "late"))
-    ctx.kill(cid, "USR1")
-    r = ctx.report_of(cid)
+    r = ctx.report(cid)
     return r, any(m["point"] == "/s/late" for m in parse_mountinfo(r["mountinfo"]))
 
 
@@ -738,11 +714,59 @@ def _(ctx):
         eq(r["ns"][f], host_ns(f), f"{f} namespace")
 
 
+# runtime-tools' linux_ns_itype and linux_ns_nopath, one type at a time: config-linux.md says a
+# type that is not listed is inherited from the runtime.
+NS_FILES = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt"}
+
+
+def without_namespace(ctx, missing, unmasked=False):
+    """The default config without a `missing` namespace. The container runs; its process is
+    in the runtime's namespace of that type and in new ones of the others, seen from inside
+    and from the host; its mounts were made (/proc is a procfs); and once deleted it leaves
+    nothing on the host: no state, no process, no mount under the bundle (without a mount
+    namespace the runtime mounts under the rootfs in the host's namespace, and delete must
+    undo that)."""
+    ctx.config["linux"]["namespaces"] = [{"type": t} for t in NS_FILES if t != missing]
+    if unmasked:
+        del ctx.config["linux"]["maskedPaths"], ctx.config["linux"]["readonlyPaths"]
+    if missing == "uts":
+        del ctx.config["hostname"]  # a hostname needs a UTS namespace of its own
+    cid = ctx.running()
+    pid = ctx.state(cid)["pid"]
+    started = start_time(pid)
+    outside = {f: os.readlink(f"/proc/{pid}/ns/{f}") for f in NS_FILES.values()}
+    r = ctx.report(cid)
+    for t, f in NS_FILES.items():
+        shared = "the runtime's" if t == missing else "a new"
+        want = t == missing
+        eq(outside[f] == host_ns(f), want, f"{f} namespace is {shared} (from the host)")
+        eq(r["ns"][f] == host_ns(f), want, f"{f} namespace is {shared} (from inside)")
+    if missing == "pid":
+        eq(r["pid"], pid, "pid in the runtime's pid namespace")
+    else:
+        eq(r["pid"], 1, "pid in a new pid namespace")
+    eq(mount_at(r, "/proc")["fstype"], "proc", "fstype of /proc")
+    ctx.wait_status(cid, "stopped")
+    rc, _, err = ctx.rt("delete", cid)
+    eq(rc, 0, f"delete ({err.strip()})")
+    check(ctx.state_rc(cid) != 0, "state of a deleted container succeeded")
+    check(not running(pid, started), f"the container process {pid} still runs")
+    eq(mounts_under(ctx.bundle), [], "mounts left under the bundle after delete")
+
+
+for _t in NS_FILES:
+    case(f"namespaces: without a {_t} namespace the container runs in the runtime's, "
+         "and delete leaves nothing")(lambda ctx, t=_t: without_namespace(ctx, t))
+# runc refuses maskedPaths and readonlyPaths without a mount namespace ("unable to restrict sys
+# entries"); the spec does not. This variant is the one every runtime can run.
+case("namespaces: without a mount namespace, maskedPaths or readonlyPaths the container runs "
+     "in the runtime's, and delete leaves nothing")(
+    lambda ctx: without_namespace(ctx, "mount", unmasked=True))
+
+
 @case("namespaces: a path joins an existing namespace")
 def _(ctx):
-    waiting(ctx)
-    first = ctx.create()
-    ctx.start(first)
+    first = ctx.running()
     pid = ctx.state(first)["pid"]
     want = {f: os.readlink(f"/proc/{pid}/ns/{f}") for f in ("net", "ipc", "uts")}
     ctx.config["linux"]["namespaces"] = [
@@ -957,7 +981,7 @@ def v1_cgroups(pid):
 def _(ctx):
     path = f"/rtc-conformance/c{os.getpid()}"
     cgroup_setup(ctx, path)
-    waiting(ctx)
+    ctx.waiting()
     cid = ctx.create()
     pid = ctx.state(cid)["pid"]
     got = v1_cgroups(pid)
@@ -978,7 +1002,7 @@ def _(ctx):
     cgroup_setup(ctx, path)
     ctx.config["linux"]["resources"]["memory"] = {"limit": 64 * 1024 * 1024}
     ctx.config["linux"]["resources"]["pids"] = {"limit": 42}
-    waiting(ctx)
+    ctx.waiting()
     ctx.create()
     with open(f"/sys/fs/cgroup/memory{path}/memory.limit_in_bytes") as f:
         eq(int(f.read()), 64 * 1024 * 1024, "memory.limit_in_bytes")

@@ -29,8 +29,8 @@ def main():
             sys.exit(f"conformance: {p} is not an executable")
     rt = Runtime(os.path.abspath(a.runtime), os.path.abspath(a.probe))
     print(f"# runtime {rt.path}; features: {'yes' if rt.features else 'none'}", flush=True)
-    passed, failed, skipped = run_cases(rt, CASES, a.only)
-    print(f"{passed} passed, {failed} failed, {skipped} skipped", flush=True)
+    passed, failed, skipped, todo = run_cases(rt, CASES, a.only)
+    print(f"{passed} passed, {failed} failed, {skipped} skipped, {todo} todo", flush=True)
     sys.exit(1 if failed else 0)
 
 

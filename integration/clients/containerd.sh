@@ -222,16 +222,7 @@ cd_t_limits() {
 }
 
 suite_containerd() {
-	suite_begin containerd
-	if ! ensure_pkgs containerd; then
-		suite_skipped containerd "package containerd cannot be installed"
-		return 0
-	fi
-	if ! build_image; then
-		fail_setup "build busybox image" "$WORK/image-build.log"
-		suite_end
-		return 0
-	fi
+	suite_prepare containerd containerd || return 0
 	if ! cd_start; then
 		fail_setup "start private containerd" "$WORK/containerd/containerd.log"
 		suite_end

@@ -52,10 +52,6 @@ dk_stop() {
 	true
 }
 
-dk_field() { Dk inspect -f "$2" "$1" 2>/dev/null; }
-dk_status_is() { [[ $(dk_field "$1" '{{.State.Status}}') == "$2" ]]; }
-DR=() # docker run flags: set in suite_docker
-
 dk_t_version_call() {
 	# dockerd asks every configured runtime for its version (docker info); the answer must parse.
 	local out
@@ -64,27 +60,15 @@ dk_t_version_call() {
 }
 
 dk_t_run_rm() {
-	local out rc
-	out=$(Dk run --rm "${DR[@]}" "$IMAGE" sh -c 'echo hello from $$; exit 3') && rc=0 || rc=$?
-	eq "exit code" 3 "$rc"
-	eq "output" "hello from 1" "$out"
-	runtime_was_called create
-	runtime_was_called start
+	eng_t_run_rm
 	runtime_was_called delete
 }
 
 dk_t_env() {
 	local out
-	out=$(Dk run --rm "${DR[@]}" -e FOO=bar -h hh -w /tmp "$IMAGE" \
+	out=$(Dk run --rm "${ENG_RUN[@]}" -e FOO=bar -h hh -w /tmp "$IMAGE" \
 		sh -c 'echo "$FOO $(hostname) $(pwd) $(id -u)"')
 	eq "env hostname cwd uid" "bar hh /tmp 0" "$out"
-}
-
-dk_t_user_readonly() {
-	local out
-	out=$(printf 'line one\nline two\n' | Dk run --rm -i "${DR[@]}" --user 65534:65534 --read-only "$IMAGE" \
-		sh -c 'wc -l; id -u; id -g; touch /x 2>/dev/null && echo writable || echo read-only')
-	eq "stdin uid gid rootfs" "2 65534 65534 read-only" "$(words "$out")"
 }
 
 dk_t_stats() {
@@ -93,38 +77,11 @@ dk_t_stats() {
 	has "stats for d-d" '^d-d 1 [0-9.]+[KMG]?i?B / ' "$out"
 }
 
-dk_t_run_tty() {
-	local out rc
-	out=$(under_tty "${DKCMD[@]}" run -t --rm "${DR[@]}" "$IMAGE" \
-		sh -c 'test -t 0 && test -t 1 && echo TTY-OK; exit 4') && rc=0 || rc=$?
-	eq "exit code" 4 "$rc"
-	has "tty output" 'TTY-OK$' "$out"
-}
-
-dk_t_missing_binary() {
-	local out rc
-	out=$(Dk run --rm "${DR[@]}" "$IMAGE" /nonexistent-binary 2>&1) && rc=0 || rc=$?
-	echo "$out"
-	# dockerd maps the runtime's "not found" error to 127 by reading its message.
-	eq "exit code" 127 "$rc"
-	has "error names the binary" 'nonexistent-binary' "$out"
-}
-
-dk_t_run_d() {
-	Dk run -d --name d-d "${DR[@]}" "$IMAGE" sh -c 'echo started; exec sleep 600'
-	until_ok 20 dk_status_is d-d running
-	until_ok 10 eval 'Dk logs d-d | grep -q started'
-	local pid
-	pid=$(dk_field d-d '{{.State.Pid}}')
-	eq "init is sleep" "sleep 600 " "$(tr '\0' ' ' <"/proc/$pid/cmdline")"
-	has "cgroup parent" "^[0-9]+:memory:$DK_CG/" "$(cat "/proc/$pid/cgroup")"
-}
-
 dk_t_zero_resources() {
 	# dockerd sends "cpu": {"shares": 0} and "blockIO": {"weight": 0} for every container: zero
 	# means unset (runc writes nothing), not "as little as possible" (the kernel clamps 0 to 2).
 	local pid
-	pid=$(dk_field d-d '{{.State.Pid}}')
+	pid=$(eng_field d-d '{{.State.Pid}}')
 	eq "cpu.shares" 1024 "$(cg_file "$pid" cpu cpu.shares)"
 }
 
@@ -132,7 +89,7 @@ dk_t_hook() {
 	# dockerd puts a libnetwork-setkey prestart hook in every config; the container runs only
 	# if the runtime ran it successfully.
 	local id cfg
-	id=$(dk_field d-d '{{.Id}}')
+	id=$(eng_field d-d '{{.Id}}')
 	cfg=$(find "$DK_DIR/exec" -path "*/$id/config.json" | head -1)
 	[[ -n $cfg ]] || {
 		echo "FAIL: bundle config.json for $id not found"
@@ -140,43 +97,15 @@ dk_t_hook() {
 	}
 	if grep -q libnetwork-setkey "$cfg"; then
 		echo "prestart hook present in $cfg"
-		has "sandbox key set by the hook" "netns|[0-9a-f]{12}" "$(dk_field d-d '{{.NetworkSettings.SandboxKey}}')"
+		has "sandbox key set by the hook" "netns|[0-9a-f]{12}" "$(eng_field d-d '{{.NetworkSettings.SandboxKey}}')"
 	else
 		echo "no libnetwork-setkey hook in $cfg (nothing to check)"
 	fi
 }
 
-dk_t_exec() {
-	local out rc
-	out=$(Dk exec d-d sh -c 'tr "\0" " " </proc/1/cmdline; echo; exit 5') && rc=0 || rc=$?
-	eq "exec exit code" 5 "$rc"
-	eq "exec sees init" "sleep 600 " "$out"
-	runtime_was_called exec
-}
-
-dk_t_exec_tty() {
-	local out rc
-	out=$(under_tty "${DKCMD[@]}" exec -t d-d sh -c 'test -t 0 && test -t 1 && echo TTY-OK; exit 6') && rc=0 || rc=$?
-	eq "exit code" 6 "$rc"
-	has "tty output" 'TTY-OK$' "$out"
-}
-
-dk_t_pause() {
-	local pid
-	pid=$(dk_field d-d '{{.State.Pid}}')
-	Dk pause d-d
-	eq "status after pause" paused "$(dk_field d-d '{{.State.Status}}')"
-	eq "freezer after pause" FROZEN "$(cg_file "$pid" freezer freezer.state)"
-	Dk unpause d-d
-	eq "status after unpause" running "$(dk_field d-d '{{.State.Status}}')"
-	eq "freezer after unpause" THAWED "$(cg_file "$pid" freezer freezer.state)"
-	runtime_was_called pause
-	runtime_was_called resume
-}
-
 dk_t_update() {
 	local pid soft shares
-	pid=$(dk_field d-d '{{.State.Pid}}')
+	pid=$(eng_field d-d '{{.State.Pid}}')
 	soft=$(cg_file "$pid" memory memory.soft_limit_in_bytes)
 	shares=$(cg_file "$pid" cpu cpu.shares)
 	# dockerd sends {"memory":{"limit":..,"reservation":0,"swap":..,"kernel":0},
@@ -198,33 +127,9 @@ dk_t_top() {
 	runtime_was_called ps
 }
 
-dk_t_stop_term() {
-	Dk run -d --name d-term "${DR[@]}" "$IMAGE" sh -c 'trap "exit 7" TERM; while :; do sleep 0.1; done'
-	until_ok 20 dk_status_is d-term running
-	local start=$SECONDS
-	Dk stop -t 20 d-term
-	((SECONDS - start < 15)) || {
-		echo "FAIL: SIGTERM was not delivered; stop took $((SECONDS - start))s"
-		return 1
-	}
-	eq "exit code" 7 "$(dk_field d-term '{{.State.ExitCode}}')"
-	Dk rm d-term
-}
-
-dk_t_stop_kill() {
-	local start=$SECONDS
-	Dk stop -t 2 d-d
-	eq "status" exited "$(dk_field d-d '{{.State.Status}}')"
-	eq "exit code" 137 "$(dk_field d-d '{{.State.ExitCode}}')"
-	((SECONDS - start < 30)) || {
-		echo "FAIL: stop took $((SECONDS - start))s"
-		return 1
-	}
-}
-
 dk_t_rm() {
 	local id
-	id=$(dk_field d-d '{{.Id}}')
+	id=$(eng_field d-d '{{.Id}}')
 	Dk rm d-d
 	if Dk inspect d-d >/dev/null 2>&1; then
 		echo "FAIL: d-d still exists"
@@ -244,23 +149,16 @@ dk_t_rm() {
 }
 
 suite_docker() {
-	suite_begin docker
-	if ! ensure_pkgs docker.io; then
-		suite_skipped docker "package docker.io cannot be installed"
-		return 0
-	fi
-	if ! build_image; then
-		fail_setup "build busybox image" "$WORK/image-build.log"
-		suite_end
-		return 0
-	fi
+	suite_prepare docker docker.io || return 0
 	if ! dk_start; then
 		fail_setup "start private dockerd" "$WORK/docker/dockerd.log"
 		suite_end
 		return 0
 	fi
 	log "dockerd $(dockerd --version | awk '{ print $3 }' | tr -d ,) on $DK_DIR/docker.sock, cgroup parent $DK_CG"
-	DR=(--runtime "$DK_RT" --network none)
+	ENG=Dk ENG_CG=$DK_CG ENG_PREFIX=d
+	ENG_CMD=("${DKCMD[@]}")
+	ENG_RUN=(--runtime "$DK_RT" --network none)
 	if ! Dk load -i "$IMAGE_DIR/docker.tar" >"$DK_DIR/load.log" 2>&1; then
 		fail_setup "docker load" "$DK_DIR/load.log"
 		dk_stop
@@ -271,20 +169,20 @@ suite_docker() {
 	t "dockerd lists the runtime (--version call)" dk_t_version_call
 	t "run --rm: output and exit code" dk_t_run_rm
 	t "run --rm: env, hostname, workdir, uid" dk_t_env
-	t "run -i --user --read-only: stdin, uid, read-only rootfs" dk_t_user_readonly
-	t "run -t: container gets a terminal" dk_t_run_tty
-	t "run of a missing binary: exit 127 and a clear error" dk_t_missing_binary
-	t "run -d, logs, cgroup parent" dk_t_run_d
+	t "run -i --user --read-only: stdin, uid, gid, read-only rootfs" eng_t_stdin_user_readonly
+	t "run -t: container gets a terminal" eng_t_run_tty
+	t "run of a missing binary: exit 127 and a clear error" eng_t_missing_binary
+	t "run -d, logs, cgroup parent" eng_t_run_d_logs
 	t "spec zeros (cpu.shares 0, blockIO.weight 0) leave the cgroup defaults" dk_t_zero_resources
 	t "libnetwork-setkey prestart hook" dk_t_hook
-	t "exec: output, exit code, same pid namespace" dk_t_exec
-	t "exec -t" dk_t_exec_tty
+	t "exec: output, exit code, same pid namespace" eng_t_exec
+	t "exec -t" eng_t_exec_tty
 	t "top" dk_t_top
 	t "stats" dk_t_stats
-	t "pause / unpause" dk_t_pause
+	t "pause / unpause" eng_t_pause
 	t "update --memory --cpus" dk_t_update
-	t "stop: SIGTERM handled by the init's trap" dk_t_stop_term
-	t "stop: SIGTERM ignored, SIGKILL after timeout" dk_t_stop_kill
+	t "stop: SIGTERM handled by the init's trap" eng_t_stop_term
+	t "stop: SIGTERM ignored, SIGKILL after timeout" eng_t_stop_kill
 	t "rm: runtime state and cgroup gone" dk_t_rm
 
 	dk_stop

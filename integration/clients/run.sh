@@ -355,8 +355,25 @@ PY
 
 suite_begin() {
 	SUITE=$1
-	N=0 PASSED=0 FAILED=0
+	N=0 PASSED=0 FAILED=0 SKIPPED=0
 	echo "# ===== suite $SUITE (runtime $RUNTIME)"
+}
+
+# suite_prepare NAME PKG... : begins the suite, installs its packages and builds the image;
+# non-zero (the suite reported as skipped, or its setup as failed) when it cannot go on.
+suite_prepare() {
+	local name=$1
+	shift
+	suite_begin "$name"
+	if ! ensure_pkgs "$@"; then
+		suite_skipped "$name" "packages $* cannot be installed"
+		return 1
+	fi
+	if ! build_image; then
+		fail_setup "build busybox image" "$WORK/image-build.log"
+		suite_end
+		return 1
+	fi
 }
 
 t() {
@@ -385,9 +402,25 @@ t() {
 	fi
 }
 
+# CI=true or BERTH_STRICT=1: a test or suite that cannot run fails instead of being skipped.
+strict() { [[ ${CI:-} == true || ${BERTH_STRICT:-} == 1 ]]; }
+
+# log_skip NAME REASON : one line in $BERTH_SKIP_LOG (counted at the end of `make test`).
+log_skip() {
+	[[ -n ${BERTH_SKIP_LOG:-} ]] && printf 'clients/%s\t%s\tSKIP %s\n' "$SUITE" "$1" "$2" >>"$BERTH_SKIP_LOG"
+	true
+}
+
 skip() {
 	N=$((N + 1))
+	if strict; then
+		echo "not ok $N - $1 # cannot run (strict mode: CI=true or BERTH_STRICT=1): $2"
+		FAILED=$((FAILED + 1))
+		return
+	fi
 	echo "ok $N - $1 # SKIP $2"
+	SKIPPED=$((SKIPPED + 1))
+	log_skip "$1" "$2"
 }
 
 fail_setup() {
@@ -399,14 +432,21 @@ fail_setup() {
 }
 
 suite_end() {
-	echo "$SUITE: $PASSED passed, $FAILED failed"
+	echo "$SUITE: $PASSED passed, $FAILED failed, $SKIPPED skipped"
 	TOTAL_PASSED=$((TOTAL_PASSED + PASSED))
 	TOTAL_FAILED=$((TOTAL_FAILED + FAILED))
+	TOTAL_SKIPPED=$((TOTAL_SKIPPED + SKIPPED))
 }
 
 suite_skipped() {
+	if strict; then
+		echo "not ok - suite $1 cannot run (strict mode: CI=true or BERTH_STRICT=1): $2"
+		TOTAL_FAILED=$((TOTAL_FAILED + 1))
+		return
+	fi
 	echo "# !!!!! SKIPPING SUITE $1: $2 !!!!!"
 	SKIPPED_SUITES+=("$1")
+	log_skip "(whole suite)" "$2"
 }
 
 # x CMD... : echo and run a command with a time limit.
@@ -480,9 +520,11 @@ runtime_was_called() {
 	}
 }
 
-TOTAL_PASSED=0 TOTAL_FAILED=0 TEST_MARK=0
+TOTAL_PASSED=0 TOTAL_FAILED=0 TOTAL_SKIPPED=0 TEST_MARK=0
 SKIPPED_SUITES=()
 
+# shellcheck source=engine.sh
+source "$HERE/engine.sh"
 # shellcheck source=containerd.sh
 source "$HERE/containerd.sh"
 # shellcheck source=podman.sh
@@ -497,7 +539,7 @@ for s in $SUITES; do
 done
 
 if [[ $SUITES == *" "* ]]; then
-	echo "total: $TOTAL_PASSED passed, $TOTAL_FAILED failed"
+	echo "total: $TOTAL_PASSED passed, $TOTAL_FAILED failed, $TOTAL_SKIPPED skipped"
 fi
 if ((${#SKIPPED_SUITES[@]})); then
 	echo "# !!!!! suites skipped: ${SKIPPED_SUITES[*]} !!!!!"

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::util::{is_berth, is_v2, text, weights_for, Cgroup, Ctx};
+use super::util::{cannot_run, is_berth, is_v2, text, weights_for, Cgroup, Ctx};
 
 const MIB: u64 = 1 << 20;
 
@@ -53,6 +53,9 @@ fn memory_limit_reservation_and_swap_are_written() {
                 (96 * MIB).to_string()
             );
         }
+    }
+    if !with_swap {
+        cannot_run("no swap accounting: linux.resources.memory.swap not checked");
     }
 }
 
@@ -158,7 +161,7 @@ fn container_sees_its_limits(cgroupns: bool) {
     c.sh(&format!(
         "cat {mem} {pids}; grep ' /sys/fs/cgroup' /proc/self/mounts"
     ));
-    let out = c.run();
+    let (out, _) = c.run();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let seen = format!("{}\nstderr: {}", text(&out.stdout), text(&out.stderr));
     let mut lines = seen.lines();
@@ -200,54 +203,4 @@ fn container_sees_its_limits_with_cgroup_namespace() {
 #[test]
 fn container_sees_its_limits_without_cgroup_namespace() {
     container_sees_its_limits(false);
-}
-
-/// Huge page limits where the host's hierarchy has hugetlb (the v2 guest; not this repo's
-/// hybrid host, where only the unused cgroup2 mount has it: see `unsupported`).
-#[test]
-fn hugepage_limit_is_written_where_supported() {
-    let available = if is_v2() {
-        std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
-            .unwrap_or_default()
-            .split_whitespace()
-            .any(|c| c == "hugetlb")
-    } else {
-        std::path::Path::new("/sys/fs/cgroup/hugetlb").is_dir()
-    };
-    if !available || !std::path::Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() {
-        eprintln!("skipped: no hugetlb controller or no 2MB pages");
-        return;
-    }
-    let mut c = Ctx::new();
-    c.sh("exec sleep 1000");
-    c.resource(
-        "hugepageLimits",
-        json!([{"pageSize": "2MB", "limit": 4 * MIB}]),
-    );
-    c.start();
-    let file = if is_v2() {
-        "hugetlb.2MB.max"
-    } else {
-        "hugetlb.2MB.limit_in_bytes"
-    };
-    assert_eq!(c.cgroup().read("hugetlb", file), (4 * MIB).to_string());
-}
-
-/// `linux.resources.unified` is written as given on v2 (on v1 it is refused: `unsupported`).
-#[test]
-fn unified_keys_are_written_on_v2() {
-    if !is_v2() {
-        eprintln!("skipped: not a cgroup v2 host");
-        return;
-    }
-    let mut c = Ctx::new();
-    c.sh("exec sleep 1000");
-    c.resource(
-        "unified",
-        json!({"memory.high": "100003840", "pids.max": "33"}),
-    );
-    c.start();
-    let cg = c.cgroup();
-    assert_eq!(cg.read("memory", "memory.high"), "100003840");
-    assert_eq!(cg.read("pids", "pids.max"), "33");
 }

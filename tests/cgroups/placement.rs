@@ -37,7 +37,7 @@ fn init_and_exec_are_in_the_container_cgroup() {
 fn cgroup_namespace_makes_the_container_cgroup_its_root() {
     let mut c = Ctx::new();
     c.cgroupns().sh("cat /proc/self/cgroup");
-    let out = c.run();
+    let (out, _) = c.run();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let seen = text(&out.stdout);
     for ctrl in controllers() {

@@ -13,6 +13,11 @@ fn two_processes(c: &mut Ctx) -> (String, i32, i32) {
     });
     assert!(pids.contains(&init), "{pids:?} lacks the init {init}");
     let other = *pids.iter().find(|p| **p != init).unwrap();
+    // runc 1.1.5's `exec --detach` may return while its process is still `runc init`,
+    // before the execve (4 in 40 here); berth returns after it (runtime::exec pins that).
+    wait_for(10, "the exec'd process to run sleep", || {
+        cmdline(other).contains("sleep 999").then_some(())
+    });
     (id, init, other)
 }
 

@@ -79,7 +79,7 @@ fn exec_in_a_stopped_container_fails() {
     let mut c = Ctx::new();
     let id = running(&mut c);
     assert!(c.rt(&["kill", &id, "KILL"]).status.success());
-    super::lifecycle::wait_stopped(&c, &id);
+    c.wait_stopped(&id);
     let out = c.rt(&["exec", &id, "true"]);
     assert!(!out.status.success());
 }
@@ -114,4 +114,29 @@ fn exec_in_a_user_namespace_container() {
         l.next().unwrap().split_whitespace().collect::<Vec<_>>(),
         vec!["0", "300000", "65536"]
     );
+}
+
+/// `exec --detach` returns once the process runs the program: its pid file names a process
+/// whose command line is already the program's. (runc 1.1.5 returns earlier: its setns child
+/// may still be `runc init`, 4 times in 40 on this host.)
+#[test]
+fn berth_only_exec_detach_returns_after_the_program_has_started() {
+    let mut c = Ctx::new();
+    let id = running(&mut c);
+    let pidf = c.dir.path().join("exec.pid");
+    for n in 0..40 {
+        let out = c.rt(&[
+            "exec",
+            "--detach",
+            "--pid-file",
+            pidf.to_str().unwrap(),
+            &id,
+            "sleep",
+            "999",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let pid = std::fs::read_to_string(&pidf).unwrap();
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", pid.trim())).unwrap();
+        assert_eq!(text(&cmdline), "sleep\0999\0", "exec {n}");
+    }
 }

@@ -87,12 +87,9 @@ fn cgroup_namespace_root() {
     }
 }
 
+/// runc 1.1 predates time namespaces (runtime-spec 1.2).
 #[test]
-fn time_namespace_offsets() {
-    // runc 1.1 predates time namespaces (runtime-spec 1.2).
-    if !super::harness::is_berth() {
-        return;
-    }
+fn berth_only_time_namespace_offsets() {
     let mut c = Ctx::new();
     c.config["linux"]["namespaces"]
         .as_array_mut()

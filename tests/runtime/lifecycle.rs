@@ -77,7 +77,7 @@ fn create_start_kill_delete() {
     assert_eq!(c.state(&id)["status"], "running");
 
     assert!(c.rt(&["kill", &id, "KILL"]).status.success());
-    wait_stopped(&c, &id);
+    c.wait_stopped(&id);
     let st = c.state(&id);
     assert_eq!(st["pid"], 0, "pid is 0 once stopped");
 
@@ -95,16 +95,6 @@ fn create_start_kill_delete() {
     assert!(!c.root.join(&id).exists(), "state dir removed");
 }
 
-pub fn wait_stopped(c: &Ctx, id: &str) {
-    for _ in 0..200 {
-        if c.state(id)["status"] == "stopped" {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!("{id} did not stop");
-}
-
 #[test]
 fn signals_by_name_and_number() {
     let mut c = Ctx::new();
@@ -114,7 +104,7 @@ fn signals_by_name_and_number() {
     let bad = c.rt(&["kill", &id, "NOSUCHSIG"]);
     assert!(!bad.status.success());
     assert!(c.rt(&["kill", &id, "9"]).status.success());
-    wait_stopped(&c, &id);
+    c.wait_stopped(&id);
 }
 
 #[test]

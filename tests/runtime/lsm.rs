@@ -1,13 +1,16 @@
 //! Linux security modules. Where the kernel has AppArmor (the cgroup v2 guest of
-//! `make test` boots with it), a real profile is loaded and must confine the container and
-//! its exec'd processes; where it has not (this host), asking for one is a clear error.
+//! `make test` boots with it) or SELinux (the guest run with `CGV2_LSM=selinux`), real
+//! profiles and labels are applied and must confine the container and its exec'd processes;
+//! where it has not (this host), asking for one is a clear error naming the field. Each test
+//! checks what this host calls for; the refusals are berth's (runc 1.1 ignores a profile or
+//! label the host cannot apply), hence `berth_only_`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::json;
 
-use super::harness::{is_berth, text, Ctx};
+use super::harness::{text, Ctx};
 
 fn apparmor() -> bool {
     Path::new("/sys/kernel/security/apparmor").exists()
@@ -57,19 +60,27 @@ fn label_of_exec(c: &mut Ctx) -> String {
     text(&out.stdout)
 }
 
+/// A profile or label the kernel cannot apply: `create` fails naming the field, and leaves
+/// no state. Returns the error.
+fn refused(c: &mut Ctx, field: &str, value: &str) -> String {
+    c.config["process"][field] = json!(value);
+    c.args(&["true"]);
+    let (out, id) = c.try_create();
+    assert!(
+        !out.status.success(),
+        "create with {field} {value} succeeded"
+    );
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("process.{field}")), "{err}");
+    assert!(!c.root.join(&id).exists(), "state dir left behind");
+    err
+}
+
 #[test]
-fn apparmor_profile_confines_the_container_and_its_exec() {
+fn berth_only_apparmor_profile_confines_the_container_or_is_refused_without_apparmor() {
     let mut c = Ctx::new();
     if !apparmor() {
-        c.config["process"]["apparmorProfile"] = json!("berth-test");
-        c.args(&["true"]);
-        let (out, _) = c.run();
-        // runc 1.1 ignores a profile the host cannot apply.
-        if is_berth() {
-            assert!(!out.status.success());
-            let err = text(&out.stderr);
-            assert!(err.contains("process.apparmorProfile"), "{err}");
-        }
+        refused(&mut c, "apparmorProfile", "berth-test");
         return;
     }
     let name = format!("berth-test-{}", c.id());
@@ -89,27 +100,17 @@ fn apparmor_profile_confines_the_container_and_its_exec() {
     assert!(label.contains(&format!("{name} (enforce)")), "{label}");
 }
 
+/// With AppArmor, a profile that is not loaded, named in the error; without, any profile
+/// (Docker's default).
 #[test]
-fn apparmor_profile_that_is_not_loaded_is_a_clear_error() {
+fn berth_only_apparmor_profile_that_is_not_loaded_is_a_clear_error() {
+    let mut c = Ctx::new();
     if !apparmor() {
-        // Covered by the test above: without AppArmor every profile is refused.
+        refused(&mut c, "apparmorProfile", "docker-default");
         return;
     }
-    let mut c = Ctx::new();
-    c.config["process"]["apparmorProfile"] = json!("berth-no-such-profile");
-    c.args(&["true"]);
-    c.write_config();
-    let id = c.id();
-    let out = c.rt(&["create", "--bundle", c.bundle.to_str().unwrap(), &id]);
-    assert!(!out.status.success());
-    if is_berth() {
-        let err = text(&out.stderr);
-        assert!(
-            err.contains("process.apparmorProfile") && err.contains("berth-no-such-profile"),
-            "{err}"
-        );
-        assert!(!c.root.join(&id).exists(), "state dir left behind");
-    }
+    let err = refused(&mut c, "apparmorProfile", "berth-no-such-profile");
+    assert!(err.contains("berth-no-such-profile"), "{err}");
 }
 
 fn selinux() -> bool {
@@ -119,10 +120,26 @@ fn selinux() -> bool {
 /// With SELinux (the guest run with `CGV2_LSM=selinux` loads Debian's policy, permissive),
 /// `process.selinuxLabel` becomes the container's context, an exec'd process inherits it,
 /// and `linux.mountLabel` is the context of the filesystems berth mounts. Without SELinux,
-/// `hostile_values_and_absent_lsms` checks the clear errors.
+/// either label is refused, naming its field.
 #[test]
-fn selinux_labels_apply_to_the_process_its_exec_and_mounts() {
+fn berth_only_selinux_labels_apply_to_the_process_its_exec_and_mounts_or_are_refused() {
     if !selinux() {
+        refused(
+            &mut Ctx::new(),
+            "selinuxLabel",
+            "system_u:system_r:container_t:s0",
+        );
+        let mut c = Ctx::new();
+        c.config["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0");
+        c.args(&["true"]);
+        let (out, id) = c.try_create();
+        assert!(
+            !out.status.success(),
+            "create with linux.mountLabel succeeded"
+        );
+        let err = text(&out.stderr);
+        assert!(err.contains("linux.mountLabel"), "{err}");
+        assert!(!c.root.join(&id).exists(), "state dir left behind");
         return;
     }
     // Debian's default policy has no container_t: any valid domain and file type will do.
@@ -148,8 +165,6 @@ fn selinux_labels_apply_to_the_process_its_exec_and_mounts() {
     c.args(&["true"]);
     let (out, _) = c.run();
     assert!(!out.status.success());
-    if is_berth() {
-        let err = text(&out.stderr);
-        assert!(err.contains("process.selinuxLabel"), "{err}");
-    }
+    let err = text(&out.stderr);
+    assert!(err.contains("process.selinuxLabel"), "{err}");
 }

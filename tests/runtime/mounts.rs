@@ -175,12 +175,9 @@ fn cgroup_mount_is_read_only() {
 
 /// Idmapped bind mounts: with the container's user namespace (`idmap`), host files owned by
 /// root show up owned by the container's root; with the mount's own mappings, as mapped.
+/// runc 1.1 predates idmapped mounts (runtime-spec 1.1).
 #[test]
-fn idmapped_bind_mounts() {
-    // runc 1.1 predates idmapped mounts (runtime-spec 1.1).
-    if !super::harness::is_berth() {
-        return;
-    }
+fn berth_only_idmapped_bind_mounts() {
     let mut c = Ctx::new();
     let host = c.dir.path().join("idmapped");
     std::fs::create_dir(&host).unwrap();
@@ -228,12 +225,9 @@ fn idmapped_bind_mounts() {
     assert_eq!((st.st_uid, st.st_gid), (0, 0));
 }
 
+/// runc 1.1 does not know `idmap` and takes it as filesystem data of a bind: it succeeds.
 #[test]
-fn idmap_needs_a_user_namespace_or_mappings() {
-    // runc 1.1 does not know `idmap` and takes it as filesystem data of a bind: it succeeds.
-    if !super::harness::is_berth() {
-        return;
-    }
+fn berth_only_idmap_needs_a_user_namespace_or_mappings() {
     let mut c = Ctx::new();
     add_mount(
         &mut c,
@@ -242,13 +236,11 @@ fn idmap_needs_a_user_namespace_or_mappings() {
     c.args(&["true"]);
     let (out, _) = c.run();
     assert!(!out.status.success());
-    if super::harness::is_berth() {
-        assert!(
-            super::harness::text(&out.stderr).contains("mounts[7].options"),
-            "{}",
-            super::harness::text(&out.stderr)
-        );
-    }
+    assert!(
+        super::harness::text(&out.stderr).contains("mounts[7].options"),
+        "{}",
+        super::harness::text(&out.stderr)
+    );
 }
 
 /// Whether the filesystem of `dir` can be idmapped on this kernel (tmpfs only since 6.3).

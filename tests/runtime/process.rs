@@ -69,28 +69,41 @@ fn root_process_capabilities() {
     assert_eq!(status_field(&out, "CapBnd"), "0000000020000420");
 }
 
+/// A capability the runtime itself lacks. The bounding set is per thread: the runtime is
+/// started from a thread that has dropped CAP_SYS_RESOURCE (this machine's bounding set
+/// lacks it anyway), so the case is real on any host. runc 1.1 silently starts the process
+/// without the capability; berth refuses.
 #[test]
-fn capability_beyond_the_bounding_set_is_an_error() {
-    // CAP_SYS_RESOURCE is not in this machine's bounding set.
-    let bnd = std::fs::read_to_string("/proc/self/status").unwrap();
-    let have = u64::from_str_radix(&status_field(&bnd, "CapBnd"), 16).unwrap();
-    if have & (1 << 24) != 0 {
-        eprintln!("CAP_SYS_RESOURCE is in this host's bounding set; nothing to test here");
-        return;
-    }
+fn berth_only_capability_beyond_the_bounding_set_is_an_error() {
     let mut c = Ctx::new();
     c.config["process"]["capabilities"]["bounding"] = json!(["CAP_SYS_RESOURCE"]);
-    let (out, id) = c.run();
-    // runc 1.1 silently starts the process without the capability; berth refuses.
-    if super::harness::is_berth() {
-        assert!(!out.status.success());
-        assert!(
-            text(&out.stderr).contains("CAP_SYS_RESOURCE"),
-            "{}",
-            text(&out.stderr)
+    c.write_config();
+    let id = c.id();
+    let cmd = c.cmd(&["run", "--bundle", c.bundle.to_str().unwrap(), &id]);
+    const CAP_SYS_RESOURCE: libc::c_ulong = 24;
+    let out = std::thread::spawn(move || {
+        // SAFETY: prctl with integer arguments; it changes only this thread's bounding set.
+        let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0) };
+        assert_eq!(
+            rc,
+            0,
+            "PR_CAPBSET_DROP: {}",
+            std::io::Error::last_os_error()
         );
-        assert!(!c.root.join(id).exists());
-    }
+        let bnd = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        let have = u64::from_str_radix(&status_field(&bnd, "CapBnd"), 16).unwrap();
+        assert_eq!(have & (1 << CAP_SYS_RESOURCE), 0);
+        super::harness::capture(cmd)
+    })
+    .join()
+    .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("CAP_SYS_RESOURCE"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!c.root.join(id).exists());
 }
 
 #[test]
@@ -157,12 +170,9 @@ fn missing_executable_fails_create() {
     assert!(!c.root.join(&id).exists());
 }
 
+/// runc 1.1 predates these runtime-spec 1.2 fields.
 #[test]
-fn scheduler_io_priority_affinity_and_personality() {
-    // runc 1.1 predates these runtime-spec 1.2 fields.
-    if !super::harness::is_berth() {
-        return;
-    }
+fn berth_only_scheduler_io_priority_affinity_and_personality() {
     let mut c = Ctx::new();
     c.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
     c.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
@@ -173,12 +183,9 @@ fn scheduler_io_priority_affinity_and_personality() {
     assert_eq!(c.run_ok(), "7 3\n0\ni686\n");
 }
 
+/// runc 1.1 predates linux.memoryPolicy (runtime-spec 1.3).
 #[test]
-fn memory_policy() {
-    // runc 1.1 predates linux.memoryPolicy (runtime-spec 1.3).
-    if !super::harness::is_berth() {
-        return;
-    }
+fn berth_only_memory_policy() {
     let mut c = Ctx::new();
     // /proc/<pid>/numa_maps shows the policy of each mapping: "bind:0".
     c.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"});

@@ -57,13 +57,10 @@ fn argument_comparison() {
     assert_eq!(c.run_ok(), "denied-cont\nok-0\n");
 }
 
+/// runc loads the filter before its last setup calls, so an allow-list this small also has
+/// to cover runc's internals (it fails on one of them); berth filters only its execve.
 #[test]
-fn default_errno_with_allow_list() {
-    // runc loads the filter before its last setup calls, so an allow-list this small also
-    // has to cover runc's internals (it fails on one of them); berth filters only its execve.
-    if !super::harness::is_berth() {
-        return;
-    }
+fn berth_only_default_errno_with_allow_list() {
     let mut c = Ctx::new();
     // A deny-by-default profile that lets sh run but refuses `mkdir`.
     let allowed: Vec<&str> = vec![
@@ -206,8 +203,9 @@ fn notify_mkdir(c: &mut Ctx) -> UnixListener {
 }
 
 /// The agent's side of the runtime's next hand-off: the process state (as JSON) and the fds.
+/// Fails the test when no runtime connects within the harness's timeout.
 pub(crate) fn agent_accept(listener: &UnixListener) -> (serde_json::Value, Vec<OwnedFd>) {
-    let (conn, _) = listener.accept().unwrap();
+    let conn = super::harness::accept(listener);
     let (state, fds) = berth_seccomp::notify::recv_from_runtime(conn.as_fd()).unwrap();
     (serde_json::to_value(&state).unwrap(), fds)
 }
@@ -227,13 +225,10 @@ pub(crate) fn create_with_agent(c: &Ctx, listener: &UnixListener) -> (String, Ve
 
 /// SCMP_ACT_NOTIFY: the listener fd reaches the agent at listenerPath with the container's
 /// state and metadata, and the agent's answers decide the syscall's result.
+/// Against runc 1.1.5 the container's mkdir never reaches the agent: `run` hangs until the
+/// harness's timeout (runc's agent hand-off differs; not investigated further).
 #[test]
-fn notify_goes_to_the_agent() {
-    // Against runc 1.1.5 this test hangs: the container's mkdir never reaches our agent
-    // (not investigated further; runc's agent hand-off differs in timing). berth only.
-    if !super::harness::is_berth() {
-        return;
-    }
+fn berth_only_notify_goes_to_the_agent() {
     let mut c = Ctx::new();
     let listener = notify_mkdir(&mut c);
     c.sh("mkdir /tmp/x 2>&1; echo rc=$?");
@@ -285,13 +280,9 @@ pub(crate) fn answer_eacces(fd: std::os::fd::OwnedFd) -> usize {
 }
 
 /// NOTIFY for an exec'd process: it gets its own listener fd, handed to the agent with the
-/// container's state (running) and the new process's pid.
+/// container's state (running) and the new process's pid. runc 1.1.5: see above.
 #[test]
-fn notify_reaches_the_agent_for_exec_processes_too() {
-    // runc 1.1.5 hangs on notify (see above). berth only.
-    if !super::harness::is_berth() {
-        return;
-    }
+fn berth_only_notify_reaches_the_agent_for_exec_processes_too() {
     let mut c = Ctx::new();
     let listener = notify_mkdir(&mut c);
     c.args(&["sleep", "1000"]);
@@ -330,10 +321,7 @@ fn notify_reaches_the_agent_for_exec_processes_too() {
 /// NOTIFY for an exec'd process whose agent is gone: exec fails naming listenerPath, and
 /// the process never runs anything of its own.
 #[test]
-fn exec_without_its_seccomp_agent_never_runs() {
-    if !super::harness::is_berth() {
-        return;
-    }
+fn berth_only_exec_without_its_seccomp_agent_never_runs() {
     let mut c = Ctx::new();
     let listener = notify_mkdir(&mut c);
     let out_dir = c.dir.path().join("out");

@@ -70,9 +70,9 @@ fn proc_symlink_in_the_image() {
 /// CVE-2025-31133: maskedPaths are covered with `/dev/null`. An image whose `/dev/null` is
 /// a symlink to a procfs file (here the host-wide `core_pattern`) must not get that file
 /// bind-mounted, writable, over a masked path (only read here: a regression must not get to
-/// change the host).
+/// change the host). runc 1.1.5 predates the fix and is vulnerable.
 #[test]
-fn masked_path_with_a_fake_dev_null() {
+fn berth_only_masked_path_with_a_fake_dev_null() {
     let mut c = Ctx::new();
     // No /dev tmpfs: the image's own /dev is used.
     c.config["mounts"]
@@ -87,10 +87,6 @@ fn masked_path_with_a_fake_dev_null() {
     c.sh("cat /proc/version; true");
     let (out, _) = c.run();
     let host = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
-    // runc 1.1.5 predates the fix and is vulnerable.
-    if !super::harness::is_berth() {
-        return;
-    }
     assert!(
         !text(&out.stdout).contains(host.trim()) || host.trim().is_empty(),
         "core_pattern was mounted over /proc/version: {}",
@@ -114,8 +110,9 @@ fn masked_path_with_a_fake_dev_null() {
 /// The 2025 procfs advisories: a mount over a procfs file must not redirect the runtime's
 /// write into another procfs file. Here `/proc/sys/kernel/domainname` is covered by the
 /// container's own `hostname` file, and the sysctl must still set the domain name.
+/// runc 1.1.5 writes through the container's /proc and is redirected.
 #[test]
-fn sysctl_write_is_not_redirected_by_an_overmount() {
+fn berth_only_sysctl_write_is_not_redirected_by_an_overmount() {
     let mut c = Ctx::new();
     c.config["mounts"].as_array_mut().unwrap().push(json!({
         "destination": "/proc/sys/kernel/domainname",
@@ -126,10 +123,6 @@ fn sysctl_write_is_not_redirected_by_an_overmount() {
     c.config["linux"]["sysctl"] = json!({"kernel.domainname": "redirected"});
     c.sh("uname -n");
     let (out, _) = c.run();
-    // runc 1.1.5 writes through the container's /proc and is redirected.
-    if !super::harness::is_berth() {
-        return;
-    }
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
@@ -230,14 +223,11 @@ fn runtime_binary_held_through_proc_exe_stays_unwritable() {
 
 /// The same for `exec`: the forked process that joins the container runs from the read-only
 /// view too. A NOTIFY filter on execve/execveat holds it at its last step, still the runtime,
-/// while the test looks at its `/proc/<pid>/exe`.
+/// while the test looks at its `/proc/<pid>/exe`. (runc copies itself to a sealed memfd.)
 #[test]
-fn exec_process_runs_from_a_read_only_view_of_the_runtime() {
+fn berth_only_exec_process_runs_from_a_read_only_view_of_the_runtime() {
     use std::os::fd::AsFd;
     use std::os::unix::fs::MetadataExt;
-    if !super::harness::is_berth() {
-        return;
-    }
     let mut c = Ctx::new();
     let listener = super::seccomp::notify_profile(&mut c, &["execve", "execveat"]);
     // The init never execs: the container stays created.
@@ -297,9 +287,11 @@ fn failed_create_leaves_no_process_or_mount() {
 }
 
 /// CVE-2019-5736, the entry point itself: `/proc/self/exe`, a symlink to it, or a script whose
-/// interpreter is it, must not run the runtime binary inside the container.
+/// interpreter is it, must not run the runtime binary inside the container. runc re-executes
+/// itself from a sealed memfd copy, so running it is harmless there; berth refuses to run
+/// its binary at all.
 #[test]
-fn container_cannot_execute_the_runtime_binary() {
+fn berth_only_container_cannot_execute_the_runtime_binary() {
     for (name, setup) in [("direct", 0), ("symlink", 1), ("script", 2)] {
         let mut c = Ctx::new();
         let arg0 = match setup {
@@ -318,11 +310,6 @@ fn container_cannot_execute_the_runtime_binary() {
         };
         c.args(&[&arg0, "--version"]);
         let (out, _) = c.run();
-        // runc re-executes itself from a sealed memfd copy, so running it is harmless there;
-        // berth refuses to run its binary at all.
-        if !super::harness::is_berth() {
-            continue;
-        }
         let stdout = text(&out.stdout);
         assert!(
             !stdout.contains("version"),

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::harness::{text, Ctx};
 
 pub(crate) fn recv_master(l: &UnixListener) -> std::fs::File {
-    let (s, _) = l.accept().unwrap();
+    let s = super::harness::accept(l);
     let mut buf = [0u8; 256];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
@@ -55,7 +55,19 @@ fn console_socket_gets_the_pty_master() {
     master.write_all(b"hello\n").unwrap();
     let mut all = String::new();
     let mut buf = [0u8; 1024];
+    let deadline = std::time::Instant::now() + super::harness::timeout();
     while !all.contains("got:hello") {
+        // Never block past the deadline on a container that prints nothing.
+        let mut p = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(&master),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut p, 1, left.as_millis() as libc::c_int) } <= 0 {
+            break;
+        }
         match master.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => all.push_str(&String::from_utf8_lossy(&buf[..n])),

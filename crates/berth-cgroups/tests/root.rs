@@ -1,6 +1,6 @@
-//! Root-only tests on real cgroups: whichever version this host runs (v1 or
-//! hybrid here, v2 inside `tests/run-in-cgv2.sh`). Every test works in its
-//! own `/berth-test-<pid>-<n>` cgroup and removes it even when it fails.
+//! Root-only tests on real cgroups: whichever version this host runs (v1 or hybrid here,
+//! v2 in the cgroup v2 guest). Every test works in its own `/berth-test-<pid>-<n>` cgroup
+//! and removes it even when it fails. Without root they cannot run: see `strict`.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -14,22 +14,16 @@ use berth_cgroups::{
 use nix::sys::signal::Signal;
 use oci_spec::runtime::LinuxResources;
 
-/// True (after saying so loudly) when not root: the tests then do nothing.
-/// Under CI=true a test that cannot run fails instead.
+/// Strict mode and the skip log, shared with the repository's other suites.
+#[path = "../../../tests/harness/strict.rs"]
+mod strict;
+
+/// True when not root: the test cannot run (a failure in strict mode, else a logged skip).
 fn skip() -> bool {
     if nix::unistd::geteuid().is_root() {
         return false;
     }
-    assert!(
-        std::env::var_os("CI").is_none_or(|v| v != "true"),
-        "berth-cgroups root tests need root, and CI=true forbids skipping them"
-    );
-    // Straight to stderr: the test harness captures eprintln! of passing tests.
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let msg = "!!!!! SKIPPED: berth-cgroups root tests need root (run as root or via tests/run-in-cgv2.sh) !!!!!\n";
-        let _ = std::io::stderr().write_all(msg.as_bytes());
-    });
+    strict::cannot_run("the berth-cgroups root tests need root");
     true
 }
 

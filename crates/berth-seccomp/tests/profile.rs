@@ -33,9 +33,10 @@ const DEFAULT_CAPS: &[&str] = &[
     "CAP_AUDIT_WRITE",
 ];
 
+/// The engine's profile; `None` (a failure in strict mode) when it is not installed.
 fn load(path: &str) -> Option<Value> {
     if !Path::new(path).exists() {
-        eprintln!("skipped: {path} not installed");
+        crate::strict::cannot_run(&format!("{path} not installed (`make setup` installs it)"));
         return None;
     }
     Some(serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())

@@ -6,3 +6,8 @@
 
 mod kernel;
 mod profile;
+
+/// Strict mode and the skip log, shared with the repository's other suites: a case this
+/// host cannot run fails under `CI=true` or `BERTH_STRICT=1`.
+#[path = "../../../tests/harness/strict.rs"]
+mod strict;
