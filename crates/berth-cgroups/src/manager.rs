@@ -11,7 +11,7 @@ use crate::error::{CgroupError, Result};
 use crate::oom::OomWatcher;
 use crate::path::CgroupsPath;
 use crate::stats::Stats;
-use crate::systemd::SystemdManager;
+use crate::systemd::{Instance, SystemdManager};
 use crate::v1::V1Manager;
 use crate::v2::V2Manager;
 use crate::{detect_at, CgroupMode, FreezerState, DEFAULT_ROOT};
@@ -20,6 +20,14 @@ use crate::{detect_at, CgroupMode, FreezerState, DEFAULT_ROOT};
 pub trait CgroupManager {
     /// Creates the cgroup (and missing parents) and prepares it for tasks.
     fn create(&self) -> Result<()>;
+    /// Creates the cgroup with `pid` in it and `resources` applied: the
+    /// only way for the systemd driver, whose scope cannot exist without a
+    /// process; create, apply and add_task in turn for the others.
+    fn create_with_pid(&self, pid: i32, resources: &LinuxResources) -> Result<()> {
+        self.create()?;
+        self.apply(resources)?;
+        self.add_task(pid)
+    }
     /// Moves the process `pid` (all its threads) into the cgroup.
     fn add_task(&self, pid: i32) -> Result<()>;
     /// Applies `linux.resources`; used by create and by `update`. A field
@@ -55,21 +63,20 @@ pub enum Manager {
     V1(V1Manager),
     /// cgroupfs on the v2 unified hierarchy.
     V2(V2Manager),
-    /// The systemd driver (not supported yet).
+    /// A transient scope created through systemd.
     Systemd(SystemdManager),
 }
 
 impl Manager {
-    /// Builds the manager for `linux.cgroupsPath` (empty: `/berth/<id>`) on
-    /// this host. `systemd` selects the systemd driver (`--systemd-cgroup`).
+    /// Builds the manager for `linux.cgroupsPath` on this host. `systemd`
+    /// selects the systemd driver (`--systemd-cgroup`), with the system
+    /// instance for root and the user instance for anyone else. An empty
+    /// path is `/berth/<id>`, or `:berth:<id>` (the scope `berth-<id>.scope`
+    /// in `system.slice` or `user.slice`) with systemd: pass the container
+    /// id in every process that rebuilds the manager.
     pub fn new(cgroups_path: &str, container_id: &str, systemd: bool) -> Result<Manager> {
         let root = Path::new(DEFAULT_ROOT);
-        let mode = if systemd {
-            CgroupMode::Unified
-        } else {
-            detect_at(root)?
-        };
-        Manager::with_root(mode, root, cgroups_path, container_id, systemd)
+        Manager::with_root(detect_at(root)?, root, cgroups_path, container_id, systemd)
     }
 
     /// Like [`Manager::new`] with the mode and the cgroupfs mount root
@@ -82,7 +89,19 @@ impl Manager {
         systemd: bool,
     ) -> Result<Manager> {
         match CgroupsPath::parse(cgroups_path, container_id, systemd)? {
-            CgroupsPath::Systemd { .. } => Ok(Manager::Systemd(SystemdManager::new(cgroups_path))),
+            CgroupsPath::Systemd {
+                slice,
+                prefix,
+                name,
+            } => Ok(Manager::Systemd(SystemdManager::new(
+                cgroups_path,
+                &slice,
+                &prefix,
+                &name,
+                Instance::for_caller(),
+                mode,
+                root,
+            )?)),
             CgroupsPath::Fs(rel) if mode.is_v1() => Ok(Manager::V1(V1Manager::new(root, &rel))),
             CgroupsPath::Fs(rel) => Ok(Manager::V2(V2Manager::new(root, &rel))),
         }
@@ -97,11 +116,20 @@ impl Manager {
         }
     }
 
-    /// The v2 cgroup directory, for `CLONE_INTO_CGROUP`; `None` on v1.
+    /// True for the systemd driver: the cgroup is made around the init
+    /// with [`CgroupManager::create_with_pid`] after it is cloned, never
+    /// before (no `CLONE_INTO_CGROUP` for the init).
+    pub fn needs_pid_to_create(&self) -> bool {
+        matches!(self, Manager::Systemd(_))
+    }
+
+    /// The v2 cgroup directory, for `CLONE_INTO_CGROUP`; `None` on v1 (and
+    /// with systemd when the scope's place cannot be found).
     pub fn unified_dir(&self) -> Option<PathBuf> {
         match self {
             Manager::V2(m) => Some(m.dir().to_path_buf()),
-            _ => None,
+            Manager::Systemd(m) => m.fs().ok()?.unified_dir(),
+            Manager::V1(_) => None,
         }
     }
 
@@ -114,9 +142,8 @@ impl Manager {
                 op: "CLONE_INTO_CGROUP",
                 version: "v1",
             }),
-            Manager::Systemd(m) => Err(CgroupError::SystemdUnsupported {
-                path: m.path().to_string(),
-            }),
+            // The scope's directory, once it exists (e.g. for exec).
+            Manager::Systemd(m) => m.fs()?.open_cgroup_fd(),
         }
     }
 
@@ -132,6 +159,9 @@ impl Manager {
 impl CgroupManager for Manager {
     fn create(&self) -> Result<()> {
         self.inner().create()
+    }
+    fn create_with_pid(&self, pid: i32, resources: &LinuxResources) -> Result<()> {
+        self.inner().create_with_pid(pid, resources)
     }
     fn add_task(&self, pid: i32) -> Result<()> {
         self.inner().add_task(pid)

@@ -1,27 +1,84 @@
 //! The systemd cgroup driver (`--systemd-cgroup`, `slice:prefix:name`
-//! paths). Not implemented: every operation says so.
+//! cgroup paths), compatible with runc's.
+//!
+//! The container lives in a transient scope `prefix-name.scope` in `slice`,
+//! which systemd creates over D-Bus around the container's first process
+//! (a scope cannot exist empty) with `Delegate=yes`, so the cgroup below
+//! the scope is the container's to manage. Limits systemd understands are
+//! given to it as unit properties (so `systemctl show` and a later
+//! daemon-reload agree with the container); every limit is then written to
+//! the scope's cgroup files by the cgroupfs code, exactly as the cgroupfs
+//! driver writes them, which covers what systemd does not know (hugetlb,
+//! rdma, swappiness, io.max, ...). Pause, stats, events and pids read and
+//! write the scope's cgroup files directly, as runc does.
+//!
+//! Root uses the system instance (PID 1, on the system bus); anyone else
+//! the user's own `systemd --user` (session bus), whose scopes live below
+//! `user@UID.service`, the subtree systemd delegates to the user.
 
+mod bus;
+pub mod devices;
+pub mod error;
+pub mod properties;
+pub mod unit;
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
+
+use nix::sys::signal::Signal;
 use oci_spec::runtime::LinuxResources;
 
 use crate::error::{CgroupError, Result};
-use crate::manager::CgroupManager;
+use crate::manager::{CgroupManager, Manager};
 use crate::oom::OomWatcher;
 use crate::stats::Stats;
-use crate::FreezerState;
+use crate::v1::V1Manager;
+use crate::v2::V2Manager;
+use crate::{CgroupMode, FreezerState};
+use bus::Bus;
+pub use error::SystemdError;
+use properties::{resource_properties, scope_properties, Host, Property};
+pub use unit::{Instance, Scope, DEFAULT_PREFIX};
 
-/// Placeholder for a manager that would ask systemd over D-Bus to create a
-/// transient scope.
+/// The manager for one container's scope. It holds no state beyond its
+/// constructor arguments (and, for the user instance, the manager's cgroup
+/// once looked up), so any process can rebuild it from the cgroups path.
 #[derive(Debug, Clone)]
 pub struct SystemdManager {
     path: String,
+    scope: Scope,
+    instance: Instance,
+    mode: CgroupMode,
+    root: PathBuf,
+    /// The scope's cgroup relative to the mount root.
+    rel: OnceLock<PathBuf>,
 }
 
 impl SystemdManager {
-    /// Remembers the `slice:prefix:name` value for the error message.
-    pub fn new(path: &str) -> Self {
-        SystemdManager {
-            path: path.to_string(),
+    /// The scope for `slice:prefix:name` (`path` is the value as given, for
+    /// messages) under the cgroup mount `root` of a host in `mode`.
+    pub fn new(
+        path: &str,
+        slice: &str,
+        prefix: &str,
+        name: &str,
+        instance: Instance,
+        mode: CgroupMode,
+        root: &Path,
+    ) -> Result<SystemdManager> {
+        let scope = Scope::new(path, slice, prefix, name, instance)?;
+        let rel = OnceLock::new();
+        if instance == Instance::System {
+            let _ = rel.set(scope.rel());
         }
+        Ok(SystemdManager {
+            path: path.to_string(),
+            scope,
+            instance,
+            mode,
+            root: root.to_path_buf(),
+            rel,
+        })
     }
 
     /// The `slice:prefix:name` value.
@@ -29,51 +86,223 @@ impl SystemdManager {
         &self.path
     }
 
-    fn err<T>(&self) -> Result<T> {
-        Err(CgroupError::SystemdUnsupported {
-            path: self.path.clone(),
-        })
+    /// The scope unit, e.g. `berth-web.scope`.
+    pub fn unit(&self) -> &str {
+        &self.scope.unit
+    }
+
+    /// The scope's unit name, slice and cgroup path.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// The systemd instance that manages the scope.
+    pub fn instance(&self) -> Instance {
+        self.instance
+    }
+
+    /// The scope's cgroup relative to the mount root. The user instance's
+    /// scopes are below the user manager's own cgroup, asked from systemd.
+    pub fn rel(&self) -> Result<PathBuf> {
+        if let Some(r) = self.rel.get() {
+            return Ok(r.clone());
+        }
+        let bus = self.connect()?;
+        self.rel_with(&bus)
+    }
+
+    fn rel_with(&self, bus: &Bus) -> Result<PathBuf> {
+        if let Some(r) = self.rel.get() {
+            return Ok(r.clone());
+        }
+        let cg = bus.control_group()?;
+        let base = Path::new(&cg);
+        if !base.is_absolute() || base.components().any(|c| c == Component::ParentDir) {
+            return Err(SystemdError::BadProperty {
+                property: "ControlGroup",
+                value: cg,
+            }
+            .into());
+        }
+        let rel = base
+            .strip_prefix("/")
+            .unwrap_or(base)
+            .join(self.scope.rel());
+        Ok(self.rel.get_or_init(|| rel).clone())
+    }
+
+    /// The cgroupfs manager of the scope's cgroup.
+    pub fn fs(&self) -> Result<Manager> {
+        let rel = self.rel()?;
+        Ok(self.fs_at(&rel))
+    }
+
+    fn fs_at(&self, rel: &Path) -> Manager {
+        if self.mode.is_v1() {
+            Manager::V1(V1Manager::new(&self.root, rel))
+        } else {
+            Manager::V2(V2Manager::new(&self.root, rel))
+        }
+    }
+
+    fn connect(&self) -> Result<Bus> {
+        if self.instance == Instance::User && self.mode.is_v1() {
+            return Err(SystemdError::UserInstanceOnV1 {
+                unit: self.scope.unit.clone(),
+            }
+            .into());
+        }
+        Ok(Bus::connect(self.instance)?)
+    }
+
+    fn properties(&self, bus: &Bus, r: &LinuxResources) -> Result<Vec<Property>> {
+        let host = Host {
+            v1: self.mode.is_v1(),
+            version: bus.version()?,
+        };
+        let mut proc_devices = || std::fs::read_to_string("/proc/devices").unwrap_or_default();
+        resource_properties(r, host, &mut proc_devices)
+    }
+
+    /// Creates the scope around `pid` (the container's init, not yet
+    /// running the container's code) with the limits in `r`, waits until
+    /// systemd has started it, then writes every limit to the scope's
+    /// cgroup files. On failure nothing is left: the scope is stopped and
+    /// reset (which kills `pid`).
+    pub fn create_scope(&self, pid: i32, r: &LinuxResources) -> Result<()> {
+        let bus = self.connect()?;
+        let mut props = scope_properties(&self.scope, pid, self.mode.is_v1());
+        props.extend(self.properties(&bus, r)?);
+        bus.start_transient(&self.scope.unit, &props)?;
+        let placed = self.rel_with(&bus).and_then(|rel| {
+            let fs = self.fs_at(&rel);
+            // The controllers systemd does not manage (hugetlb, rdma, misc
+            // on v2; freezer, cpuset, net_* on v1) are enabled, or the
+            // scope made in their hierarchies, here.
+            fs.create()?;
+            fs.add_task(pid)?;
+            fs.apply(r)
+        });
+        if let Err(e) = placed {
+            let _ = self.destroy_with(&bus);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Kills what is left in the scope, stops it, makes systemd forget a
+    /// failed one, and removes any cgroup directory systemd left behind.
+    fn destroy_with(&self, bus: &Bus) -> Result<()> {
+        let fs = self.fs_at(&self.rel_with(bus)?);
+        if fs.exists() {
+            // Killed first so that stopping does not wait for a SIGTERM
+            // the container ignores (systemd would wait TimeoutStopSec).
+            if fs.freezer_state()? != FreezerState::Thawed {
+                fs.thaw()?;
+            }
+            fs.kill_all(Signal::SIGKILL)?;
+        }
+        bus.stop(&self.scope.unit)?;
+        fs.destroy()
+    }
+
+    /// `update` on v1: systemd rewrites the devices cgroup from scratch
+    /// (deny all, then allow), so the container is frozen meanwhile, or it
+    /// could see spurious EPERM (as runc does).
+    fn set_properties(&self, bus: &Bus, props: &[Property]) -> Result<()> {
+        let devices = props.iter().any(|p| p.name == "DevicePolicy");
+        let fs = self.fs_at(&self.rel_with(bus)?);
+        let freeze = self.mode.is_v1()
+            && devices
+            && fs.exists()
+            && fs.freezer_state()? == FreezerState::Thawed;
+        if freeze {
+            fs.freeze()?;
+        }
+        let r = bus.set_properties(&self.scope.unit, props);
+        if freeze {
+            fs.thaw()?;
+        }
+        Ok(r?)
     }
 }
 
 impl CgroupManager for SystemdManager {
+    /// A scope cannot exist without a process: use [`CgroupManager::create_with_pid`].
     fn create(&self) -> Result<()> {
-        self.err()
+        Err(SystemdError::NeedsPid {
+            unit: self.scope.unit.clone(),
+        }
+        .into())
     }
-    fn add_task(&self, _pid: i32) -> Result<()> {
-        self.err()
+
+    fn create_with_pid(&self, pid: i32, resources: &LinuxResources) -> Result<()> {
+        self.create_scope(pid, resources)
     }
-    fn apply(&self, _resources: &LinuxResources) -> Result<()> {
-        self.err()
+
+    /// Joins the existing scope's cgroup (e.g. an exec'd process).
+    fn add_task(&self, pid: i32) -> Result<()> {
+        self.fs()?.add_task(pid)
     }
+
+    /// `update`: systemd's properties (`SetUnitProperties`, runtime only),
+    /// then the cgroup files.
+    fn apply(&self, resources: &LinuxResources) -> Result<()> {
+        let bus = self.connect()?;
+        let props = self.properties(&bus, resources)?;
+        if !props.is_empty() {
+            self.set_properties(&bus, &props)?;
+        }
+        self.fs_at(&self.rel_with(&bus)?).apply(resources)
+    }
+
     fn freeze(&self) -> Result<()> {
-        self.err()
+        self.fs()?.freeze()
     }
+
     fn thaw(&self) -> Result<()> {
-        self.err()
+        self.fs()?.thaw()
     }
+
     fn freezer_state(&self) -> Result<FreezerState> {
-        self.err()
+        self.fs()?.freezer_state()
     }
+
     fn pids(&self) -> Result<Vec<i32>> {
-        self.err()
+        self.fs()?.pids()
     }
+
     fn stats(&self) -> Result<Stats> {
-        self.err()
+        self.fs()?.stats()
     }
+
     fn oom_watcher(&self) -> Result<OomWatcher> {
-        self.err()
+        self.fs()?.oom_watcher()
     }
+
     fn oom_kill_count(&self) -> Result<u64> {
-        self.err()
+        self.fs()?.oom_kill_count()
     }
-    fn kill_all(&self, _signal: nix::sys::signal::Signal) -> Result<()> {
-        self.err()
+
+    fn kill_all(&self, signal: Signal) -> Result<()> {
+        self.fs()?.kill_all(signal)
     }
+
+    /// Works whatever state a crashed or killed `create` left: a running
+    /// scope, an empty one, a failed one (its process died before systemd
+    /// could move it), or none at all.
     fn destroy(&self) -> Result<()> {
-        self.err()
+        let bus = self.connect()?;
+        self.destroy_with(&bus)
     }
+
     fn exists(&self) -> bool {
-        false
+        self.fs().is_ok_and(|fs| fs.exists())
+    }
+}
+
+impl From<SystemdError> for CgroupError {
+    fn from(e: SystemdError) -> Self {
+        CgroupError::Systemd(Box::new(e))
     }
 }

@@ -293,12 +293,9 @@ fn manager_from_cgroups_path() {
         true,
     )
     .unwrap();
+    assert_eq!(m.version(), "systemd");
     let e = m.create().unwrap_err();
-    assert!(
-        e.to_string()
-            .starts_with("systemd cgroup driver is not supported yet"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("create_with_pid"), "{e}");
     let e = crate::Manager::with_root(
         crate::CgroupMode::Unified,
         fs.root(),
