@@ -540,7 +540,11 @@ mod tests {
             "network": {"classID": 1},
             "rdma": {"mlx5_0": {"hcaHandles": 1}},
         });
-        assert!(props(r.clone(), V2).is_empty(), "{:?}", props(r.clone(), V2));
+        assert!(
+            props(r.clone(), V2).is_empty(),
+            "{:?}",
+            props(r.clone(), V2)
+        );
         assert!(props(r, V1).is_empty());
     }
 
