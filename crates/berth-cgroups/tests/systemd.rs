@@ -458,3 +458,119 @@ fn a_running_scope_of_the_same_name_is_refused() {
     let _ = other.kill();
     let _ = other.wait();
 }
+
+/// The uid of `user`, from /etc/passwd.
+fn uid_of(user: &str) -> Option<u32> {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.first() == Some(&user)).then(|| f.get(2)?.parse().ok())?
+        })
+}
+
+/// Rootless: as root this re-runs itself as `$BERTH_TEST_SYSTEMD_USER`
+/// (a user with lingering enabled, so `user@UID.service` and its session
+/// bus are up); as that user it drives the user instance.
+#[test]
+#[ignore = "needs systemd as PID 1: run in the systemd guest with --ignored"]
+fn user_instance_scope() {
+    if std::env::var_os("BERTH_TEST_SYSTEMD_INNER").is_some() {
+        return user_instance_inner();
+    }
+    if !systemd_here() {
+        return;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let Some(user) = std::env::var("BERTH_TEST_SYSTEMD_USER").ok() else {
+        assert!(
+            !ci,
+            "BERTH_TEST_SYSTEMD_USER is not set: the user instance is untested"
+        );
+        eprintln!("!!!!! SKIPPED: user_instance_scope: set BERTH_TEST_SYSTEMD_USER !!!!!");
+        return;
+    };
+    let uid = uid_of(&user).unwrap_or_else(|| panic!("no user {user}"));
+    let runtime_dir = format!("/run/user/{uid}");
+    let bus = format!("{runtime_dir}/bus");
+    let end = Instant::now() + Duration::from_secs(30);
+    while !Path::new(&bus).exists() {
+        assert!(
+            Instant::now() < end,
+            "{bus} missing: is lingering enabled for {user}?"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    use std::os::unix::process::CommandExt;
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "user_instance_scope", "--nocapture"])
+        .env("BERTH_TEST_SYSTEMD_INNER", "1")
+        .env("XDG_RUNTIME_DIR", &runtime_dir)
+        .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={bus}"))
+        .env("HOME", "/")
+        .uid(uid)
+        .gid(uid)
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "as {user}:\n{text}");
+    assert!(text.contains("1 passed"), "as {user}:\n{text}");
+}
+
+fn user_instance_inner() {
+    let id = unique("u");
+    let path = format!(":berth-test:{id}");
+    let mgr = Manager::new(&path, &id, true).unwrap();
+    let Manager::Systemd(sd) = &mgr else {
+        panic!("{mgr:?}")
+    };
+    assert_eq!(sd.instance(), berth_cgroups::systemd::Instance::User);
+    let unit = sd.unit().to_string();
+    let mut child = Command::new("sleep").arg("1000").spawn().unwrap();
+    let pid = child.id() as i32;
+    let r = resources(json!({"memory": {"limit": 33554432}, "pids": {"limit": 10}}));
+    let created = mgr.create_with_pid(pid, &r);
+    let check = || {
+        created.as_ref().map_err(|e| e.to_string())?;
+        let user = ["--user"];
+        let uid = nix::unistd::getuid();
+        let want = format!("/user.slice/user-{uid}.slice/user@{uid}.service/user.slice/{unit}");
+        let cg = show_as(&user, &unit, "ControlGroup");
+        if cg != want {
+            return Err(format!("ControlGroup {cg}, want {want}"));
+        }
+        for (prop, want) in [
+            ("MemoryMax", "33554432"),
+            ("TasksMax", "10"),
+            ("Delegate", "yes"),
+        ] {
+            let got = show_as(&user, &unit, prop);
+            if got != want {
+                return Err(format!("{prop}={got}, want {want}"));
+            }
+        }
+        let dir = Path::new("/sys/fs/cgroup").join(cg.trim_start_matches('/'));
+        let max = std::fs::read_to_string(dir.join("memory.max")).map_err(|e| e.to_string())?;
+        if max.trim() != "33554432" {
+            return Err(format!("memory.max {max}"));
+        }
+        if mgr.pids().map_err(|e| e.to_string())? != [pid] {
+            return Err("the sleeper is not in the scope".into());
+        }
+        Ok(dir)
+    };
+    let checked = check();
+    let destroyed = mgr.destroy();
+    let _ = child.kill();
+    let _ = child.wait();
+    let dir = checked.unwrap();
+    destroyed.unwrap();
+    assert_eq!(show_as(&["--user"], &unit, "LoadState"), "not-found");
+    assert!(!dir.exists(), "{}", dir.display());
+}
