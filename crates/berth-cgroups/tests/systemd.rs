@@ -536,6 +536,16 @@ fn user_instance_inner() {
     let pid = child.id() as i32;
     let r = resources(json!({"memory": {"limit": 33554432}, "pids": {"limit": 10}}));
     let created = mgr.create_with_pid(pid, &r);
+    if !v2() {
+        let _ = child.kill();
+        let _ = child.wait();
+        let e = created.unwrap_err().to_string();
+        assert!(
+            e.contains("cannot delegate cgroups on a cgroup v1 host"),
+            "{e}"
+        );
+        return;
+    }
     let check = || {
         created.as_ref().map_err(|e| e.to_string())?;
         let user = ["--user"];
