@@ -79,6 +79,34 @@ impl Manager {
         Manager::with_root(detect_at(root)?, root, cgroups_path, container_id, systemd)
     }
 
+    /// The systemd driver with the `instance` given rather than chosen by
+    /// the caller's euid (e.g. the user instance for a rootless runtime
+    /// that runs as uid 0 in its own user namespace).
+    pub fn new_systemd(
+        cgroups_path: &str,
+        container_id: &str,
+        instance: Instance,
+    ) -> Result<Manager> {
+        let root = Path::new(DEFAULT_ROOT);
+        let CgroupsPath::Systemd {
+            slice,
+            prefix,
+            name,
+        } = CgroupsPath::parse(cgroups_path, container_id, true)?
+        else {
+            unreachable!("parse with systemd gives the systemd form")
+        };
+        Ok(Manager::Systemd(SystemdManager::new(
+            cgroups_path,
+            &slice,
+            &prefix,
+            &name,
+            instance,
+            detect_at(root)?,
+            root,
+        )?))
+    }
+
     /// Like [`Manager::new`] with the mode and the cgroupfs mount root
     /// given, e.g. a temp dir in tests.
     pub fn with_root(

@@ -306,3 +306,71 @@ impl From<SystemdError> for CgroupError {
         CgroupError::Systemd(Box::new(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manager(path: &str, instance: Instance, mode: CgroupMode, root: &Path) -> SystemdManager {
+        let crate::CgroupsPath::Systemd {
+            slice,
+            prefix,
+            name,
+        } = crate::CgroupsPath::parse(path, "c1", true).unwrap()
+        else {
+            panic!("{path} is not the systemd form")
+        };
+        SystemdManager::new(path, &slice, &prefix, &name, instance, mode, root).unwrap()
+    }
+
+    #[test]
+    fn system_scope_paths_need_no_bus() {
+        let root = Path::new("/fake/cgroup");
+        let m = manager("", Instance::System, CgroupMode::Unified, root);
+        assert_eq!(m.unit(), "berth-c1.scope");
+        assert_eq!(
+            m.rel().unwrap(),
+            PathBuf::from("system.slice/berth-c1.scope")
+        );
+        let fs = m.fs().unwrap();
+        assert_eq!(fs.version(), "v2");
+        assert_eq!(
+            fs.unified_dir().unwrap(),
+            root.join("system.slice/berth-c1.scope")
+        );
+        let m = manager(
+            "k8s-pod1.slice:cri:c1",
+            Instance::System,
+            CgroupMode::Hybrid,
+            root,
+        );
+        assert_eq!(m.unit(), "cri-c1.scope");
+        assert_eq!(
+            m.rel().unwrap(),
+            PathBuf::from("k8s.slice/k8s-pod1.slice/cri-c1.scope")
+        );
+        assert_eq!(m.fs().unwrap().version(), "v1");
+    }
+
+    #[test]
+    fn create_without_a_pid_is_refused() {
+        let m = manager("", Instance::System, CgroupMode::Unified, Path::new("/x"));
+        let e = m.create().unwrap_err().to_string();
+        assert!(
+            e.contains("berth-c1.scope") && e.contains("create_with_pid"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn user_instance_on_v1_is_refused_before_any_bus() {
+        let m = manager("", Instance::User, CgroupMode::Legacy, Path::new("/x"));
+        for e in [
+            m.destroy().unwrap_err(),
+            m.create_with_pid(1, &LinuxResources::default())
+                .unwrap_err(),
+        ] {
+            assert!(e.to_string().contains("cgroup v1"), "{e}");
+        }
+    }
+}
