@@ -135,6 +135,20 @@ impl Manager {
         }
     }
 
+    /// With the systemd driver, adds the unit properties of the spec's
+    /// `org.systemd.property.<Name>` annotations to the scope made by
+    /// [`CgroupManager::create_with_pid`]; the cgroupfs drivers ignore them
+    /// (as runc does).
+    pub fn with_annotations(
+        self,
+        annotations: &std::collections::HashMap<String, String>,
+    ) -> Result<Manager> {
+        match self {
+            Manager::Systemd(m) => Ok(Manager::Systemd(m.with_annotations(annotations)?)),
+            other => Ok(other),
+        }
+    }
+
     /// `v1`, `v2` or `systemd`.
     pub fn version(&self) -> &'static str {
         match self {

@@ -16,12 +16,14 @@
 //! the user's own `systemd --user` (session bus), whose scopes live below
 //! `user@UID.service`, the subtree systemd delegates to the user.
 
+pub mod annotations;
 mod bus;
 pub mod devices;
 pub mod error;
 pub mod properties;
 pub mod unit;
 
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -35,6 +37,7 @@ use crate::stats::Stats;
 use crate::v1::V1Manager;
 use crate::v2::V2Manager;
 use crate::{CgroupMode, FreezerState};
+use annotations::properties_from_annotations;
 use bus::Bus;
 pub use error::SystemdError;
 use properties::{resource_properties, scope_properties, Host, Property};
@@ -52,6 +55,8 @@ pub struct SystemdManager {
     root: PathBuf,
     /// The scope's cgroup relative to the mount root.
     rel: OnceLock<PathBuf>,
+    /// Unit properties from `org.systemd.property.*` annotations.
+    extra: Vec<Property>,
 }
 
 impl SystemdManager {
@@ -78,7 +83,16 @@ impl SystemdManager {
             mode,
             root: root.to_path_buf(),
             rel,
+            extra: Vec::new(),
         })
+    }
+
+    /// Adds the unit properties of the spec's `org.systemd.property.<Name>`
+    /// annotations (as runc): given to systemd when the scope is created,
+    /// after berth's own, so they take precedence.
+    pub fn with_annotations(mut self, annotations: &HashMap<String, String>) -> Result<Self> {
+        self.extra = properties_from_annotations(annotations)?;
+        Ok(self)
     }
 
     /// The `slice:prefix:name` value.
@@ -173,6 +187,7 @@ impl SystemdManager {
         let bus = self.connect()?;
         let mut props = scope_properties(&self.scope, pid, self.mode.is_v1());
         props.extend(self.properties(&bus, r)?);
+        props.extend(self.extra.iter().cloned());
         bus.start_transient(&self.scope.unit, &props)?;
         let placed = self.rel_with(&bus).and_then(|rel| {
             let fs = self.fs_at(&rel);
@@ -225,6 +240,17 @@ impl SystemdManager {
         }
         Ok(r?)
     }
+}
+
+/// The version of the systemd `instance` if the driver can use it: for
+/// the system instance, systemd is PID 1 (`/run/systemd/system` exists, as
+/// sd_booted(3) checks) and answers on the system bus; for the user
+/// instance, it answers on the session bus. For `features`.
+pub fn probe(instance: Instance) -> Option<u32> {
+    if instance == Instance::System && !Path::new("/run/systemd/system").is_dir() {
+        return None;
+    }
+    Bus::connect(instance).ok()?.version().ok()
 }
 
 impl CgroupManager for SystemdManager {

@@ -191,9 +191,19 @@ fn create_gives_systemd_and_the_files_the_limits() {
             {"allow": true, "type": "c", "major": 136, "access": "rwm"}
         ]
     }));
-    t.mgr.create_with_pid(t.pid(), &r).unwrap();
+    let annotations = [
+        ("org.systemd.property.TimeoutStopSec", "uint64 7"),
+        ("org.systemd.property.CollectMode", "'inactive-or-failed'"),
+        ("io.example.unrelated", "x"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .into();
+    let mgr = t.mgr.clone().with_annotations(&annotations).unwrap();
+    mgr.create_with_pid(t.pid(), &r).unwrap();
     let unit = t.unit();
     assert_eq!(unit, format!("berth-test-{}.scope", t.id));
+    assert_eq!(show(&unit, "TimeoutStopUSec"), "7s");
+    assert_eq!(show(&unit, "CollectMode"), "inactive-or-failed");
 
     assert_eq!(show(&unit, "ActiveState"), "active");
     assert_eq!(show(&unit, "Slice"), "system.slice");
@@ -253,6 +263,16 @@ fn create_gives_systemd_and_the_files_the_limits() {
     assert!(!again.exists());
     // A second delete finds nothing and is fine.
     again.destroy().unwrap();
+}
+
+#[test]
+#[ignore = "needs systemd as PID 1: run in the systemd guest with --ignored"]
+fn probe_finds_the_system_instance() {
+    if !systemd_here() {
+        return;
+    }
+    let v = berth_cgroups::systemd::probe(berth_cgroups::systemd::Instance::System);
+    assert!(v.is_some_and(|v| v >= 240), "{v:?}");
 }
 
 #[test]

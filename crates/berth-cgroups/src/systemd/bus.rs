@@ -92,13 +92,21 @@ fn to_dbus(props: &[Property]) -> Vec<(&str, zvariant::Value<'static>)> {
         .map(|p| {
             let v: zvariant::Value<'static> = match &p.value {
                 Value::Bool(b) => (*b).into(),
+                Value::Byte(n) => (*n).into(),
+                Value::I16(n) => (*n).into(),
+                Value::U16(n) => (*n).into(),
+                Value::I32(n) => (*n).into(),
+                Value::U32(n) => (*n).into(),
+                Value::I64(n) => (*n).into(),
                 Value::U64(n) => (*n).into(),
+                Value::F64(n) => (*n).into(),
                 Value::Str(s) => zvariant::Value::from(s.clone()),
+                Value::Strs(v) => v.clone().into(),
                 Value::Bytes(b) => b.clone().into(),
                 Value::U32s(v) => v.clone().into(),
                 Value::DeviceAllow(l) => l.clone().into(),
             };
-            (p.name, v)
+            (p.name.as_ref(), v)
         })
         .collect()
 }
@@ -295,11 +303,17 @@ mod tests {
                 "DeviceAllow",
                 Value::DeviceAllow(vec![("char-pts".into(), "rwm".into())]),
             ),
+            prop("After", Value::Strs(vec!["a.service".into()])),
+            prop("X", Value::I32(-1)),
+            prop("X", Value::F64(0.5)),
         ];
         let sigs: Vec<String> = to_dbus(&props)
             .iter()
             .map(|(_, v)| v.value_signature().to_string())
             .collect();
-        assert_eq!(sigs, ["b", "t", "s", "ay", "au", "a(ss)", "a(ss)"]);
+        assert_eq!(
+            sigs,
+            ["b", "t", "s", "ay", "au", "a(ss)", "a(ss)", "as", "i", "d"]
+        );
     }
 }

@@ -7,6 +7,8 @@
 //! cgroupfs code converts them (shares to weight, swap), so a later
 //! re-apply by systemd (daemon-reload) writes the same numbers.
 
+use std::borrow::Cow;
+
 use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
 use super::devices::device_properties;
@@ -25,14 +27,30 @@ const DEFAULT_PERIOD_US: u64 = 100_000;
 
 /// A D-Bus property value, kept apart from zbus so conversions can be
 /// tested as plain data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// `b`
     Bool(bool),
+    /// `y`
+    Byte(u8),
+    /// `n`
+    I16(i16),
+    /// `q`
+    U16(u16),
+    /// `i`
+    I32(i32),
+    /// `u`
+    U32(u32),
+    /// `x`
+    I64(i64),
     /// `t`
     U64(u64),
+    /// `d`
+    F64(f64),
     /// `s`
     Str(String),
+    /// `as`
+    Strs(Vec<String>),
     /// `ay` (CPU and memory node masks)
     Bytes(Vec<u8>),
     /// `au` (PIDs)
@@ -42,16 +60,19 @@ pub enum Value {
 }
 
 /// One unit property.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Property {
     /// The property name, e.g. `MemoryMax`.
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// Its value.
     pub value: Value,
 }
 
 pub(crate) fn prop(name: &'static str, value: Value) -> Property {
-    Property { name, value }
+    Property {
+        name: Cow::Borrowed(name),
+        value,
+    }
 }
 
 /// What the conversion needs to know about the host.
