@@ -165,12 +165,11 @@ impl Manager {
         matches!(self, Manager::Systemd(_))
     }
 
-    /// The v2 cgroup directory, for `CLONE_INTO_CGROUP`; `None` on v1 (and
-    /// with systemd when the scope's place cannot be found).
+    /// The v2 cgroup directory, for `CLONE_INTO_CGROUP`; `None` on v1.
     pub fn unified_dir(&self) -> Option<PathBuf> {
         match self {
             Manager::V2(m) => Some(m.dir().to_path_buf()),
-            Manager::Systemd(m) => m.fs().ok()?.unified_dir(),
+            Manager::Systemd(m) => m.fs().unified_dir(),
             Manager::V1(_) => None,
         }
     }
@@ -185,7 +184,7 @@ impl Manager {
                 version: "v1",
             }),
             // The scope's directory, once it exists (e.g. for exec).
-            Manager::Systemd(m) => m.fs()?.open_cgroup_fd(),
+            Manager::Systemd(m) => m.fs().open_cgroup_fd(),
         }
     }
 

@@ -24,8 +24,7 @@ pub mod properties;
 pub mod unit;
 
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
 use oci_spec::runtime::LinuxResources;
@@ -54,7 +53,7 @@ pub struct SystemdManager {
     mode: CgroupMode,
     root: PathBuf,
     /// The scope's cgroup relative to the mount root.
-    rel: OnceLock<PathBuf>,
+    rel: PathBuf,
     /// Unit properties from `org.systemd.property.*` annotations.
     extra: Vec<Property>,
 }
@@ -72,10 +71,12 @@ impl SystemdManager {
         root: &Path,
     ) -> Result<SystemdManager> {
         let scope = Scope::new(path, slice, prefix, name, instance)?;
-        let rel = OnceLock::new();
-        if instance == Instance::System {
-            let _ = rel.set(scope.rel());
-        }
+        let rel = match instance {
+            Instance::System => scope.rel(),
+            Instance::User => {
+                user_manager_cgroup(nix::unistd::geteuid().as_raw()).join(scope.rel())
+            }
+        };
         Ok(SystemdManager {
             path: path.to_string(),
             scope,
@@ -116,47 +117,35 @@ impl SystemdManager {
     }
 
     /// The scope's cgroup relative to the mount root. The user instance's
-    /// scopes are below the user manager's own cgroup, asked from systemd.
-    pub fn rel(&self) -> Result<PathBuf> {
-        if let Some(r) = self.rel.get() {
-            return Ok(r.clone());
-        }
-        let bus = self.connect()?;
-        self.rel_with(&bus)
+    /// scopes are below the user manager's own cgroup.
+    pub fn rel(&self) -> &Path {
+        &self.rel
     }
 
-    fn rel_with(&self, bus: &Bus) -> Result<PathBuf> {
-        if let Some(r) = self.rel.get() {
-            return Ok(r.clone());
+    /// The cgroupfs manager of the scope's cgroup (no D-Bus involved).
+    pub fn fs(&self) -> Manager {
+        if self.mode.is_v1() {
+            Manager::V1(V1Manager::new(&self.root, &self.rel))
+        } else {
+            Manager::V2(V2Manager::new(&self.root, &self.rel))
+        }
+    }
+
+    /// The user manager must be where logind puts it, where [`Self::rel`]
+    /// looks for the scope.
+    fn check_user_manager(&self, bus: &Bus) -> Result<()> {
+        if self.instance == Instance::System {
+            return Ok(());
         }
         let cg = bus.control_group()?;
-        let base = Path::new(&cg);
-        if !base.is_absolute() || base.components().any(|c| c == Component::ParentDir) {
+        if !self.rel.starts_with(cg.trim_start_matches('/')) {
             return Err(SystemdError::BadProperty {
                 property: "ControlGroup",
                 value: cg,
             }
             .into());
         }
-        let rel = base
-            .strip_prefix("/")
-            .unwrap_or(base)
-            .join(self.scope.rel());
-        Ok(self.rel.get_or_init(|| rel).clone())
-    }
-
-    /// The cgroupfs manager of the scope's cgroup.
-    pub fn fs(&self) -> Result<Manager> {
-        let rel = self.rel()?;
-        Ok(self.fs_at(&rel))
-    }
-
-    fn fs_at(&self, rel: &Path) -> Manager {
-        if self.mode.is_v1() {
-            Manager::V1(V1Manager::new(&self.root, rel))
-        } else {
-            Manager::V2(V2Manager::new(&self.root, rel))
-        }
+        Ok(())
     }
 
     fn connect(&self) -> Result<Bus> {
@@ -188,37 +177,43 @@ impl SystemdManager {
         let mut props = scope_properties(&self.scope, pid, self.mode.is_v1());
         props.extend(self.properties(&bus, r)?);
         props.extend(self.extra.iter().cloned());
+        self.check_user_manager(&bus)?;
         bus.start_transient(&self.scope.unit, &props)?;
-        let placed = self.rel_with(&bus).and_then(|rel| {
-            let fs = self.fs_at(&rel);
-            // The controllers systemd does not manage (hugetlb, rdma, misc
-            // on v2; freezer, cpuset, net_* on v1) are enabled, or the
-            // scope made in their hierarchies, here.
-            fs.create()?;
-            fs.add_task(pid)?;
-            fs.apply(r)
-        });
+        let fs = self.fs();
+        // The controllers systemd does not manage (hugetlb, rdma, misc on
+        // v2; freezer, cpuset, net_* on v1) are enabled, or the scope made
+        // in their hierarchies, by the cgroupfs code.
+        let placed = fs
+            .create()
+            .and_then(|()| fs.add_task(pid))
+            .and_then(|()| fs.apply(r));
         if let Err(e) = placed {
-            let _ = self.destroy_with(&bus);
+            let _ = self.destroy_with(Ok(bus));
             return Err(e);
         }
         Ok(())
     }
 
-    /// Kills what is left in the scope, stops it, makes systemd forget a
-    /// failed one, and removes any cgroup directory systemd left behind.
-    fn destroy_with(&self, bus: &Bus) -> Result<()> {
-        let fs = self.fs_at(&self.rel_with(bus)?);
+    /// Kills what is left in the scope, stops it (`bus` is systemd, or why
+    /// it cannot be reached), makes systemd forget a failed one, and
+    /// removes any cgroup directory systemd left behind. The processes are
+    /// killed even when systemd cannot be reached.
+    fn destroy_with(&self, bus: Result<Bus>) -> Result<()> {
+        let fs = self.fs();
+        let mut killed = Ok(());
         if fs.exists() {
             // Killed first so that stopping does not wait for a SIGTERM
             // the container ignores (systemd would wait TimeoutStopSec).
-            if fs.freezer_state()? != FreezerState::Thawed {
-                fs.thaw()?;
+            killed = match fs.freezer_state() {
+                Ok(FreezerState::Thawed) => Ok(()),
+                Ok(_) => fs.thaw(),
+                Err(e) => Err(e),
             }
-            fs.kill_all(Signal::SIGKILL)?;
+            .and_then(|()| fs.kill_all(Signal::SIGKILL));
         }
-        bus.stop(&self.scope.unit)?;
-        fs.destroy()
+        let stopped = bus.and_then(|b| Ok(b.stop(&self.scope.unit)?));
+        let removed = fs.destroy();
+        killed.and(stopped).and(removed)
     }
 
     /// `update` on v1: systemd rewrites the devices cgroup from scratch
@@ -226,7 +221,7 @@ impl SystemdManager {
     /// could see spurious EPERM (as runc does).
     fn set_properties(&self, bus: &Bus, props: &[Property]) -> Result<()> {
         let devices = props.iter().any(|p| p.name == "DevicePolicy");
-        let fs = self.fs_at(&self.rel_with(bus)?);
+        let fs = self.fs();
         let freeze = self.mode.is_v1()
             && devices
             && fs.exists()
@@ -240,6 +235,13 @@ impl SystemdManager {
         }
         Ok(r?)
     }
+}
+
+/// Where logind starts the user manager of `uid`, relative to the mount
+/// root (runc asks the manager for its `ControlGroup`; berth checks that
+/// when it creates a scope, so the other operations need no D-Bus).
+fn user_manager_cgroup(uid: u32) -> PathBuf {
+    PathBuf::from(format!("user.slice/user-{uid}.slice/user@{uid}.service"))
 }
 
 /// The version of the systemd `instance` if the driver can use it: for
@@ -268,7 +270,7 @@ impl CgroupManager for SystemdManager {
 
     /// Joins the existing scope's cgroup (e.g. an exec'd process).
     fn add_task(&self, pid: i32) -> Result<()> {
-        self.fs()?.add_task(pid)
+        self.fs().add_task(pid)
     }
 
     /// `update`: systemd's properties (`SetUnitProperties`, runtime only),
@@ -279,51 +281,50 @@ impl CgroupManager for SystemdManager {
         if !props.is_empty() {
             self.set_properties(&bus, &props)?;
         }
-        self.fs_at(&self.rel_with(&bus)?).apply(resources)
+        self.fs().apply(resources)
     }
 
     fn freeze(&self) -> Result<()> {
-        self.fs()?.freeze()
+        self.fs().freeze()
     }
 
     fn thaw(&self) -> Result<()> {
-        self.fs()?.thaw()
+        self.fs().thaw()
     }
 
     fn freezer_state(&self) -> Result<FreezerState> {
-        self.fs()?.freezer_state()
+        self.fs().freezer_state()
     }
 
     fn pids(&self) -> Result<Vec<i32>> {
-        self.fs()?.pids()
+        self.fs().pids()
     }
 
     fn stats(&self) -> Result<Stats> {
-        self.fs()?.stats()
+        self.fs().stats()
     }
 
     fn oom_watcher(&self) -> Result<OomWatcher> {
-        self.fs()?.oom_watcher()
+        self.fs().oom_watcher()
     }
 
     fn oom_kill_count(&self) -> Result<u64> {
-        self.fs()?.oom_kill_count()
+        self.fs().oom_kill_count()
     }
 
     fn kill_all(&self, signal: Signal) -> Result<()> {
-        self.fs()?.kill_all(signal)
+        self.fs().kill_all(signal)
     }
 
     /// Works whatever state a crashed or killed `create` left: a running
     /// scope, an empty one, a failed one (its process died before systemd
     /// could move it), or none at all.
     fn destroy(&self) -> Result<()> {
-        let bus = self.connect()?;
-        self.destroy_with(&bus)
+        self.destroy_with(self.connect())
     }
 
     fn exists(&self) -> bool {
-        self.fs().is_ok_and(|fs| fs.exists())
+        self.fs().exists()
     }
 }
 
@@ -350,15 +351,12 @@ mod tests {
     }
 
     #[test]
-    fn system_scope_paths_need_no_bus() {
+    fn scope_paths_need_no_bus() {
         let root = Path::new("/fake/cgroup");
         let m = manager("", Instance::System, CgroupMode::Unified, root);
         assert_eq!(m.unit(), "berth-c1.scope");
-        assert_eq!(
-            m.rel().unwrap(),
-            PathBuf::from("system.slice/berth-c1.scope")
-        );
-        let fs = m.fs().unwrap();
+        assert_eq!(m.rel(), Path::new("system.slice/berth-c1.scope"));
+        let fs = m.fs();
         assert_eq!(fs.version(), "v2");
         assert_eq!(
             fs.unified_dir().unwrap(),
@@ -371,11 +369,16 @@ mod tests {
             root,
         );
         assert_eq!(m.unit(), "cri-c1.scope");
+        assert_eq!(m.rel(), Path::new("k8s.slice/k8s-pod1.slice/cri-c1.scope"));
+        assert_eq!(m.fs().version(), "v1");
+        let u = manager("", Instance::User, CgroupMode::Unified, root);
+        let uid = nix::unistd::geteuid();
         assert_eq!(
-            m.rel().unwrap(),
-            PathBuf::from("k8s.slice/k8s-pod1.slice/cri-c1.scope")
+            u.rel(),
+            PathBuf::from(format!(
+                "user.slice/user-{uid}.slice/user@{uid}.service/user.slice/berth-c1.scope"
+            ))
         );
-        assert_eq!(m.fs().unwrap().version(), "v1");
     }
 
     #[test]
