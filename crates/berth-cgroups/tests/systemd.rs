@@ -2,15 +2,24 @@
 //! root in a guest booted with systemd, e.g.
 //!
 //! ```sh
-//! cargo test -p berth-cgroups --test systemd -- --ignored --test-threads=2
+//! useradd -m u1 && loginctl enable-linger u1      # for the user instance
+//! CI=true BERTH_TEST_SYSTEMD_USER=u1 \
+//!   cargo test -p berth-cgroups --test systemd -- --ignored --test-threads=2
 //! ```
+//!
+//! The guest needs systemd as PID 1 with `dbus.service` up, and works on
+//! cgroup v2, hybrid and legacy v1 hierarchies (legacy: systemd must not
+//! believe it runs in a container, e.g. because of a `/.dockerenv` in the
+//! root filesystem, or it has no release agent and never sees a scope
+//! empty).
 //!
 //! The tests are `#[ignore]`d so the host's `cargo test` (no systemd as
 //! PID 1 there) does not run them. Run without systemd they print a loud
 //! SKIPPED, except under `CI=true`, where they fail. Every test uses its own
 //! unit names (`berth-test-<pid>-<n>`) and removes its scope even when it
 //! fails. `BERTH_TEST_SYSTEMD_USER=<user>` (a user with lingering enabled)
-//! adds the user instance test, which re-runs this binary as that user.
+//! is needed for the user instance test (required under CI), which re-runs
+//! this binary as that user.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};

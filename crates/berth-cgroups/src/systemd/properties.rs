@@ -126,7 +126,10 @@ pub fn resource_properties(
     let mut out = Vec::new();
     if let Some(devs) = r.devices() {
         let rules = rules_from_spec(devs)?;
-        let mut lookup = |kind: DeviceKind, major: u32| device_group(&proc_devices(), kind, major);
+        let mut table: Option<String> = None;
+        let mut lookup = |kind: DeviceKind, major: u32| {
+            device_group(table.get_or_insert_with(&mut *proc_devices), kind, major)
+        };
         out.extend(device_properties(&rules, &mut lookup));
     }
     if let Some(m) = r.memory() {
