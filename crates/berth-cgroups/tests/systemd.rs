@@ -613,3 +613,36 @@ fn user_instance_inner() {
     assert_eq!(show_as(&["--user"], &unit, "LoadState"), "not-found");
     assert!(!dir.exists(), "{}", dir.display());
 }
+
+#[test]
+#[ignore = "needs systemd as PID 1: run in the systemd guest with --ignored"]
+fn oom_kill_in_the_scope_is_an_event() {
+    if !systemd_here() {
+        return;
+    }
+    use std::io::Write;
+    let t = TestScope::new("system.slice");
+    let r = resources(json!({"memory": {"limit": 33554432, "swap": 33554432}}));
+    t.mgr.create_with_pid(t.pid(), &r).unwrap();
+    // A second process joins the scope (as an exec'd one does), waits until
+    // it is in, then needs 128M under the 32M limit. The first one keeps
+    // the scope alive: systemd removes a scope once it is empty.
+    let mut dd = Command::new("sh")
+        .args([
+            "-c",
+            "read _go; exec dd if=/dev/zero of=/dev/null bs=128M count=1",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    t.mgr.add_task(dd.id() as i32).unwrap();
+    assert_eq!(t.mgr.pids().unwrap().len(), 2);
+    let mut watcher = t.mgr.oom_watcher().unwrap();
+    dd.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let ev = watcher.wait(Some(Duration::from_secs(60))).unwrap();
+    assert_eq!(ev, berth_cgroups::OomEvent::Oom);
+    assert_eq!(dd.wait().unwrap().signal(), Some(libc::SIGKILL));
+    assert!(t.mgr.oom_kill_count().unwrap() >= 1);
+}
