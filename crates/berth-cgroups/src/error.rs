@@ -92,12 +92,6 @@ pub enum CgroupError {
         /// The cgroup directory.
         path: PathBuf,
     },
-    /// The systemd cgroup driver was requested.
-    #[error("systemd cgroup driver is not supported yet (cgroupsPath `{path}`); use the cgroupfs driver with an absolute path")]
-    SystemdUnsupported {
-        /// The `slice:prefix:name` value.
-        path: String,
-    },
     /// A level of the container's cgroup path exists and is not a directory
     /// (e.g. `linux.cgroupsPath` `/cgroup.procs/c1`).
     #[error("linux.cgroupsPath: `{path}` is not a directory, so no cgroup can be made there")]
@@ -127,6 +121,9 @@ pub enum CgroupError {
         /// The thread count from `/proc/self/stat`.
         threads: u64,
     },
+    /// The systemd driver's D-Bus side failed (boxed: zbus errors are big).
+    #[error(transparent)]
+    Systemd(Box<crate::systemd::SystemdError>),
     /// An operation that does not exist for this cgroup version.
     #[error("{op} is not available with cgroup {version}")]
     WrongVersion {

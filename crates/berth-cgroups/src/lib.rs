@@ -4,7 +4,8 @@
 //!
 //! One [`Manager`] dispatches to [`v1::V1Manager`] (legacy and hybrid
 //! hosts), [`v2::V2Manager`] (unified hierarchy) or
-//! [`systemd::SystemdManager`] (not supported yet). A manager holds no state
+//! [`systemd::SystemdManager`] (a transient scope made through systemd,
+//! whose files it writes with the other two). A manager holds no state
 //! beyond its constructor arguments (and the host's [`Hierarchies`], read
 //! from `/proc/self/mountinfo` once per process), so `delete`, `pause` or
 //! `update` running in another process rebuild the same one from

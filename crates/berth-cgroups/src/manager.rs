@@ -13,7 +13,7 @@ use crate::hierarchy::Hierarchies;
 use crate::oom::OomWatcher;
 use crate::path::CgroupsPath;
 use crate::stats::Stats;
-use crate::systemd::SystemdManager;
+use crate::systemd::{Instance, SystemdManager};
 use crate::v1::V1Manager;
 use crate::v2::V2Manager;
 use crate::FreezerState;
@@ -22,6 +22,14 @@ use crate::FreezerState;
 pub trait CgroupManager {
     /// Creates the cgroup (and missing parents) and prepares it for tasks.
     fn create(&self) -> Result<()>;
+    /// Creates the cgroup with `pid` in it and `resources` applied: the
+    /// only way for the systemd driver, whose scope cannot exist without a
+    /// process; create, apply and add_task in turn for the others.
+    fn create_with_pid(&self, pid: i32, resources: &LinuxResources) -> Result<()> {
+        self.create()?;
+        self.apply(resources)?;
+        self.add_task(pid)
+    }
     /// Moves the process `pid` (all its threads) into the cgroup.
     fn add_task(&self, pid: i32) -> Result<()>;
     /// Applies `linux.resources`; used by create and by `update`. A field
@@ -57,23 +65,46 @@ pub enum Manager {
     V1(V1Manager),
     /// cgroupfs on the v2 unified hierarchy.
     V2(V2Manager),
-    /// The systemd driver (not supported yet).
+    /// A transient scope created through systemd.
     Systemd(SystemdManager),
 }
 
 impl Manager {
-    /// Builds the manager for `linux.cgroupsPath` (empty: `/berth/<id>`) on
-    /// this host. `systemd` selects the systemd driver (`--systemd-cgroup`).
-    /// The host's hierarchies are read from mountinfo once per process.
+    /// Builds the manager for `linux.cgroupsPath` on this host. `systemd`
+    /// selects the systemd driver (`--systemd-cgroup`), with the system
+    /// instance for root and the user instance for anyone else. An empty
+    /// path is `/berth/<id>`, or `:berth:<id>` (the scope `berth-<id>.scope`
+    /// in `system.slice` or `user.slice`) with systemd: pass the container
+    /// id in every process that rebuilds the manager. The host's hierarchies
+    /// are read from mountinfo once per process.
     pub fn new(cgroups_path: &str, container_id: &str, systemd: bool) -> Result<Manager> {
-        if systemd {
-            if let CgroupsPath::Systemd { .. } =
-                CgroupsPath::parse(cgroups_path, container_id, true)?
-            {
-                return Ok(Manager::Systemd(SystemdManager::new(cgroups_path)));
-            }
-        }
         Manager::with_hierarchies(Hierarchies::host()?, cgroups_path, container_id, systemd)
+    }
+
+    /// The systemd driver with the `instance` given rather than chosen by
+    /// the caller's euid (e.g. the user instance for a rootless runtime
+    /// that runs as uid 0 in its own user namespace).
+    pub fn new_systemd(
+        cgroups_path: &str,
+        container_id: &str,
+        instance: Instance,
+    ) -> Result<Manager> {
+        let CgroupsPath::Systemd {
+            slice,
+            prefix,
+            name,
+        } = CgroupsPath::parse(cgroups_path, container_id, true)?
+        else {
+            unreachable!("parse with systemd gives the systemd form")
+        };
+        Ok(Manager::Systemd(SystemdManager::new(
+            cgroups_path,
+            &slice,
+            &prefix,
+            &name,
+            instance,
+            Hierarchies::host()?,
+        )?))
     }
 
     /// Like [`Manager::new`] on the hierarchies `hier`, e.g. a fake
@@ -85,7 +116,18 @@ impl Manager {
         systemd: bool,
     ) -> Result<Manager> {
         match CgroupsPath::parse(cgroups_path, container_id, systemd)? {
-            CgroupsPath::Systemd { .. } => Ok(Manager::Systemd(SystemdManager::new(cgroups_path))),
+            CgroupsPath::Systemd {
+                slice,
+                prefix,
+                name,
+            } => Ok(Manager::Systemd(SystemdManager::new(
+                cgroups_path,
+                &slice,
+                &prefix,
+                &name,
+                Instance::for_caller(),
+                hier,
+            )?)),
             CgroupsPath::Fs(rel) if hier.mode().is_v1() => {
                 Ok(Manager::V1(V1Manager::new(hier, &rel)))
             }
@@ -106,7 +148,7 @@ impl Manager {
         match self {
             Manager::V1(m) => m.check_usable(),
             Manager::V2(m) => m.check_usable(),
-            Manager::Systemd(_) => Ok(Vec::new()),
+            Manager::Systemd(m) => m.fs().check_usable(),
         }
     }
 
@@ -117,7 +159,21 @@ impl Manager {
         match self {
             Manager::V1(m) => m.dirs(),
             Manager::V2(m) => vec![m.dir().to_path_buf()],
-            Manager::Systemd(_) => Vec::new(),
+            Manager::Systemd(m) => m.fs().paths(),
+        }
+    }
+
+    /// With the systemd driver, adds the unit properties of the spec's
+    /// `org.systemd.property.<Name>` annotations to the scope made by
+    /// [`CgroupManager::create_with_pid`]; the cgroupfs drivers ignore them
+    /// (as runc does).
+    pub fn with_annotations(
+        self,
+        annotations: &std::collections::HashMap<String, String>,
+    ) -> Result<Manager> {
+        match self {
+            Manager::Systemd(m) => Ok(Manager::Systemd(m.with_annotations(annotations)?)),
+            other => Ok(other),
         }
     }
 
@@ -130,11 +186,19 @@ impl Manager {
         }
     }
 
+    /// True for the systemd driver: the cgroup is made around the init
+    /// with [`CgroupManager::create_with_pid`] after it is cloned, never
+    /// before (no `CLONE_INTO_CGROUP` for the init).
+    pub fn needs_pid_to_create(&self) -> bool {
+        matches!(self, Manager::Systemd(_))
+    }
+
     /// The v2 cgroup directory, for `CLONE_INTO_CGROUP`; `None` on v1.
     pub fn unified_dir(&self) -> Option<PathBuf> {
         match self {
             Manager::V2(m) => Some(m.dir().to_path_buf()),
-            _ => None,
+            Manager::Systemd(m) => m.fs().unified_dir(),
+            Manager::V1(_) => None,
         }
     }
 
@@ -147,9 +211,8 @@ impl Manager {
                 op: "CLONE_INTO_CGROUP",
                 version: "v1",
             }),
-            Manager::Systemd(m) => Err(CgroupError::SystemdUnsupported {
-                path: m.path().to_string(),
-            }),
+            // The scope's directory, once it exists (e.g. for exec).
+            Manager::Systemd(m) => m.fs().open_cgroup_fd(),
         }
     }
 
@@ -200,6 +263,9 @@ impl Manager {
 impl CgroupManager for Manager {
     fn create(&self) -> Result<()> {
         self.inner().create()
+    }
+    fn create_with_pid(&self, pid: i32, resources: &LinuxResources) -> Result<()> {
+        self.inner().create_with_pid(pid, resources)
     }
     fn add_task(&self, pid: i32) -> Result<()> {
         self.inner().add_task(pid)

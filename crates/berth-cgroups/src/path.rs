@@ -11,7 +11,7 @@ pub enum CgroupsPath {
     Fs(PathBuf),
     /// runc's systemd form `slice:prefix:name`.
     Systemd {
-        /// The parent slice, e.g. `system.slice`.
+        /// The parent slice, e.g. `system.slice`; empty for the default.
         slice: String,
         /// The unit name prefix, e.g. `docker`.
         prefix: String,
@@ -27,7 +27,9 @@ pub fn default_cgroups_path(container_id: &str) -> String {
 
 impl CgroupsPath {
     /// Decodes `linux.cgroupsPath`. An empty value means
-    /// [`default_cgroups_path`]. With `systemd` false (the cgroupfs driver)
+    /// [`default_cgroups_path`], or with `systemd` the scope
+    /// `berth-<id>.scope` in the instance's default slice (as runc names
+    /// its own `runc-<id>.scope`). With `systemd` false (the cgroupfs driver)
     /// the value must be a path; an absolute one is taken relative to the
     /// mount root, and so is a relative one (berth has no per-runtime base).
     /// `..` and the root cgroup itself are refused.
@@ -37,6 +39,13 @@ impl CgroupsPath {
             reason: reason.to_string(),
         };
         if systemd {
+            if value.is_empty() {
+                return Ok(CgroupsPath::Systemd {
+                    slice: String::new(),
+                    prefix: crate::systemd::DEFAULT_PREFIX.to_string(),
+                    name: container_id.to_string(),
+                });
+            }
             let parts: Vec<&str> = value.split(':').collect();
             return match parts.as_slice() {
                 [slice, prefix, name] => Ok(CgroupsPath::Systemd {
@@ -132,5 +141,17 @@ mod tests {
             }
         );
         assert!(CgroupsPath::parse("/berth/abc", "abc", true).is_err());
+    }
+
+    #[test]
+    fn systemd_default_is_a_berth_scope() {
+        assert_eq!(
+            CgroupsPath::parse("", "c1", true).unwrap(),
+            CgroupsPath::Systemd {
+                slice: String::new(),
+                prefix: "berth".into(),
+                name: "c1".into()
+            }
+        );
     }
 }
