@@ -164,9 +164,9 @@ fn device_nodes_get_no_cgroup_rule_of_their_own() {
     let mut c = Ctx::new();
     c.config["linux"]["devices"] =
         json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]);
-    c.sh("echo x > /dev/kmsg 2>&1; echo rc=$?");
+    c.sh("test -c /dev/kmsg && echo exists; (echo x > /dev/kmsg) 2>&1; echo rc=$?");
     let out = c.run_ok();
-    assert!(out.contains("Operation not permitted"), "{out}");
+    assert!(out.contains("exists") && out.contains("Operation not permitted"), "{out}");
     assert!(!out.contains("rc=0"), "{out}");
 }
 
@@ -435,7 +435,9 @@ fn bind_sources_only_host_root_reaches_work_in_a_user_namespace() {
     c.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     c.config["mounts"].as_array_mut().unwrap().push(json!({
         "destination": "/data", "type": "bind", "source": data, "options": ["rbind", "ro"]}));
-    // The rootfs must be reachable by the mapped root: world-readable path.
+    // The rootfs must be reachable by the mapped root (world-readable path), and the mount
+    // point there already: the mapped root cannot create it in a rootfs owned by host root.
+    std::fs::create_dir(c.rootfs().join("data")).unwrap();
     for p in [c.dir.path(), &c.bundle] {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }

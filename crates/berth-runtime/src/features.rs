@@ -101,8 +101,8 @@ fn cgroup() -> serde_json::Value {
         "v1": !v2,
         "v2": v2,
         "mode": mode.map(|m| m.as_str()),
-        "systemd": false,
-        "systemdUser": false,
+        "systemd": berth_cgroups::systemd::probe(berth_cgroups::systemd::Instance::System).is_some(),
+        "systemdUser": berth_cgroups::systemd::probe(berth_cgroups::systemd::Instance::User).is_some(),
         "rdma": std::path::Path::new("/sys/fs/cgroup/rdma").exists() || v2,
     })
 }

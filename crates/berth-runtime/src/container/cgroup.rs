@@ -40,8 +40,12 @@ pub struct Target {
 
 /// The manager for a new container, after checking that its cgroup can be used: a frozen one
 /// would hang the container's start, so it is refused before anything is made.
-pub fn check_target(id: &str, c: &CgroupPlan) -> Result<Target> {
-    let m = Manager::new(&c.path, id, c.systemd)?;
+pub fn check_target(
+    id: &str,
+    c: &CgroupPlan,
+    annotations: &std::collections::HashMap<String, String>,
+) -> Result<Target> {
+    let m = Manager::new(&c.path, id, c.systemd)?.with_annotations(annotations)?;
     let existed = m.exists();
     let busy = m.check_usable()?;
     let warning = (!busy.is_empty()).then(|| {

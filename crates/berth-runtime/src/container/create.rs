@@ -161,7 +161,7 @@ pub(crate) fn create(rt: &Runtime, opts: CreateOptions, start: StartMode) -> Res
     };
     // Everything that can be checked is checked before the first side effect.
     let ns_fds = open_namespaces(&p)?;
-    let target = cgroup::check_target(&opts.id, &p.cgroup)?;
+    let target = cgroup::check_target(&opts.id, &p.cgroup, &p.annotations)?;
     warnings.extend(target.warning.clone());
     let mut state = State {
         oci_version: oci_spec::runtime::VERSION.to_string(),
@@ -305,14 +305,19 @@ fn setup(
     // clones the init (born in it: no window in which the container runs unlimited, and none
     // of the grace-period waits of moving a process in from outside).
     let helper = spawn::start(p.preserve_fds, &opts.stdio, rt.init_binary.as_deref())?;
-    let placement = match cgroup::prepare(&manager, &p.cgroup) {
-        Ok(pl) => pl,
-        Err(e) => {
-            helper.abandon();
-            return Err(e);
+    undo.cgroup = Some(manager.clone());
+    // systemd makes its scope around a process: the init, once it exists (below).
+    let placement = if manager.needs_pid_to_create() {
+        cgroup::Placement::default()
+    } else {
+        match cgroup::prepare(&manager, &p.cgroup) {
+            Ok(pl) => pl,
+            Err(e) => {
+                helper.abandon();
+                return Err(e);
+            }
         }
     };
-    undo.cgroup = Some(manager.clone());
     let mut roles = Vec::new();
     let mut fds: Vec<OwnedFd> = Vec::new();
     if let (ConsoleMode::Socket, Some(path)) = (console.mode, console.socket) {
@@ -398,9 +403,12 @@ fn setup(
     if let Some(sock) = &trees {
         spawn::trees::send_trees(&p.init, pid, sock)?;
     }
-    if !placed {
-        // A driver that cannot give us its cgroup's files (systemd's scope is made with the
-        // pid): the process is moved in from here, before it runs anything of the container.
+    if manager.needs_pid_to_create() {
+        rt.step(|| format!("create {}: systemd scope for pid {pid}", opts.id));
+        manager.create_with_pid(pid, &p.cgroup.resources)?;
+    } else if !placed {
+        // A driver that could not give us its cgroup's files: the process is moved in from
+        // here, before it runs anything of the container.
         manager.add_task(pid)?;
     }
     chan.send(Msg::Go)?;
