@@ -1,0 +1,43 @@
+//! `containerd-shim-berth-v2`: containerd's runtime `io.containerd.berth.v2`. A task v2 shim
+//! (ttrpc, on containerd's Rust shim framework) that runs containers with berth's runtime
+//! library instead of exec'ing a runtime binary for every operation.
+
+mod error;
+mod events;
+mod metrics;
+mod oom;
+mod options;
+mod process;
+mod rootfs;
+mod runtime;
+mod service;
+mod shim;
+mod stdio;
+
+/// The runtime type containerd knows the shim by.
+const RUNTIME_ID: &str = "io.containerd.berth.v2";
+
+fn main() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == runtime::HELPER_ARG) {
+        runtime::helper_main();
+    }
+    let flags = containerd_shim::parse(args.get(1..).unwrap_or_default());
+    if let Ok(f) = &flags {
+        if f.version {
+            println!("containerd-shim-berth-v2 version {}", env!("CARGO_PKG_VERSION"));
+            println!("runtime: {RUNTIME_ID}");
+            return;
+        }
+        // The long-running server (no action): it runs the helpers that clone the containers'
+        // processes, so it must run from a read-only view of its binary. Re-exec now, while
+        // the process is still single-threaded.
+        if f.action.is_empty() && !f.socket.is_empty() {
+            if let Err(e) = runtime::protect_self() {
+                eprintln!("{RUNTIME_ID}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    containerd_shim::run::<shim::Shim>(RUNTIME_ID, None);
+}
