@@ -755,7 +755,8 @@ t_shim_killed() {
 		echo "FAIL: the container's init $pid survived"
 		return 1
 	fi
-	if [[ -e $socket ]]; then
+	# containerd-shim-runc-v2 leaves its socket behind; berth's `shim delete` removes it.
+	if [[ $SHIM_RUNTIME == berth && -e $socket ]]; then
 		echo "FAIL: the dead shim's socket $socket is left"
 		return 1
 	fi

@@ -263,15 +263,22 @@ async fn run(a: Args, rep: &mut Report) -> Result<()> {
     };
 
     let r: Result<()> = async {
-        let v = c
-            .rt
-            .version(req(cri::VersionRequest {
+        let v =
+            c.rt.version(req(cri::VersionRequest {
                 version: "v1".into(),
             }))
             .await?
             .into_inner();
-        ensure!(v.runtime_name == "containerd", "runtime {:?}", v.runtime_name);
-        ensure!(v.runtime_api_version.starts_with("v1"), "api {:?}", v.runtime_api_version);
+        ensure!(
+            v.runtime_name == "containerd",
+            "runtime {:?}",
+            v.runtime_name
+        );
+        ensure!(
+            v.runtime_api_version.starts_with("v1"),
+            "api {:?}",
+            v.runtime_api_version
+        );
         let st = c
             .img
             .image_status(req(cri::ImageStatusRequest {
@@ -283,7 +290,11 @@ async fn run(a: Args, rep: &mut Report) -> Result<()> {
             }))
             .await?
             .into_inner();
-        ensure!(st.image.is_some(), "image {} is not in CRI's store", c.a.image);
+        ensure!(
+            st.image.is_some(),
+            "image {} is not in CRI's store",
+            c.a.image
+        );
         Ok(())
     }
     .await;
@@ -291,9 +302,8 @@ async fn run(a: Args, rep: &mut Report) -> Result<()> {
     r?;
 
     let sandbox_config = c.sandbox_config();
-    let pod = c
-        .rt
-        .run_pod_sandbox(req(cri::RunPodSandboxRequest {
+    let pod =
+        c.rt.run_pod_sandbox(req(cri::RunPodSandboxRequest {
             config: Some(sandbox_config.clone()),
             runtime_handler: c.a.handler.clone(),
         }))
@@ -315,12 +325,11 @@ async fn run(a: Args, rep: &mut Report) -> Result<()> {
             pod_sandbox_id: pod.clone(),
         }))
         .await?;
-        let left = c
-            .rt
-            .list_pod_sandbox(req(cri::ListPodSandboxRequest { filter: None }))
-            .await?
-            .into_inner()
-            .items;
+        let left =
+            c.rt.list_pod_sandbox(req(cri::ListPodSandboxRequest { filter: None }))
+                .await?
+                .into_inner()
+                .items;
         ensure!(
             !left.iter().any(|s| s.id == pod),
             "the sandbox is still listed"
@@ -343,9 +352,8 @@ async fn pod_workflow(
     sandbox_config: &cri::PodSandboxConfig,
 ) -> Result<()> {
     let r: Result<()> = async {
-        let st = c
-            .rt
-            .pod_sandbox_status(req(cri::PodSandboxStatusRequest {
+        let st =
+            c.rt.pod_sandbox_status(req(cri::PodSandboxStatusRequest {
                 pod_sandbox_id: pod.into(),
                 verbose: false,
             }))
@@ -359,15 +367,20 @@ async fn pod_workflow(
             st.state
         );
         let ip = st.network.map(|n| n.ip).unwrap_or_default();
-        ensure!(ip.starts_with("10.88.77."), "pod IP {ip:?} not from the CNI range");
+        ensure!(
+            ip.starts_with("10.88.77."),
+            "pod IP {ip:?} not from the CNI range"
+        );
         Ok(())
     }
     .await;
-    rep.record("sandbox is ready with an IP from CNI bridge + host-local", &r);
+    rep.record(
+        "sandbox is ready with an IP from CNI bridge + host-local",
+        &r,
+    );
 
-    let id = c
-        .rt
-        .create_container(req(cri::CreateContainerRequest {
+    let id =
+        c.rt.create_container(req(cri::CreateContainerRequest {
             pod_sandbox_id: pod.into(),
             config: Some(c.container_config()),
             sandbox_config: Some(sandbox_config.clone()),
@@ -376,14 +389,14 @@ async fn pod_workflow(
         .map(|r| r.into_inner().container_id)
         .map_err(anyhow::Error::from);
     let started = match &id {
-        Ok(id) => c
-            .rt
-            .start_container(req(cri::StartContainerRequest {
+        Ok(id) => {
+            c.rt.start_container(req(cri::StartContainerRequest {
                 container_id: id.clone(),
             }))
             .await
             .map(|_| ())
-            .map_err(anyhow::Error::from),
+            .map_err(anyhow::Error::from)
+        }
         Err(e) => Err(anyhow!("{e:#}")),
     };
     rep.record("CreateContainer, StartContainer", &started);
@@ -397,9 +410,8 @@ async fn pod_workflow(
             "state {}",
             st.state
         );
-        let listed = c
-            .rt
-            .list_containers(req(cri::ListContainersRequest {
+        let listed =
+            c.rt.list_containers(req(cri::ListContainersRequest {
                 filter: Some(cri::ContainerFilter {
                     pod_sandbox_id: pod.into(),
                     ..Default::default()
@@ -439,7 +451,9 @@ async fn pod_workflow(
         ensure!(out.exit_code == 3, "exit code {}", out.exit_code);
         ensure!(stdout == "hello\nberthpod\n", "stdout {stdout:?}");
         ensure!(stderr == "oops\n", "stderr {stderr:?}");
-        let out = c.exec(&id, &["ip", "-4", "-o", "addr", "show", "eth0"]).await?;
+        let out = c
+            .exec(&id, &["ip", "-4", "-o", "addr", "show", "eth0"])
+            .await?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         ensure!(
             out.exit_code == 0 && stdout.contains("inet 10.88.77."),
@@ -474,9 +488,8 @@ async fn pod_workflow(
     );
 
     let r: Result<()> = async {
-        let s = c
-            .rt
-            .container_stats(req(cri::ContainerStatsRequest {
+        let s =
+            c.rt.container_stats(req(cri::ContainerStatsRequest {
                 container_id: id.clone(),
             }))
             .await?
@@ -512,25 +525,31 @@ async fn pod_workflow(
             "state {}",
             st.state
         );
-        ensure!(st.exit_code == 0, "exit code {} (the TERM trap exits 0)", st.exit_code);
+        ensure!(
+            st.exit_code == 0,
+            "exit code {} (the TERM trap exits 0)",
+            st.exit_code
+        );
         let log = std::fs::read_to_string(c.a.log_dir.join("app.log")).unwrap_or_default();
         ensure!(log.contains("stdout F started"), "container log {log:?}");
         Ok(())
     }
     .await;
-    rep.record("StopContainer: exited 0 through its TERM trap, log written", &r);
+    rep.record(
+        "StopContainer: exited 0 through its TERM trap, log written",
+        &r,
+    );
 
     let r: Result<()> = async {
         c.rt.remove_container(req(cri::RemoveContainerRequest {
             container_id: id.clone(),
         }))
         .await?;
-        let listed = c
-            .rt
-            .list_containers(req(cri::ListContainersRequest { filter: None }))
-            .await?
-            .into_inner()
-            .containers;
+        let listed =
+            c.rt.list_containers(req(cri::ListContainersRequest { filter: None }))
+                .await?
+                .into_inner()
+                .containers;
         ensure!(
             !listed.iter().any(|x| x.id == id),
             "still listed after RemoveContainer"
@@ -560,6 +579,9 @@ async fn main() {
     if let Err(e) = run(a, &mut rep).await {
         rep.record("workflow could go on", &Err(e));
     }
-    println!("cri-{handler}: {} passed, {} failed", rep.passed, rep.failed);
+    println!(
+        "cri-{handler}: {} passed, {} failed",
+        rep.passed, rep.failed
+    );
     std::process::exit(if rep.failed == 0 { 0 } else { 1 });
 }

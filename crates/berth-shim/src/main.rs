@@ -25,7 +25,10 @@ fn main() {
     let flags = containerd_shim::parse(args.get(1..).unwrap_or_default());
     if let Ok(f) = &flags {
         if f.version {
-            println!("containerd-shim-berth-v2 version {}", env!("CARGO_PKG_VERSION"));
+            println!(
+                "containerd-shim-berth-v2 version {}",
+                env!("CARGO_PKG_VERSION")
+            );
             println!("runtime: {RUNTIME_ID}");
             return;
         }

@@ -43,8 +43,7 @@ impl Monitor {
         let mut w = lock(&self.watched);
         w.list.push((id.to_string(), watcher));
         if w.wake.is_none() {
-            match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
-            {
+            match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK) {
                 Ok((r, wr)) => {
                     let watched = Arc::clone(&self.watched);
                     let publisher = Arc::clone(&self.publisher);
@@ -86,7 +85,10 @@ fn run(watched: &Mutex<Watched>, publisher: &Publisher, wake_r: OwnedFd) {
             .filter_map(|(id, w)| w.as_fd().try_clone_to_owned().ok().map(|f| (id.clone(), f)))
             .collect();
         let mut pfds = vec![PollFd::new(wake_r.as_fd(), PollFlags::POLLIN)];
-        pfds.extend(fds.iter().map(|(_, f)| PollFd::new(f.as_fd(), PollFlags::POLLIN)));
+        pfds.extend(
+            fds.iter()
+                .map(|(_, f)| PollFd::new(f.as_fd(), PollFlags::POLLIN)),
+        );
         match poll(&mut pfds, PollTimeout::NONE) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,

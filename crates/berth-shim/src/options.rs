@@ -42,7 +42,10 @@ pub fn parse(any: Option<&Any>) -> Result<Options> {
             let o = RuncOptions::parse_from_bytes(&any.value)
                 .map_err(|e| Error::invalid("options", format!("{name}: {e}")))?;
             if !o.binary_name.is_empty() {
-                info!("options.BinaryName {:?} ignored: berth is linked in", o.binary_name);
+                info!(
+                    "options.BinaryName {:?} ignored: berth is linked in",
+                    o.binary_name
+                );
             }
             Ok(Options {
                 root: (!o.root.is_empty()).then(|| PathBuf::from(o.root)),
@@ -85,7 +88,8 @@ impl BundleRecord {
     pub fn save(&self, bundle: &Path) -> Result<()> {
         let p = bundle.join(BUNDLE_FILE);
         let tmp = bundle.join(format!(".{BUNDLE_FILE}"));
-        let body = serde_json::to_vec(self).map_err(|e| Error::invalid(BUNDLE_FILE, e.to_string()))?;
+        let body =
+            serde_json::to_vec(self).map_err(|e| Error::invalid(BUNDLE_FILE, e.to_string()))?;
         std::fs::write(&tmp, body).map_err(|e| Error::io("write", &tmp, e))?;
         std::fs::rename(&tmp, &p).map_err(|e| Error::io("rename", &p, e))
     }

@@ -55,14 +55,8 @@ fn mount_one(m: &RootfsMount, target: &Path) -> Result<()> {
         }
     }
     let typ = (!m.typ.is_empty() && !o.bind).then_some(m.typ.as_str());
-    nix::mount::mount(
-        Some(m.source.as_str()),
-        target,
-        typ,
-        flags,
-        data.as_deref(),
-    )
-    .map_err(|e| Error::invalid(format!("rootfs mount {} {}", m.typ, m.source), e.desc()))?;
+    nix::mount::mount(Some(m.source.as_str()), target, typ, flags, data.as_deref())
+        .map_err(|e| Error::invalid(format!("rootfs mount {} {}", m.typ, m.source), e.desc()))?;
     if o.bind && flags.contains(MsFlags::MS_RDONLY) {
         nix::mount::mount::<str, Path, str, str>(
             None,

@@ -178,7 +178,13 @@ impl Runtime {
     }
 
     /// Runs `process` in the running container `id`.
-    pub fn exec(&self, id: &str, process: Process, terminal: bool, stdio: Stdio) -> Result<Spawned> {
+    pub fn exec(
+        &self,
+        id: &str,
+        process: Process,
+        terminal: bool,
+        stdio: Stdio,
+    ) -> Result<Spawned> {
         let req = Request::Exec {
             root: self.root.clone(),
             id: id.to_string(),
@@ -486,18 +492,16 @@ fn serve(req: Request) -> (Reply, Option<OwnedFd>) {
                 }
             }
         }
-        Request::Start { root, id } => {
-            match Container::load(&root, &id).and_then(|c| c.start()) {
-                Ok(warnings) => (
-                    Reply {
-                        warnings,
-                        ..Reply::default()
-                    },
-                    None,
-                ),
-                Err(e) => (Reply::from_error(e), None),
-            }
-        }
+        Request::Start { root, id } => match Container::load(&root, &id).and_then(|c| c.start()) {
+            Ok(warnings) => (
+                Reply {
+                    warnings,
+                    ..Reply::default()
+                },
+                None,
+            ),
+            Err(e) => (Reply::from_error(e), None),
+        },
         Request::Exec {
             root,
             id,
@@ -554,10 +558,20 @@ fn exec(
         msg,
     })?;
     if let Some(cp) = spec.process() {
-        if process.apparmor_profile().as_deref().unwrap_or_default().is_empty() {
+        if process
+            .apparmor_profile()
+            .as_deref()
+            .unwrap_or_default()
+            .is_empty()
+        {
             process.set_apparmor_profile(cp.apparmor_profile().clone());
         }
-        if process.selinux_label().as_deref().unwrap_or_default().is_empty() {
+        if process
+            .selinux_label()
+            .as_deref()
+            .unwrap_or_default()
+            .is_empty()
+        {
             process.set_selinux_label(cp.selinux_label().clone());
         }
     }

@@ -577,7 +577,11 @@ fn answer<T>(what: &str, id: &str, r: Result<T>) -> TtrpcResult<T> {
 }
 
 impl containerd_shim::Task for Service {
-    fn state(&self, _ctx: &TtrpcContext, req: api::StateRequest) -> TtrpcResult<api::StateResponse> {
+    fn state(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::StateRequest,
+    ) -> TtrpcResult<api::StateResponse> {
         let id = req.id.clone();
         answer("state", &id, self.inner.state(req))
     }
@@ -591,7 +595,11 @@ impl containerd_shim::Task for Service {
         answer("create", &id, self.inner.create(req))
     }
 
-    fn start(&self, _ctx: &TtrpcContext, req: api::StartRequest) -> TtrpcResult<api::StartResponse> {
+    fn start(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::StartRequest,
+    ) -> TtrpcResult<api::StartResponse> {
         let id = req.id.clone();
         answer("start", &id, self.inner.start(req))
     }
@@ -694,7 +702,11 @@ impl containerd_shim::Task for Service {
         })
     }
 
-    fn stats(&self, _ctx: &TtrpcContext, req: api::StatsRequest) -> TtrpcResult<api::StatsResponse> {
+    fn stats(
+        &self,
+        _ctx: &TtrpcContext,
+        req: api::StatsRequest,
+    ) -> TtrpcResult<api::StatsResponse> {
         answer("stats", &req.id, self.inner.stats(&req.id))
     }
 

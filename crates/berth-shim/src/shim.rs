@@ -19,7 +19,10 @@ use crate::runtime::Runtime;
 use crate::service::Service;
 
 /// The annotations that put several containers in one shim (CRI's pod sandbox id first).
-const GROUP_ANNOTATIONS: [&str; 2] = ["io.kubernetes.cri.sandbox-id", "io.containerd.runc.v2.group"];
+const GROUP_ANNOTATIONS: [&str; 2] = [
+    "io.kubernetes.cri.sandbox-id",
+    "io.containerd.runc.v2.group",
+];
 /// The exit status reported for a container whose shim died (it is killed).
 const KILLED: u32 = 128 + libc::SIGKILL as u32;
 
@@ -171,7 +174,12 @@ impl containerd_shim::Shim for Shim {
     /// The server's main thread: waits for `Shutdown`, lets the last events out, and exits.
     fn wait(&mut self) {
         self.exit.wait();
-        if let Some(events) = self.events.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(events) = self
+            .events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             events.flush(Duration::from_secs(5));
         }
         if !self.socket.is_empty() {

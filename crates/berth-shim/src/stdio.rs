@@ -66,7 +66,10 @@ fn parse_sink(s: &str) -> Result<Sink<'_>> {
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     let path = percent_decode(path, false);
     if !path.starts_with('/') {
-        return Err(Error::invalid("stdout", format!("{s:?}: the path must be absolute")));
+        return Err(Error::invalid(
+            "stdout",
+            format!("{s:?}: the path must be absolute"),
+        ));
     }
     match scheme {
         "fifo" => Ok(Sink::Fifo(&rest[..rest.find('?').unwrap_or(rest.len())])),
@@ -286,7 +289,11 @@ impl Paths {
         }
         if !self.stderr.is_empty() {
             if self.stderr == self.stdout {
-                stdio.stderr = stdio.stdout.as_ref().map(|f| dup(f, &self.stderr)).transpose()?;
+                stdio.stderr = stdio
+                    .stdout
+                    .as_ref()
+                    .map(|f| dup(f, &self.stderr))
+                    .transpose()?;
             } else {
                 let p = match parse_sink(&self.stderr)? {
                     Sink::Fifo(p) => p,
@@ -450,8 +457,14 @@ mod tests {
     #[test]
     fn sinks() {
         assert_eq!(parse_sink("").unwrap(), Sink::None);
-        assert_eq!(parse_sink("/run/f/1-stdout").unwrap(), Sink::Fifo("/run/f/1-stdout"));
-        assert_eq!(parse_sink("fifo:///run/f/x").unwrap(), Sink::Fifo("/run/f/x"));
+        assert_eq!(
+            parse_sink("/run/f/1-stdout").unwrap(),
+            Sink::Fifo("/run/f/1-stdout")
+        );
+        assert_eq!(
+            parse_sink("fifo:///run/f/x").unwrap(),
+            Sink::Fifo("/run/f/x")
+        );
         assert_eq!(
             parse_sink("file:///var/log/c%201.log").unwrap(),
             Sink::File("/var/log/c 1.log".into())
@@ -460,7 +473,13 @@ mod tests {
             parse_sink("binary:///usr/bin/logger?id=7&tag=a%2Fb&flag").unwrap(),
             Sink::Binary {
                 path: "/usr/bin/logger".into(),
-                args: vec!["id".into(), "7".into(), "tag".into(), "a/b".into(), "flag".into()]
+                args: vec![
+                    "id".into(),
+                    "7".into(),
+                    "tag".into(),
+                    "a/b".into(),
+                    "flag".into()
+                ]
             }
         );
         assert!(parse_sink("file://relative").is_err());
@@ -528,8 +547,12 @@ mod tests {
             ..Paths::default()
         };
         let (stdio, _io) = paths.open("ns", "c1").unwrap();
-        File::from(stdio.stdout.unwrap()).write_all(b"out\n").unwrap();
-        File::from(stdio.stderr.unwrap()).write_all(b"err\n").unwrap();
+        File::from(stdio.stdout.unwrap())
+            .write_all(b"out\n")
+            .unwrap();
+        File::from(stdio.stderr.unwrap())
+            .write_all(b"err\n")
+            .unwrap();
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "out\nerr\n");
     }
 }
