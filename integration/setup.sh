@@ -22,6 +22,7 @@ else
         qemu-system-x86 linux-image-amd64 apparmor
         selinux-policy-default policycoreutils
         containerd podman conmon docker.io
+        containernetworking-plugins protobuf-compiler
     )
 fi
 missing=()
