@@ -9,7 +9,7 @@ RELEASE_TARGET := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 BERTH_RELEASE := target/$(RELEASE_TARGET)/release/berth
 
 .PHONY: all setup build release demo test lint test-workspace test-runc test-cgv2 test-clients \
-        conformance fuzz-short bench bench-image clean
+        test-shim conformance fuzz-short bench bench-image bench-shim clean
 
 all: build
 
@@ -29,7 +29,7 @@ demo: release
 	bash integration/demo.sh $(BERTH_RELEASE)
 
 # The whole suite, as CI runs it.
-test: setup lint test-workspace test-runc test-cgv2 test-clients conformance fuzz-short
+test: setup lint test-workspace test-runc test-cgv2 test-clients test-shim conformance fuzz-short
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -53,6 +53,14 @@ test-cgv2: build
 test-clients: build
 	bash integration/clients/run.sh all
 
+# containerd-shim-berth-v2 under containerd 1.6 (ctr workflows, faults, CRI with berth and
+# runc handlers); then the ctr and fault suites through containerd-shim-runc-v2 + runc, to prove
+# them right.
+test-shim:
+	$(CARGO) build -p berth-shim -p berth-cri-test
+	bash integration/shim/run.sh
+	SHIM_RUNTIME=runc bash integration/shim/run.sh ctr faults
+
 conformance: build
 	$(MAKE) -C runtime-tools-conformance
 
@@ -64,6 +72,13 @@ fuzz-short:
 # Benchmarks (not tests): sequential run+delete against runc and crun, and image pull+unpack.
 bench: release
 	BERTH=$(CURDIR)/$(BERTH_RELEASE) bash bench/lifecycle.sh
+
+# The shim: `ctr run --rm` latency (berth shim, runc shim + runc, runc shim + berth) and the
+# shims' memory per idle container.
+bench-shim: release
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(RELEASE_TARGET) -p berth-shim
+	BERTH=$(CURDIR)/$(BERTH_RELEASE) SHIM=$(CURDIR)/target/$(RELEASE_TARGET)/release/containerd-shim-berth-v2 \
+		bash bench/shim.sh
 
 bench-image: release
 	BERTH=$(CURDIR)/$(BERTH_RELEASE) bash crates/berth-image/bench/bench-image.sh
