@@ -18,6 +18,10 @@ mod stdio;
 const RUNTIME_ID: &str = "io.containerd.berth.v2";
 
 fn main() {
+    // One malloc arena for all threads: a shim lives as long as its containers, and its memory
+    // is paid per container.
+    // SAFETY: mallopt with an integer parameter, before any other thread exists.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == runtime::HELPER_ARG) {
         runtime::helper_main();

@@ -22,7 +22,10 @@
 //! ```
 //!
 //! The other verbs (kill, pause, resume, pids, stats, update, OOM watch) only read state files,
-//! write cgroup files and send signals: they run in the shim itself, one at a time.
+//! write cgroup files and send signals: they run in the shim itself, one at a time. So do
+//! start and delete of a container without poststart/poststop hooks (connecting to the init's
+//! start socket; killing, removing the cgroup, the state and the rootfs mount): only hooks,
+//! which the library runs and waits for as its caller's children, need the helper there.
 
 use std::io::{IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -73,6 +76,13 @@ pub struct Spawned {
     pub warnings: Vec<String>,
 }
 
+/// Which of the hooks that run after `create` the container has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hooks {
+    pub poststart: bool,
+    pub poststop: bool,
+}
+
 /// The cgroup version a container's statistics come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CgroupVersion {
@@ -97,6 +107,8 @@ pub struct CreateOptions<'a> {
 #[derive(Debug, Clone)]
 pub struct Runtime {
     root: PathBuf,
+    /// The hooks of the container this shim created here; unknown (`None`): assume hooks.
+    hooks: Option<Hooks>,
 }
 
 /// A request to the helper.
@@ -136,6 +148,7 @@ enum Request {
 struct Reply {
     pid: i32,
     warnings: Vec<String>,
+    hooks: Hooks,
     error: Option<String>,
     /// The error means "no such container".
     not_found: bool,
@@ -144,12 +157,15 @@ struct Reply {
 impl Runtime {
     /// The runtime with state root `root`.
     pub fn new(root: impl Into<PathBuf>) -> Runtime {
-        Runtime { root: root.into() }
+        Runtime {
+            root: root.into(),
+            hooks: None,
+        }
     }
 
     /// Mounts the rootfs and creates the container; its init waits for [`Runtime::start`].
     /// On failure nothing is left: no process, cgroup, state or mount.
-    pub fn create(&self, o: CreateOptions) -> Result<Spawned> {
+    pub fn create(&mut self, o: CreateOptions) -> Result<Spawned> {
         if o.systemd_cgroup {
             return Err(Error::invalid(
                 "options.SystemdCgroup",
@@ -165,16 +181,25 @@ impl Runtime {
             no_pivot: o.no_pivot,
             no_new_keyring: o.no_new_keyring,
         };
-        call("create", &req, o.stdio)
+        let (spawned, hooks) = call("create", &req, o.stdio)?;
+        self.hooks = Some(hooks);
+        Ok(spawned)
     }
 
     /// Starts a created container: returns once the container's process exec'd.
     pub fn start(&self, id: &str) -> Result<Vec<String>> {
+        if self.hooks.is_some_and(|h| !h.poststart) {
+            let _g = serialised();
+            return self
+                .load("start", id)?
+                .start()
+                .map_err(Error::runtime("start"));
+        }
         let req = Request::Start {
             root: self.root.clone(),
             id: id.to_string(),
         };
-        call("start", &req, Stdio::default()).map(|s| s.warnings)
+        call("start", &req, Stdio::default()).map(|(s, _)| s.warnings)
     }
 
     /// Runs `process` in the running container `id`.
@@ -191,12 +216,23 @@ impl Runtime {
             process: Box::new(process),
             terminal,
         };
-        call("exec", &req, stdio)
+        call("exec", &req, stdio).map(|(s, _)| s)
     }
 
     /// Deletes the container (killing it first with `force`) and unmounts `unmount_rootfs`.
     /// A container that does not exist is not an error: the rootfs is still unmounted.
     pub fn delete(&self, id: &str, force: bool, unmount_rootfs: Option<&Path>) -> Result<()> {
+        let _g = serialised();
+        // No hooks to run: no helper. Neither when the container is gone already (`shim
+        // delete` after a clean exit).
+        let exists = || berth_runtime::state::ContainerDir::open(&self.root, id).is_ok();
+        if self.hooks.is_some_and(|h| !h.poststop) || !exists() {
+            return delete(&self.root, id, force, unmount_rootfs).map_err(|e| match e {
+                Deleted::Runtime(e) => Error::runtime("delete")(e),
+                Deleted::Unmount(e) => e,
+            });
+        }
+        drop(_g);
         let req = Request::Delete {
             root: self.root.clone(),
             id: id.to_string(),
@@ -278,6 +314,48 @@ impl Runtime {
     }
 }
 
+/// What delete failed at.
+enum Deleted {
+    Runtime(berth_runtime::Error),
+    Unmount(Error),
+}
+
+/// Deletes container `id` (if it exists), then unmounts `unmount`.
+fn delete(
+    root: &Path,
+    id: &str,
+    force: bool,
+    unmount: Option<&Path>,
+) -> std::result::Result<(), Deleted> {
+    match Container::load_locked(root, id) {
+        Ok(c) => c.delete(force).map(|_| ()).map_err(Deleted::Runtime)?,
+        Err(berth_runtime::Error::NotExist(_)) => {}
+        Err(e) => return Err(Deleted::Runtime(e)),
+    }
+    if let Some(target) = unmount {
+        rootfs::unmount(target).map_err(Deleted::Unmount)?;
+    }
+    Ok(())
+}
+
+/// A read-only view of the shim binary (a detached bind mount): the long-running shim is
+/// started from it, so that the helpers it runs, and the containers' processes before their
+/// execve, never run from a writable binary (CVE-2019-5736).
+pub fn readonly_self() -> Result<OwnedFd> {
+    let exe = Path::new("/proc/self/exe");
+    let view = berth_runtime::fs::open_tree_clone(exe, false)
+        .map_err(Error::runtime("open a view of the shim binary"))?;
+    berth_runtime::fs::mount_setattr(
+        view.as_raw_fd(),
+        false,
+        berth_runtime::mounts::attr::RDONLY | berth_runtime::mounts::attr::NODEV,
+        0,
+        exe,
+    )
+    .map_err(Error::runtime("make the view of the shim binary read-only"))?;
+    Ok(view)
+}
+
 /// Re-executes the shim from a read-only view of its binary unless it already runs from one
 /// (CVE-2019-5736: the helpers, and so the containers' processes before their execve, run
 /// from `/proc/self/exe`). Returns only on failure.
@@ -295,7 +373,7 @@ fn child_stdio(fd: Option<OwnedFd>) -> ChildStdio {
 }
 
 /// Runs `req` in a helper with `stdio` as its fds 0-2 and returns what it made.
-fn call(op: &'static str, req: &Request, stdio: Stdio) -> Result<Spawned> {
+fn call(op: &'static str, req: &Request, stdio: Stdio) -> Result<(Spawned, Hooks)> {
     let (mut ours, theirs) =
         UnixStream::pair().map_err(|e| Error::io(op, "helper socketpair", e))?;
     let exe = Path::new("/proc/self/exe");
@@ -350,11 +428,14 @@ fn call(op: &'static str, req: &Request, stdio: Stdio) -> Result<Spawned> {
     match reply.error {
         Some(msg) if reply.not_found => Err(Error::NotFound(msg)),
         Some(msg) => Err(Error::Helper { op, msg }),
-        None => Ok(Spawned {
-            pid: reply.pid,
-            master: fd,
-            warnings: reply.warnings,
-        }),
+        None => Ok((
+            Spawned {
+                pid: reply.pid,
+                master: fd,
+                warnings: reply.warnings,
+            },
+            reply.hooks,
+        )),
     }
 }
 
@@ -480,6 +561,10 @@ fn serve(req: Request) -> (Reply, Option<OwnedFd>) {
                     Reply {
                         pid: c.state.pid,
                         warnings: c.plan.warnings.clone(),
+                        hooks: Hooks {
+                            poststart: c.plan.hooks.poststart().as_ref().is_some_and(|h| !h.is_empty()),
+                            poststop: c.plan.hooks.poststop().as_ref().is_some_and(|h| !h.is_empty()),
+                        },
                         ..Reply::default()
                     },
                     c.master,
@@ -522,22 +607,11 @@ fn serve(req: Request) -> (Reply, Option<OwnedFd>) {
             id,
             force,
             unmount,
-        } => {
-            let deleted = match Container::load_locked(&root, &id) {
-                Ok(c) => c.delete(force).map(|_| ()),
-                Err(berth_runtime::Error::NotExist(_)) => Ok(()),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = deleted {
-                return (Reply::from_error(e), None);
-            }
-            if let Some(target) = unmount {
-                if let Err(e) = rootfs::unmount(&target) {
-                    return (Reply::failed(e.to_string()), None);
-                }
-            }
-            (Reply::default(), None)
-        }
+        } => match delete(&root, &id, force, unmount.as_deref()) {
+            Ok(()) => (Reply::default(), None),
+            Err(Deleted::Runtime(e)) => (Reply::from_error(e), None),
+            Err(Deleted::Unmount(e)) => (Reply::failed(e.to_string()), None),
+        },
     }
 }
 

@@ -3,6 +3,7 @@
 //! up after a shim that died).
 
 use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -101,8 +102,17 @@ impl containerd_shim::Shim for Shim {
         }
         let exe = std::env::current_exe()
             .map_err(|e| containerd_shim::Error::Other(format!("the shim's own path: {e}")))?;
-        let mut cmd = Command::new(&exe);
-        cmd.current_dir(&bundle)
+        // Started from a read-only view of the binary, the server need not re-execute itself
+        // to get one (see main); without the new mount API it does.
+        let view = crate::runtime::readonly_self()
+            .map_err(|e| info!("start: {e}; the server re-executes itself instead"))
+            .ok();
+        let mut cmd = match &view {
+            Some(v) => Command::new(format!("/proc/self/fd/{}", v.as_raw_fd())),
+            None => Command::new(&exe),
+        };
+        cmd.arg0(&exe)
+            .current_dir(&bundle)
             .args([
                 "-namespace",
                 &opts.namespace,
