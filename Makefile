@@ -9,7 +9,7 @@ RELEASE_TARGET := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 BERTH_RELEASE := target/$(RELEASE_TARGET)/release/berth
 
 .PHONY: all setup build release demo test lint test-workspace test-runc test-cgv2 test-clients \
-        test-shim conformance fuzz-short bench bench-image bench-shim clean
+        test-shim conformance fuzz-short bench bench-image bench-shim shim-release clean
 
 all: build
 
@@ -74,10 +74,16 @@ bench: release
 	BERTH=$(CURDIR)/$(BERTH_RELEASE) bash bench/lifecycle.sh
 
 # The shim: `ctr run --rm` latency (berth shim, runc shim + runc, runc shim + berth) and the
-# shims' memory per idle container.
-bench-shim: release
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(RELEASE_TARGET) -p berth-shim
-	BERTH=$(CURDIR)/$(BERTH_RELEASE) SHIM=$(CURDIR)/target/$(RELEASE_TARGET)/release/containerd-shim-berth-v2 \
+# shims' memory per idle container. The shim is linked static and not position-independent:
+# nothing to relocate at start, so its read-only data stays shared between the shims instead
+# of ~0.4 MiB of relocated copies per container.
+SHIM_RELEASE := target/$(RELEASE_TARGET)/release/containerd-shim-berth-v2
+shim-release:
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) rustc --release --target $(RELEASE_TARGET) \
+		-p berth-shim --bin containerd-shim-berth-v2 -- -C relocation-model=static
+
+bench-shim: release shim-release
+	BERTH=$(CURDIR)/$(BERTH_RELEASE) SHIM=$(CURDIR)/$(SHIM_RELEASE) \
 		bash bench/shim.sh
 
 bench-image: release

@@ -9,10 +9,13 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use containerd_shim::event::Event;
+use containerd_shim::protos::events::task::{
+    TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskOOM, TaskPaused,
+    TaskResumed, TaskStart,
+};
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
-use containerd_shim::protos::protobuf::MessageDyn;
+use containerd_shim::protos::protobuf::Message;
 use containerd_shim::protos::shim::event::Envelope;
 use containerd_shim::protos::shim::events::ForwardRequest;
 use containerd_shim::protos::ttrpc;
@@ -24,9 +27,38 @@ const RETRY_FOR: Duration = Duration::from_secs(300);
 /// The timeout of one forward call.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A task event: its topic, and its protobuf type name as containerd's type registry knows it.
+/// Spelled out, so that no protobuf reflection descriptors are built (they would cost every
+/// shim a few hundred KiB of heap).
+pub trait TaskEvent: Message {
+    const TOPIC: &'static str;
+    const TYPE: &'static str;
+}
+
+macro_rules! task_event {
+    ($($t:ident $topic:literal;)*) => {
+        $(impl TaskEvent for $t {
+            const TOPIC: &'static str = $topic;
+            const TYPE: &'static str = concat!("containerd.events.", stringify!($t));
+        })*
+    };
+}
+
+task_event! {
+    TaskCreate "/tasks/create";
+    TaskStart "/tasks/start";
+    TaskExit "/tasks/exit";
+    TaskDelete "/tasks/delete";
+    TaskOOM "/tasks/oom";
+    TaskExecAdded "/tasks/exec-added";
+    TaskExecStarted "/tasks/exec-started";
+    TaskPaused "/tasks/paused";
+    TaskResumed "/tasks/resumed";
+}
+
 enum Msg {
     Event {
-        topic: String,
+        topic: &'static str,
         event: Any,
         at: Timestamp,
     },
@@ -52,22 +84,21 @@ impl Publisher {
     }
 
     /// Queues `event`.
-    pub fn publish(&self, event: impl Event) {
-        let m: &dyn MessageDyn = &event;
-        let any = Any {
-            type_url: m.descriptor_dyn().full_name().to_string(),
-            value: match m.write_to_bytes_dyn() {
-                Ok(v) => v,
-                Err(e) => {
-                    error!("encode event {}: {e}", event.topic());
-                    return;
-                }
-            },
-            ..Default::default()
+    pub fn publish<E: TaskEvent>(&self, event: E) {
+        let value = match event.write_to_bytes() {
+            Ok(v) => v,
+            Err(e) => {
+                error!("encode event {}: {e}", E::TOPIC);
+                return;
+            }
         };
         let msg = Msg::Event {
-            topic: event.topic(),
-            event: any,
+            topic: E::TOPIC,
+            event: Any {
+                type_url: E::TYPE.to_string(),
+                value,
+                ..Default::default()
+            },
             at: crate::process::timestamp(std::time::SystemTime::now()),
         };
         let _ = self.tx.lock().unwrap_or_else(|e| e.into_inner()).send(msg);
@@ -124,7 +155,7 @@ fn run(address: &str, namespace: &str, rx: Receiver<Msg>) {
             envelope: Some(Envelope {
                 timestamp: Some(at).into(),
                 namespace: namespace.to_string(),
-                topic: topic.clone(),
+                topic: topic.to_string(),
                 event: Some(event).into(),
                 ..Default::default()
             })
@@ -153,5 +184,30 @@ fn run(address: &str, namespace: &str, rx: Receiver<Msg>) {
             std::thread::sleep(delay);
             delay = (delay * 2).min(Duration::from_secs(1));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use containerd_shim::event::Event;
+    use containerd_shim::protos::protobuf::MessageFull;
+
+    fn check<E: TaskEvent + Event + MessageFull + Default>() {
+        assert_eq!(E::TYPE, E::descriptor().full_name());
+        assert_eq!(E::TOPIC, E::default().topic());
+    }
+
+    #[test]
+    fn names_match_the_protos() {
+        check::<TaskCreate>();
+        check::<TaskStart>();
+        check::<TaskExit>();
+        check::<TaskDelete>();
+        check::<TaskOOM>();
+        check::<TaskExecAdded>();
+        check::<TaskExecStarted>();
+        check::<TaskPaused>();
+        check::<TaskResumed>();
     }
 }

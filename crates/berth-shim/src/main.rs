@@ -44,6 +44,10 @@ fn main() {
                 eprintln!("{RUNTIME_ID}: {e}");
                 std::process::exit(1);
             }
+            // Run from a view of the binary, the process would be named after the fd it was
+            // exec'd from; name it as containerd's runc shim is named in `ps`.
+            // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+            unsafe { libc::prctl(libc::PR_SET_NAME, c"containerd-shim".as_ptr()) };
         }
     }
     containerd_shim::run::<shim::Shim>(RUNTIME_ID, None);

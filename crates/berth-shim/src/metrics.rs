@@ -7,7 +7,7 @@ use berth_cgroups::Stats;
 use containerd_shim::protos::cgroups::metrics as v1;
 use containerd_shim::protos::cgroups_v2::metrics as v2;
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
-use containerd_shim::protos::protobuf::MessageFull;
+use containerd_shim::protos::protobuf::Message;
 
 use crate::error::{Error, Result};
 use crate::runtime::CgroupVersion;
@@ -229,10 +229,14 @@ pub fn v2(s: &Stats) -> v2::Metrics {
     }
 }
 
-fn pack<M: MessageFull>(m: &M) -> Result<Any> {
+/// The type names containerd's typeurl registry knows the metrics by (spelled out: protobuf
+/// reflection descriptors would cost the shim heap).
+const V1_TYPE: &str = "io.containerd.cgroups.v1.Metrics";
+const V2_TYPE: &str = "io.containerd.cgroups.v2.Metrics";
+
+fn pack<M: Message>(m: &M, type_url: &str) -> Result<Any> {
     Ok(Any {
-        // containerd's typeurl registry knows these by their bare full names.
-        type_url: M::descriptor().full_name().to_string(),
+        type_url: type_url.to_string(),
         value: m
             .write_to_bytes()
             .map_err(|e| Error::invalid("stats", e.to_string()))?,
@@ -243,15 +247,15 @@ fn pack<M: MessageFull>(m: &M) -> Result<Any> {
 /// `s` as the `Any` of a `StatsResponse`.
 pub fn to_any(s: &Stats, version: CgroupVersion) -> Result<Any> {
     match version {
-        CgroupVersion::V1 => pack(&v1(s)),
-        CgroupVersion::V2 => pack(&v2(s)),
+        CgroupVersion::V1 => pack(&v1(s), V1_TYPE),
+        CgroupVersion::V2 => pack(&v2(s), V2_TYPE),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use containerd_shim::protos::protobuf::Message;
+    use containerd_shim::protos::protobuf::MessageFull;
 
     fn sample() -> Stats {
         let mut s = Stats::default();
@@ -295,6 +299,8 @@ mod tests {
         assert_eq!(m.blkio.io_service_bytes_recursive[0].value, 512);
         let any = to_any(&sample(), CgroupVersion::V1).unwrap();
         assert_eq!(any.type_url, "io.containerd.cgroups.v1.Metrics");
+        assert_eq!(V1_TYPE, v1::Metrics::descriptor().full_name());
+        assert_eq!(V2_TYPE, v2::Metrics::descriptor().full_name());
         assert_eq!(v1::Metrics::parse_from_bytes(&any.value).unwrap(), m);
     }
 

@@ -374,6 +374,13 @@ fn child_stdio(fd: Option<OwnedFd>) -> ChildStdio {
 
 /// Runs `req` in a helper with `stdio` as its fds 0-2 and returns what it made.
 fn call(op: &'static str, req: &Request, stdio: Stdio) -> Result<(Spawned, Hooks)> {
+    let t0 = std::time::Instant::now();
+    let r = call_helper(op, req, stdio);
+    log::debug!("helper {op}: {:?}", t0.elapsed());
+    r
+}
+
+fn call_helper(op: &'static str, req: &Request, stdio: Stdio) -> Result<(Spawned, Hooks)> {
     let (mut ours, theirs) =
         UnixStream::pair().map_err(|e| Error::io(op, "helper socketpair", e))?;
     let exe = Path::new("/proc/self/exe");
