@@ -500,12 +500,15 @@ t_stdin() {
 }
 
 t_run_tty() {
-	local out rc
-	out=$(under_tty ctr --address "$SOCK" --namespace "$TAG" run -t --rm "${RF[@]}" "$IMAGE" c-tty \
-		sh -c 'test -t 0 && test -t 1 && echo TTY-OK; tty; stty size; exit 4') && rc=0 || rc=$?
+	local out rc cmd
+	# ctr resizes the container's terminal to its own (ResizePty) once the task started.
+	cmd=$(printf '%q ' ctr --address "$SOCK" --namespace "$TAG" run -t --rm "${RF[@]}" "$IMAGE" c-tty \
+		sh -c 'test -t 0 && test -t 1 && echo TTY-OK; tty; sleep 1; stty size; exit 4')
+	out=$(under_tty sh -c "stty rows 33 cols 101; $cmd") && rc=0 || rc=$?
 	eq "exit code" 4 "$rc"
 	has "tty output" 'TTY-OK$' "$out"
 	has "tty device" '^/dev/(pts/[0-9]+|console)$' "$out"
+	has "terminal size from ResizePty" '^33 101$' "$out"
 }
 
 t_create_error() {
