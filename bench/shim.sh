@@ -12,7 +12,10 @@
 #   IDLE=20          idle containers (`sleep`) per shim for the memory measurement (0: off)
 #
 # Latency: wall time of `ctr run --rm` of /bin/true (ctr's own start included, the same for
-# all), round-robin over the configurations so drift affects all alike; p50 and p90.
+# all), round-robin over the configurations so drift affects all alike; p50 and p90. Also the
+# shim's share of it, from containerd's debug log: from containerd asking for the rootfs
+# mounts of the new task (the last "get snapshot mounts") to "shim disconnected" (the shim
+# gone after delete): shim start, create, start, the container's run, wait, delete, shutdown.
 # Memory: IDLE containers started with `ctr run -d`, one shim each (no grouping), then the PSS
 # (/proc/PID/smaps_rollup) of every shim process summed and divided by IDLE: shared pages are
 # split between the shims, so this is what one more container costs in shim memory.
@@ -77,7 +80,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 [ttrpc]
   address = "$SOCK.ttrpc"
 EOF
-PATH="$W/bin:$PATH" containerd --config "$W/config.toml" >"$W/containerd.log" 2>&1 &
+PATH="$W/bin:$PATH" containerd --config "$W/config.toml" --log-level debug >"$W/containerd.log" 2>&1 &
 CD_PID=$!
 for _ in $(seq 100); do
 	ctr --address "$SOCK" version >/dev/null 2>&1 && break
@@ -170,9 +173,20 @@ if ((IDLE > 0)); then
 	done
 fi
 
-python3 - "$W/times" "$W/memory" <<'PY'
-import statistics, sys
-times, memory = {}, {}
+python3 - "$W/times" "$W/memory" "$W/containerd.log" <<'PY'
+import datetime, re, sys
+times, memory, phase = {}, {}, {}
+start, end = {}, {}
+for line in open(sys.argv[3], errors="replace"):
+    m = re.match(r'time="([^"]+)Z".*msg="(get snapshot mounts|shim disconnected)" (?:key|id)=(\S+)', line)
+    if not m:
+        continue
+    t = datetime.datetime.fromisoformat(m.group(1)[:26]).timestamp()
+    (start if m.group(2).startswith("get") else end)[m.group(3)] = t
+for cid, t1 in end.items():
+    cfg, _, i = cid.rpartition("-")
+    if cid in start and cfg in ("berth-shim", "runc-shim", "runc-berth"):
+        phase.setdefault(cfg, []).append((t1 - start[cid]) * 1000.0)
 for line in open(sys.argv[1]):
     cfg, us = line.split()
     times.setdefault(cfg, []).append(int(us) / 1000.0)
@@ -188,6 +202,14 @@ print("|---|---:|---:|---:|---:|")
 for cfg in ("berth-shim", "runc-shim", "runc-berth"):
     v = times[cfg]
     print(f"| {cfg} | {pct(v, 50):.1f} | {pct(v, 90):.1f} | {pct(v, 50) / pct(base, 50):.2f}x | {pct(v, 90) / pct(base, 90):.2f}x |")
+if phase:
+    print()
+    print("| shim phase (containerd log) | p50 ms | p90 ms | p50 vs runc shim |")
+    print("|---|---:|---:|---:|")
+    for cfg in ("berth-shim", "runc-shim", "runc-berth"):
+        v = phase.get(cfg)
+        if v:
+            print(f"| {cfg} | {pct(v, 50):.1f} | {pct(v, 90):.1f} | {pct(v, 50) / pct(phase['runc-shim'], 50):.2f}x |")
 if memory:
     print()
     print("| shim memory, idle containers | PSS per container (kB) | vs runc shim |")
@@ -198,6 +220,8 @@ if memory:
 for cfg in ("berth-shim", "runc-shim", "runc-berth"):
     v = times[cfg]
     print(f"bench: config={cfg} p50_ms={pct(v, 50):.1f} p90_ms={pct(v, 90):.1f} n={len(v)}")
+for cfg, v in phase.items():
+    print(f"bench: config={cfg} shim_phase_p50_ms={pct(v, 50):.1f}")
 for cfg, kb in memory.items():
     print(f"bench: config={cfg} shim_pss_kb_per_container={kb:.0f}")
 PY
