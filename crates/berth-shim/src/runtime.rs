@@ -569,8 +569,18 @@ fn serve(req: Request) -> (Reply, Option<OwnedFd>) {
                         pid: c.state.pid,
                         warnings: c.plan.warnings.clone(),
                         hooks: Hooks {
-                            poststart: c.plan.hooks.poststart().as_ref().is_some_and(|h| !h.is_empty()),
-                            poststop: c.plan.hooks.poststop().as_ref().is_some_and(|h| !h.is_empty()),
+                            poststart: c
+                                .plan
+                                .hooks
+                                .poststart()
+                                .as_ref()
+                                .is_some_and(|h| !h.is_empty()),
+                            poststop: c
+                                .plan
+                                .hooks
+                                .poststop()
+                                .as_ref()
+                                .is_some_and(|h| !h.is_empty()),
                         },
                         ..Reply::default()
                     },
