@@ -57,7 +57,7 @@ test-clients: build
 # runc handlers); then the ctr and fault suites through containerd-shim-runc-v2 + runc, to prove
 # them right.
 test-shim:
-	$(CARGO) build -p berth-shim -p berth-cri-test
+	$(CARGO) build --workspace
 	bash integration/shim/run.sh
 	SHIM_RUNTIME=runc bash integration/shim/run.sh ctr faults
 
