@@ -466,6 +466,24 @@ nothing_left() { # ID
 
 RF=()
 
+# Starts `ctr events` into FILE (EV_PID) and returns once it is subscribed: a probe container
+# created and removed after the start must show up in FILE.
+events_start() { # FILE
+	ctr --address "$SOCK" events >"$1" 2>&1 &
+	EV_PID=$!
+	local i _
+	for i in $(seq 20); do
+		C container create "$IMAGE" "ev-probe-$i" >/dev/null
+		C container rm "ev-probe-$i" >/dev/null
+		for _ in $(seq 10); do
+			grep -q "ev-probe-$i" "$1" && return 0
+			sleep 0.1
+		done
+	done
+	echo "FAIL: ctr events did not subscribe"
+	return 1
+}
+
 # ---------------------------------------------------------------------------------------------
 # ctr workflows.
 
@@ -658,16 +676,14 @@ EOF
 }
 
 t_oom() {
-	local ev=$WORK/oom-events.out epid rc
-	ctr --address "$SOCK" events >"$ev" 2>&1 &
-	epid=$!
-	sleep 0.3
+	local ev=$WORK/oom-events.out rc
+	events_start "$ev"
 	# Fills a shell variable far past the 16 MiB limit (no swap here): the kernel kills it.
 	C run --rm "${RF[@]}" --memory-limit 16777216 "$IMAGE" c-oom \
 		sh -c 'x=$(head -c 67108864 /dev/zero | tr "\0" x); echo ${#x}' && rc=0 || rc=$?
 	eq "killed by the OOM killer" 137 "$rc"
 	until_ok 10 grep -q "/tasks/oom" "$ev"
-	kill "$epid" 2>/dev/null || true
+	kill "$EV_PID" 2>/dev/null || true
 	has "OOM event for the container" "/tasks/oom.*c-oom" "$(cat "$ev")"
 }
 
@@ -720,14 +736,12 @@ t_restart() {
 	C container rm f-exit
 	# containerd talks to the surviving shim again: exec, and an exit it sees.
 	eq "exec after restart" "ok" "$(C task exec --fifo-dir "$D/fifo" --exec-id r1 f-run echo ok)"
-	local ev=$WORK/restart-events.out epid
-	ctr --address "$SOCK" events >"$ev" 2>&1 &
-	epid=$!
-	sleep 0.3
+	local ev=$WORK/restart-events.out
+	events_start "$ev"
 	C task kill -s KILL f-run
 	until_ok 20 status_is f-run STOPPED
 	until_ok 10 grep -q '/tasks/exit.*f-run' "$ev"
-	kill "$epid" 2>/dev/null || true
+	kill "$EV_PID" 2>/dev/null || true
 	C task delete f-run || true
 	C container rm f-run
 	nothing_left f-run
