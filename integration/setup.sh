@@ -25,7 +25,7 @@ else
         qemu-system-x86 linux-image-amd64 apparmor
         selinux-policy-default policycoreutils
         containerd podman conmon docker.io
-        iptables containernetworking-plugins
+        iptables containernetworking-plugins protobuf-compiler
     )
 fi
 missing=()

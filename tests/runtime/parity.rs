@@ -166,7 +166,10 @@ fn device_nodes_get_no_cgroup_rule_of_their_own() {
         json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]);
     c.sh("test -c /dev/kmsg && echo exists; (echo x > /dev/kmsg) 2>&1; echo rc=$?");
     let out = c.run_ok();
-    assert!(out.contains("exists") && out.contains("Operation not permitted"), "{out}");
+    assert!(
+        out.contains("exists") && out.contains("Operation not permitted"),
+        "{out}"
+    );
     assert!(!out.contains("rc=0"), "{out}");
 }
 

@@ -54,6 +54,12 @@ impl Container {
         Ok(cgroup::manager(&self.state)?.oom_kill_count()?)
     }
 
+    /// A watcher of the container's OOM kills (for a caller that polls many containers).
+    pub fn oom_watcher(&self) -> Result<OomWatcher> {
+        self.check(Verb::Events)?;
+        Ok(cgroup::manager(&self.state)?.oom_watcher()?)
+    }
+
     /// OOM kills as they happen, and statistics every `interval`.
     pub fn events(&self, interval: Duration) -> Result<Events> {
         self.check(Verb::Events)?;
