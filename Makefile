@@ -8,7 +8,7 @@ BERTH_DEBUG := target/debug/berth
 RELEASE_TARGET := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 BERTH_RELEASE := target/$(RELEASE_TARGET)/release/berth
 
-.PHONY: all setup build release demo test lint test-workspace test-runc test-cgv2 test-clients \
+.PHONY: all setup build release demo test lint test-workspace test-runc test-vm test-cgv2 test-clients \
         test-shim conformance fuzz-short bench bench-image bench-shim shim-release clean skip-log-reset test-summary
 
 all: build
@@ -34,7 +34,7 @@ demo: release
 export BERTH_SKIP_LOG ?= $(CURDIR)/target/skipped.tsv
 
 # The whole suite, as CI runs it (serially: skip-log-reset first, the summary last).
-test: setup skip-log-reset lint test-workspace test-runc test-cgv2 test-clients test-shim conformance fuzz-short
+test: setup skip-log-reset lint test-workspace test-runc test-vm test-cgv2 test-clients test-shim conformance fuzz-short
 	@bash tests/summary.sh
 
 skip-log-reset:
@@ -58,7 +58,13 @@ test-workspace: build
 test-runc:
 	RUNTIME=/usr/sbin/runc $(CARGO) test --test tests -- --skip berth_only
 
-# The cgroup and runtime tests in a pure cgroup v2 guest (qemu).
+# The qemu guest runner's self-test (integration/vm/run): a plain, a timed-out and a systemd
+# guest, about a minute under TCG.
+test-vm:
+	integration/vm/selftest
+
+# The cgroup and runtime tests in a pure cgroup v2 qemu guest (integration/vm/run): all of
+# them with AppArmor, then the LSM tests with SELinux.
 test-cgv2: build
 	bash integration/cgv2/run.sh
 	CGV2_LSM=selinux bash integration/cgv2/run.sh runtime::lsm runtime::bad_input

@@ -23,7 +23,7 @@ else
         skopeo umoci docker-registry apache2-utils
         golang-github-containers-common golang-github-docker-docker-dev gcc libc6-dev
         qemu-system-x86 linux-image-amd64 apparmor
-        selinux-policy-default policycoreutils
+        selinux-policy-default policycoreutils dbus criu
         containerd podman conmon docker.io
         iptables containernetworking-plugins protobuf-compiler
     )
