@@ -48,7 +48,7 @@ fi
 }
 
 VM=(integration/vm/run --lsm "$LSM" -t "${CGV2_TIMEOUT:-2400}" -C /tmp
-	-e PATH -e CI -e RUST_BACKTRACE=1 -e TMPDIR=/tmp -w "$REPO")
+	-e PATH -e CI -e BERTH_STRICT -e RUST_BACKTRACE=1 -e TMPDIR=/tmp -w "$REPO")
 [ -z "${CGV2_MEM:-}" ] || VM+=(-m "$CGV2_MEM")
 [ -z "${CGV2_CPUS:-}" ] || VM+=(-c "$CGV2_CPUS")
 TARGET=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)
