@@ -23,9 +23,10 @@ pub struct Cli {
 
 #[derive(Args, Clone, Debug)]
 pub struct Global {
-    /// Directory for container state (tmpfs recommended).
-    #[arg(long, global = true, default_value = "/run/berth")]
-    pub root: PathBuf,
+    /// Directory for container state (tmpfs recommended). Default: /run/berth, or
+    /// $XDG_RUNTIME_DIR/berth for a user other than root.
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// Log file.
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -178,6 +179,21 @@ pub struct UpdateArgs {
     #[arg(long = "mem-bw-schema")]
     pub mem_bw_schema: Option<String>,
     pub id: String,
+}
+
+impl Global {
+    /// The state root: `--root`, or the default for the calling user (as runc's).
+    pub fn state_root(&self) -> PathBuf {
+        if let Some(r) = &self.root {
+            return r.clone();
+        }
+        match std::env::var_os("XDG_RUNTIME_DIR") {
+            Some(d) if !nix::unistd::geteuid().is_root() && !d.is_empty() => {
+                PathBuf::from(d).join("berth")
+            }
+            _ => PathBuf::from("/run/berth"),
+        }
+    }
 }
 
 impl UpdateArgs {

@@ -20,7 +20,7 @@ pub fn runtime(g: &Global, log: &Logger) -> Runtime {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let rt = Runtime::new(&g.root)
+    let rt = Runtime::new(g.state_root())
         .systemd_cgroup(g.systemd_cgroup)
         .listen_fds(listen);
     if !log.debugging() {

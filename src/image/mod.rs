@@ -52,7 +52,8 @@ pub enum ImageCommand {
 
 /// Runs one `berth image` command; returns the process exit code.
 pub fn run(g: &Global, cli: ImageCli) -> anyhow::Result<i32> {
-    let engine = || berth_engine::Engine::new(&cli.store, &g.root);
+    let root = g.state_root();
+    let engine = || berth_engine::Engine::new(&cli.store, &root);
     match cli.cmd {
         ImageCommand::Image(v) => images::run(&cli.store, cli.insecure, v),
         ImageCommand::Run(a) => run::run(&engine()?, cli.insecure, *a),

@@ -166,6 +166,7 @@ impl Error {
             Error::Io { source, .. } => source.raw_os_error().map(Errno::from_raw),
             Error::Field { source, .. } | Error::Mount { source, .. } => source.errno(),
             Error::Init(e) => e.errno.map(Errno::from_raw),
+            Error::Cgroup(e) => e.errno(),
             _ => None,
         }
     }

@@ -107,6 +107,27 @@ fn cgroup() -> serde_json::Value {
     })
 }
 
+/// What an unprivileged user can run here: user namespaces, and the id-map helpers for more
+/// than one id.
+fn rootless() -> serde_json::Value {
+    let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let clone_ok = std::fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone")
+        .map(|s| s.trim() != "0")
+        .unwrap_or(true);
+    let helper = |name: &str| {
+        std::env::var_os("PATH").is_some_and(|p| {
+            std::env::split_paths(&p).any(|d| d.join(name).is_file())
+        })
+    };
+    serde_json::json!({
+        "enabled": max > 0 && clone_ok,
+        "idMapHelpers": helper("newuidmap") && helper("newgidmap"),
+    })
+}
+
 /// The features document (runtime-spec features.md), probed from this host.
 pub fn document() -> serde_json::Value {
     let (cgroup, seccomp) = (cgroup(), seccomp());
@@ -130,6 +151,7 @@ pub fn document() -> serde_json::Value {
             "selinux": { "enabled": Path::new("/sys/fs/selinux/enforce").exists() },
             "intelRdt": { "enabled": false },
             "mountExtensions": { "idmap": { "enabled": true } },
+            "rootless": rootless(),
             "memoryPolicy": {
                 "modes": ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"],
                 "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"],

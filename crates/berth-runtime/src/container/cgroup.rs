@@ -103,6 +103,21 @@ pub fn prepare(m: &Manager, c: &CgroupPlan) -> Result<Placement> {
     placed
 }
 
+/// Whether a cgroup error is "not allowed" (a rootless caller without a delegated cgroup).
+pub fn is_permission(e: &Error) -> bool {
+    matches!(
+        e.errno(),
+        Some(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS)
+    )
+}
+
+/// Whether any limit is asked for (device rules aside).
+pub fn limits_requested(r: &oci_spec::runtime::LinuxResources) -> bool {
+    let mut r = r.clone();
+    r.set_devices(None);
+    r != oci_spec::runtime::LinuxResources::default()
+}
+
 /// Writes the container's device rules (alone: the other limits are left as they are).
 pub fn apply_devices(m: &Manager, rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<()> {
     let mut r = oci_spec::runtime::LinuxResources::default();
@@ -155,6 +170,15 @@ pub fn for_exec(
         }
         if ctrls.is_empty() {
             // The cgroup2 hierarchy (v2, or hybrid's `unified`): born there.
+            let writable = nix::unistd::access(
+                &target.join("cgroup.procs"),
+                nix::unistd::AccessFlags::W_OK,
+            )
+            .is_ok();
+            if !writable && !nix::unistd::geteuid().is_root() && sub.is_empty() {
+                // Rootless, in a cgroup it may not write: stay where the caller is.
+                continue;
+            }
             let d = nix::fcntl::open(
                 &target,
                 OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_PATH,
@@ -168,6 +192,9 @@ pub fn for_exec(
             let p = target.join("tasks");
             match nix::fcntl::open(&p, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()) {
                 Ok(fd) => procs.push(fd),
+                // Rootless, in a cgroup it may not write (the init could not either).
+                Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM)
+                    if !nix::unistd::geteuid().is_root() && sub.is_empty() => {}
                 // A hierarchy the container's cgroup was never made in (or removed).
                 Err(nix::errno::Errno::ENOENT) if sub.is_empty() => {}
                 Err(e) => return Err(Error::sys("open", &p, e)),

@@ -307,11 +307,26 @@ fn setup(
     let helper = spawn::start(p.preserve_fds, &opts.stdio, rt.init_binary.as_deref())?;
     undo.cgroup = Some(manager.clone());
     // systemd makes its scope around a process: the init, once it exists (below).
+    let mut skipped = false;
     let placement = if manager.needs_pid_to_create() {
         cgroup::Placement::default()
     } else {
         match cgroup::prepare(&manager, &p.cgroup) {
             Ok(pl) => pl,
+            // Rootless without a delegated cgroup: as runc, go on without one, unless limits
+            // were asked for.
+            Err(e) if rt.host.rootless() && cgroup::is_permission(&e) => {
+                if cgroup::limits_requested(&p.cgroup.resources) {
+                    helper.abandon();
+                    return Err(e.in_field("linux.resources"));
+                }
+                rt.step(|| format!("create {}: no cgroup (rootless): {e}", opts.id));
+                skipped = true;
+                undo.cgroup = None;
+                state.own_cgroup = false;
+                dir.save(state)?;
+                cgroup::Placement::default()
+            }
             Err(e) => {
                 helper.abandon();
                 return Err(e);
@@ -398,7 +413,7 @@ fn setup(
     dir.save(state)?;
     let chan = &child.chan;
     if p.ns.new_user {
-        write_id_maps(p, pid)?;
+        write_id_maps(p, pid, &rt.host)?;
     }
     if let Some(sock) = &trees {
         spawn::trees::send_trees(&p.init, pid, sock)?;
@@ -406,7 +421,7 @@ fn setup(
     if manager.needs_pid_to_create() {
         rt.step(|| format!("create {}: systemd scope for pid {pid}", opts.id));
         manager.create_with_pid(pid, &p.cgroup.resources)?;
-    } else if !placed {
+    } else if !placed && !skipped {
         // A driver that could not give us its cgroup's files: the process is moved in from
         // here, before it runs anything of the container.
         manager.add_task(pid)?;
@@ -437,6 +452,7 @@ fn setup(
                 chan.send(Msg::HooksDone)?;
             }
             Msg::Console(fd) => master = Some(fd),
+            Msg::Devices if skipped => {}
             Msg::Devices => cgroup::apply_devices(&manager, &p.cgroup.devices)?,
             Msg::Seccomp(n) => {
                 hand_to_agent(
@@ -459,14 +475,66 @@ fn setup(
     Ok(master)
 }
 
-/// Writes the init's uid and gid maps.
-fn write_id_maps(p: &Plan, pid: i32) -> Result<()> {
-    let uid = crate::plan::namespaces::id_map(&p.uid_maps);
-    let gid = crate::plan::namespaces::id_map(&p.gid_maps);
-    procfs::write_checked(Path::new(&format!("/proc/{pid}/uid_map")), uid.as_bytes())
-        .map_err(|e| e.in_field("linux.uidMappings"))?;
-    procfs::write_checked(Path::new(&format!("/proc/{pid}/gid_map")), gid.as_bytes())
-        .map_err(|e| e.in_field("linux.gidMappings"))
+/// Writes the init's uid and gid maps: directly as root, or for a single mapping of the
+/// caller's own id; other maps of an unprivileged caller go through the setuid helpers
+/// `newuidmap`/`newgidmap` (package uidmap), which check /etc/subuid and /etc/subgid.
+fn write_id_maps(p: &Plan, pid: i32, host: &crate::plan::HostFacts) -> Result<()> {
+    use crate::plan::namespaces::id_map;
+    let own = |maps: &[oci_spec::runtime::LinuxIdMapping], id: u32| {
+        maps.len() == 1 && maps[0].size() == 1 && maps[0].host_id() == id
+    };
+    let write = |file: &str, data: &str, field: &'static str| {
+        procfs::write_checked(Path::new(&format!("/proc/{pid}/{file}")), data.as_bytes())
+            .map_err(|e| e.in_field(field))
+    };
+    if !host.rootless() || own(&p.uid_maps, host.euid) {
+        write("uid_map", &id_map(&p.uid_maps), "linux.uidMappings")?;
+    } else {
+        helper_map("newuidmap", pid, &p.uid_maps, "linux.uidMappings")?;
+    }
+    let egid = nix::unistd::getegid().as_raw();
+    if !host.rootless() {
+        write("gid_map", &id_map(&p.gid_maps), "linux.gidMappings")
+    } else if own(&p.gid_maps, egid) {
+        // Without privilege, a gid map needs setgroups denied first.
+        write("setgroups", "deny", "linux.gidMappings")?;
+        write("gid_map", &id_map(&p.gid_maps), "linux.gidMappings")
+    } else {
+        helper_map("newgidmap", pid, &p.gid_maps, "linux.gidMappings")
+    }
+}
+
+/// Runs `newuidmap`/`newgidmap` for `pid` with `maps`.
+fn helper_map(
+    tool: &'static str,
+    pid: i32,
+    maps: &[oci_spec::runtime::LinuxIdMapping],
+    field: &'static str,
+) -> Result<()> {
+    let mut cmd = std::process::Command::new(tool);
+    cmd.arg(pid.to_string());
+    for m in maps {
+        cmd.args([
+            m.container_id().to_string(),
+            m.host_id().to_string(),
+            m.size().to_string(),
+        ]);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| Error::io("run", tool, e).in_field(field))?;
+    if !out.status.success() {
+        return Err(Error::Invalid {
+            what: tool,
+            msg: format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        }
+        .in_field(field));
+    }
+    Ok(())
 }
 
 /// Copies the child's seccomp notify listener (fd `n` in it) and hands it to the agent with

@@ -434,7 +434,9 @@ pub fn build(spec: Spec, inp: PlanInputs<'_>) -> Result<Plan> {
             ));
         }
     }
-    if ns.in_user_ns() {
+    // A rootless runtime cannot clone mount trees itself: the init binds them (with only
+    // the caller's own access, which is all a rootless runtime has anyway).
+    if ns.in_user_ns() && !host.rootless() {
         for m in mounts.iter_mut().filter(|m| m.options.bind) {
             m.from_parent = true;
         }

@@ -145,6 +145,14 @@ fn helper(chan: &Channel, slot: RawFd) -> Result<Infallible> {
                 }
             }
             let flags = init.ns.clone_flags.bits() | libc::CLONE_PARENT;
+            // An unprivileged parent writes the new user namespace's maps through /proc of
+            // the init, which needs it dumpable (runc does the same); it turns non-dumpable
+            // again at Go.
+            if init.ns.new_user {
+                prctl::set_dumpable(true).map_err(|e| {
+                    Error::call("prctl(PR_SET_DUMPABLE)", nix::errno::Errno::from_raw(e))
+                })?;
+            }
             match fork_with(flags, fds.cgroup_dir.as_ref().map(|f| f.as_fd()))
                 .map_err(|e| Error::call("clone the container's init", e))?
             {
@@ -258,6 +266,8 @@ impl<'a> Pipeline<'a> {
         sys::set_parent_death_signal(libc::SIGKILL)
             .map_err(|e| Error::call("prctl(PR_SET_PDEATHSIG)", e))?;
         chan.expect(|m| matches!(m, Msg::Go), "setup")?;
+        prctl::set_dumpable(false)
+            .map_err(|e| Error::call("prctl(PR_SET_DUMPABLE)", nix::errno::Errno::from_raw(e)))?;
         if j.ns.new_cgroup {
             unshare(CloneFlags::CLONE_NEWCGROUP)
                 .map_err(|e| Error::call("unshare(CLONE_NEWCGROUP)", e))?;
