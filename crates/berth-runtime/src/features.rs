@@ -118,9 +118,8 @@ fn rootless() -> serde_json::Value {
         .map(|s| s.trim() != "0")
         .unwrap_or(true);
     let helper = |name: &str| {
-        std::env::var_os("PATH").is_some_and(|p| {
-            std::env::split_paths(&p).any(|d| d.join(name).is_file())
-        })
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
     };
     serde_json::json!({
         "enabled": max > 0 && clone_ok,
