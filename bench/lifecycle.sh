@@ -111,6 +111,8 @@ outer() {
                 [[ -z $path && -x /usr/sbin/$rt ]] && path=/usr/sbin/$rt
                 [[ -z $path && -x /usr/bin/$rt ]] && path=/usr/bin/$rt
                 if [[ -z $path ]]; then
+                    # Under CI a comparison that cannot run is a failure, not a skip.
+                    [[ ${CI:-} == true ]] && die "$rt is not installed (integration/setup.sh installs it)"
                     loud "SKIPPING $rt: not installed (apt-get install $rt)"
                     continue
                 fi
