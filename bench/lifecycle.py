@@ -505,7 +505,8 @@ def report(contenders, load, elapsed):
     results = []
     b = stats.get("berth", {})
     print()
-    print("issue 17's targets (berth's figure over the other's):")
+    print("issue 17's targets (berth's figure over the other's)"
+          + (": SMOKE run, too few samples to mean anything" if SMOKE else ":"))
     for label, unit, stat, other, limit in TARGETS:
         o = stats.get(other, {}).get(unit)
         if unit not in b or not o:
