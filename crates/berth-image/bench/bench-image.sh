@@ -12,8 +12,11 @@
 #                 169 MB gzip image of about 7,700 files)
 #   RUNS=10       timed runs of each side; who goes first alternates
 #   WORK_FS=loop  where both sides write: `loop` (default) is an ext4 made for this run on a
-#                 loop device whose backing file lives in /var/tmp; `host` is a directory in
-#                 /var/tmp itself
+#                 loop device whose backing file lives in /var/tmp; `loop-nojournal` the same
+#                 without a journal (as this project's VM disk); `host` a directory in /var/tmp
+#   CHURN=0       before each side, create and delete this many 8 KiB files on the work
+#                 filesystem (untimed): what a previous run's cleanup leaves behind. With
+#                 WORK_FS=loop-nojournal CHURN=46000 both sides show the outlier's system time.
 #   BERTH_UNPACK_JOBS, BERTH_PULL_JOBS   passed to berth (writer threads per layer, layers at once)
 #
 # Why a filesystem of its own: on an ext4 without a journal (this project's VM has one), the
@@ -45,7 +48,9 @@ die() { say "error: $*"; exit 2; }
 for n in SIZE_MB LAYERS RUNS; do
     [[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive integer, not '${!n}'"
 done
-case $WORK_FS in loop|host) ;; *) die "WORK_FS must be loop or host, not '$WORK_FS'" ;; esac
+CHURN=${CHURN:-0}
+[[ $CHURN =~ ^[0-9]+$ ]] || die "CHURN must be a number of files, not '$CHURN'"
+case $WORK_FS in loop|loop-nojournal|host) ;; *) die "WORK_FS must be loop, loop-nojournal or host, not '$WORK_FS'" ;; esac
 missing=""
 for t in docker-registry:docker-registry skopeo:skopeo umoci:umoci mkfs.ext4:e2fsprogs \
          /usr/bin/time:time python3:python3; do
@@ -64,7 +69,7 @@ cleanup() {
         kill "$reg_pid" 2>/dev/null || true
         wait "$reg_pid" 2>/dev/null || true
     fi
-    if [ "$WORK_FS" = loop ] && mountpoint -q "$disk/mnt" 2>/dev/null; then
+    if [ "$WORK_FS" != host ] && mountpoint -q "$disk/mnt" 2>/dev/null; then
         umount "$disk/mnt" || say "could not unmount $disk/mnt"
     fi
     rm -rf --one-file-system "$shm" "$disk"
@@ -73,15 +78,17 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-if [ "$WORK_FS" = loop ]; then
-    # Room for one run of both sides (blobs twice, the tree twice) and some slack.
-    fs_mb=$((SIZE_MB * 4 + 1024))
+if [ "$WORK_FS" != host ]; then
+    # Room for one run of both sides (blobs twice, the tree twice), the churn, and some slack.
+    fs_mb=$((SIZE_MB * 4 + CHURN / 64 + 1024))
+    features=has_journal
+    [ "$WORK_FS" = loop-nojournal ] && features=^has_journal
     truncate -s "${fs_mb}M" "$disk/fs.img"
-    mkfs.ext4 -q -F "$disk/fs.img"
+    mkfs.ext4 -q -F -O "$features" "$disk/fs.img"
     mkdir "$disk/mnt"
     mount -o loop "$disk/fs.img" "$disk/mnt"
     work=$disk/mnt
-    say "work filesystem: a fresh ext4 (journal on) of ${fs_mb} MB on a loop device, backed by $disk/fs.img"
+    say "work filesystem: a fresh ext4 (-O $features) of ${fs_mb} MB on a loop device, backed by $disk/fs.img"
 else
     mkdir "$disk/work"
     work=$disk/work
@@ -129,9 +136,28 @@ timed() {
     /usr/bin/time -f '%e %U %S' -a -o "$out" "$@"
 }
 
+# CHURN files made and removed, as a cleanup of earlier work would leave the filesystem.
+churn() {
+    [ "$CHURN" -gt 0 ] || return 0
+    python3 - "$work/churn" "$CHURN" <<'PY'
+import os, sys
+top, n = sys.argv[1], int(sys.argv[2])
+block = b"x" * 8192
+for i in range(n):
+    if i % 1000 == 0:
+        d = os.path.join(top, str(i // 1000))
+        os.makedirs(d)
+    with open(os.path.join(d, str(i)), "wb") as f:
+        f.write(block)
+PY
+    sync
+    rm -rf "$work/churn"
+}
+
 results=$shm/results
 : > "$results"
 run_berth() {
+    churn
     sync
     local t=$shm/t-berth
     : > "$t"
@@ -141,6 +167,7 @@ run_berth() {
     echo "berth $1 $(cat "$t")" >> "$results"
 }
 run_ref() {
+    churn
     sync
     local t=$shm/t-ref
     : > "$t"
@@ -161,7 +188,7 @@ for run in $(seq "$RUNS"); do
     sync
 done
 
-RUNS=$RUNS WORK_FS=$WORK_FS python3 - "$results" <<'PY'
+RUNS=$RUNS WORK_FS=$WORK_FS CHURN=$CHURN python3 - "$results" <<'PY'
 import math, os, sys
 
 def pct(xs, q):
@@ -178,7 +205,7 @@ for name, run, wall, user, sys_ in rows:
 runs = sorted(set(data["berth"]) & set(data["ref"]))
 print()
 print(f"pull + unpack of the same image, {len(runs)} runs each, who goes first alternating; "
-      f"work filesystem: {os.environ['WORK_FS']}; load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs")
+      f"work filesystem: {os.environ['WORK_FS']}, churn {os.environ['CHURN']} files; load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs")
 print(f"  {'':<16} {'wall p50':>8} {'p90':>8} {'min':>8}   {'cpu p50':>8} {'p90':>8} {'min':>8}   {'sys p50':>8}  (s)")
 stats = {}
 for name, label in (("berth", "berth"), ("ref", "skopeo+umoci")):
