@@ -422,13 +422,14 @@ def table(title, unit, contenders, stats, pairs):
     rows = [c for c in contenders if unit in stats.get(c.name, {})]
     if not rows:
         return
+    w = max([12] + [len(a) + len(b) + 1 for a, b in pairs])
     print()
     print(title)
-    print(f"  {'':<12} {'wall p50':>8} {'p90':>8} {'min':>8}   {'cpu p50':>8} {'p90':>8} {'min':>8}   {'n':>4}  (ms)")
+    print(f"  {'':<{w}} {'wall p50':>8} {'p90':>8} {'min':>8}   {'cpu p50':>8} {'p90':>8} {'min':>8}   {'n':>4}  (ms)")
     for c in rows:
         s = stats[c.name][unit]
         note = f"  (ran {c.kept}x `delete` too: `run` left the container)" if unit == "run" and c.kept else ""
-        print(f"  {c.name:<12} " + " ".join(fmt(s[k]) for k in STAT_COLS[:3]) + "   "
+        print(f"  {c.name:<{w}} " + " ".join(fmt(s[k]) for k in STAT_COLS[:3]) + "   "
               + " ".join(fmt(s[k]) for k in STAT_COLS[3:]) + f"   {s['n']:>4}{note}")
     names = {c.name: c for c in rows}
     for a, b in pairs:
@@ -436,7 +437,7 @@ def table(title, unit, contenders, stats, pairs):
             sa, sb = stats[a][unit], stats[b][unit]
             ratios = [sa[k] / sb[k] if sb[k] > 0 else None for k in STAT_COLS]
             paired = paired_ratio(names[a], names[b], unit)
-            print(f"  {a + '/' + b:<12} " + " ".join(fmt(x, 8, 3) for x in ratios[:3]) + "   "
+            print(f"  {a + '/' + b:<{w}} " + " ".join(fmt(x, 8, 3) for x in ratios[:3]) + "   "
                   + " ".join(fmt(x, 8, 3) for x in ratios[3:])
                   + (f"   paired p50 {paired:.3f}" if paired is not None else ""))
 
@@ -451,6 +452,9 @@ def report(contenders, load, elapsed):
             stats.setdefault(c.name, {})["rss"] = dict(max=max(c.rss_kb) / 1024, p50=pct(c.rss_kb, 0.5) / 1024,
                                                       min=min(c.rss_kb) / 1024, n=len(c.rss_kb))
     pairs = [("berth", "crun"), ("berth", "runc"), ("berth", "floor"), ("crun", "floor"), ("runc", "floor")]
+    variants = [(c.name, "berth") for c in runtimes if c.name.startswith("berth-")]
+    pairs[2:2] = variants
+    runtime_pairs = pairs[:2] + variants
 
     print()
     cpus = os.cpu_count()
@@ -465,13 +469,13 @@ def report(contenders, load, elapsed):
           "run", contenders, stats, pairs)
     for p in PARALLEL:
         table(f"{p} x `run -d` started at once: time until all have returned (cpu: summed over the {p}), "
-              f"{PARALLEL_ROUNDS} rounds; per container: divide by {p}", f"start{p}", runtimes, stats, pairs[:2])
-        table(f"then {p} x `delete --force` at once", f"delete{p}", runtimes, stats, pairs[:2])
+              f"{PARALLEL_ROUNDS} rounds; per container: divide by {p}", f"start{p}", runtimes, stats, runtime_pairs)
+        table(f"then {p} x `delete --force` at once", f"delete{p}", runtimes, stats, runtime_pairs)
         for c in runtimes:
             s = stats.get(c.name, {}).get(f"start{p}")
             if s:
                 print(f"  {c.name}: {s['wall_p50'] / p:.2f} ms wall and {s['cpu_p50'] / p:.2f} ms CPU per container started (p50)")
-    table(f"exec /bin/true into a running container, {EXEC_N} rounds, order rotated", "exec", runtimes, stats, pairs[:2])
+    table(f"exec /bin/true into a running container, {EXEC_N} rounds, order rotated", "exec", runtimes, stats, runtime_pairs)
 
     if any("rss" in s for s in stats.values()):
         print()

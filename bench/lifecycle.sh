@@ -6,7 +6,8 @@
 #                   bash bench/lifecycle.sh         e.g. N=50 PARALLEL=50 bash bench/lifecycle.sh
 #                   SMOKE=1 bash bench/lifecycle.sh (a few seconds: keeps the script from rotting)
 #   BERTH=path            berth binary (default: target/<host>/release/berth, else target/release/berth)
-#   RUNTIMES="berth crun runc"   crun/runc are skipped, loudly, when not installed
+#   RUNTIMES="berth crun runc"   crun/runc are skipped, loudly, when not installed; a
+#                         `berth-NAME=PATH` entry adds another berth build to the rotation (A/B)
 #   N=200                 `run` rounds (every contender once per round, order rotated each round)
 #   WARMUP=10             untimed rounds first
 #   FLOOR=1               time `unshare --fork --pid --mount --uts --ipc --net --cgroup chroot ROOTFS /bin/true`
@@ -117,7 +118,14 @@ outer() {
                     continue
                 fi
                 ;;
-            *) die "unknown runtime '$rt' (known: berth runc crun)" ;;
+            berth-*=*)
+                # Another berth build, for an A/B comparison in the same rotation.
+                path=${rt#*=} rt=${rt%%=*}
+                [[ $rt =~ ^berth-[a-z0-9_]+$ ]] || die "a berth variant is named berth-[a-z0-9_]+, not '$rt'"
+                [[ $path == /* ]] || path=$repo/$path
+                [[ -x $path ]] || die "$rt: no executable at $path"
+                ;;
+            *) die "unknown runtime '$rt' (known: berth runc crun, and berth-NAME=PATH)" ;;
         esac
         specs+=("$rt=$path")
     done
