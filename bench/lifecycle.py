@@ -13,9 +13,10 @@ Units (each with p50, p90 and min of wall time and of CPU time):
   rss       peak RSS of one `run` (GNU time's %M)
 
 Fairness:
-  - every round runs every contender once, in an order rotated by one each round
-    (berth, crun, runc, floor / crun, runc, floor, berth / ...), so drift and whatever the
-    previous call left behind (page cache, dirty cgroups, RCU grace periods) hit all alike,
+  - every round runs every contender once, in an order that changes every round (the rows of
+    a balanced Latin square: each contender takes every position and follows every other
+    equally often), so drift and whatever the previous call left behind (a network namespace
+    torn down by a kernel worker, cgroups being offlined, RCU grace periods) hit all alike,
     and ratios can also be taken pairwise within a round;
   - the same rootfs and config.json for all (only the container's cgroupsPath differs);
   - the cgroup hierarchies the running container was put in are read from /proc/PID/cgroup
@@ -163,10 +164,33 @@ def reset_log(c):
     os.ftruncate(c.out, 0)
 
 
+def williams(n):
+    """Rows of a balanced Latin square (Williams design) of n treatments: across the rows every
+    treatment takes every position once and immediately follows every other treatment equally
+    often (once for even n; twice over the 2n rows for odd n)."""
+    first, lo, hi = [0], 1, n - 1
+    while len(first) < n:
+        first.append(lo)
+        lo += 1
+        if len(first) < n:
+            first.append(hi)
+            hi -= 1
+    rows = [[(x + i) % n for x in first] for i in range(n)]
+    if n % 2:
+        rows += [row[::-1] for row in rows]
+    return rows
+
+
 def rotation(items, r):
-    """items rotated left by r: round r starts with a different contender each time."""
-    k = r % len(items) if items else 0
-    return items[k:] + items[:k]
+    """The order of round r. A plain rotation (a b c / b c a / c a b) keeps each contender's
+    predecessor fixed, and what a call leaves behind (a network namespace torn down by a kernel
+    worker, cgroups being offlined, an RCU grace period in flight) lands on its successor: the
+    contender after the floor was always the slowest. A Williams design changes the predecessor
+    from round to round, so that cost falls on all alike."""
+    if not items:
+        return []
+    rows = williams(len(items))
+    return [items[i] for i in rows[r % len(rows)]]
 
 
 TEMPLATE = None
@@ -461,10 +485,10 @@ def report(contenders, load, elapsed):
     print(f"load average (1 min) {load[0]:.2f} at start, {load[1]:.2f} at end, {cpus} CPUs; {elapsed:.0f} s")
     if max(load) > cpus:
         print(f"!!! the machine was busy (load above {cpus}): wall times are noisy; CPU times and the paired "
-              f"ratios (same round, rotated order) less so")
+              f"ratios (same round, balanced order) less so")
     print("ratio rows: the first contender's statistic over the second's; "
           "paired p50 = median over rounds of the two wall times of the same round")
-    table(f"run of /bin/true (create+start+wait+delete), {N} rounds after {WARMUP} warm-up, order rotated each round; "
+    table(f"run of /bin/true (create+start+wait+delete), {N} rounds after {WARMUP} warm-up, a new order each round; "
           f"floor = unshare --fork --pid --mount --uts --ipc --net --cgroup chroot ROOTFS /bin/true",
           "run", contenders, stats, pairs)
     for p in PARALLEL:
@@ -475,7 +499,7 @@ def report(contenders, load, elapsed):
             s = stats.get(c.name, {}).get(f"start{p}")
             if s:
                 print(f"  {c.name}: {s['wall_p50'] / p:.2f} ms wall and {s['cpu_p50'] / p:.2f} ms CPU per container started (p50)")
-    table(f"exec /bin/true into a running container, {EXEC_N} rounds, order rotated", "exec", runtimes, stats, runtime_pairs)
+    table(f"exec /bin/true into a running container, {EXEC_N} rounds, a new order each round", "exec", runtimes, stats, runtime_pairs)
 
     if any("rss" in s for s in stats.values()):
         print()

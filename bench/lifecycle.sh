@@ -8,7 +8,7 @@
 #   BERTH=path            berth binary (default: target/<host>/release/berth, else target/release/berth)
 #   RUNTIMES="berth crun runc"   crun/runc are skipped, loudly, when not installed; a
 #                         `berth-NAME=PATH` entry adds another berth build to the rotation (A/B)
-#   N=200                 `run` rounds (every contender once per round, order rotated each round)
+#   N=200                 `run` rounds (every contender once per round, in a new order each round)
 #   WARMUP=10             untimed rounds first
 #   FLOOR=1               time `unshare --fork --pid --mount --uts --ipc --net --cgroup chroot ROOTFS /bin/true`
 #                         in the same rotation
@@ -21,7 +21,7 @@
 #                         hierarchies are reported but not an error
 #   PYTHON=python3
 #
-# What is timed, how CPU time and peak RSS are taken, and why the order rotates: see the
+# What is timed, how CPU time and peak RSS are taken, and how the order changes: see the
 # docstring of bench/lifecycle.py, which does the timing and the report.
 # Every runtime runs the same busybox rootfs (read-only) with the same config.json (`runc spec`,
 # terminal off, default namespaces and mounts), its own cgroup (linux.cgroupsPath
