@@ -181,7 +181,7 @@ def williams(n):
     return rows
 
 
-def rotation(items, r):
+def round_order(items, r):
     """The order of round r. A plain rotation (a b c / b c a / c a b) keeps each contender's
     predecessor fixed, and what a call leaves behind (a network namespace torn down by a kernel
     worker, cgroups being offlined, an RCU grace period in flight) lands on its successor: the
@@ -232,7 +232,7 @@ def force_delete(c):
 
 def each(contenders, r, fn):
     """fn(c) for every contender still standing, in round r's order; a failure drops it."""
-    for c in rotation(contenders, r):
+    for c in round_order(contenders, r):
         if c.failed:
             continue
         try:
