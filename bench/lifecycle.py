@@ -482,8 +482,9 @@ def report(contenders, load, elapsed):
 
     print()
     cpus = os.cpu_count()
-    print(f"load average (1 min) {load[0]:.2f} at start, {load[1]:.2f} at end, {cpus} CPUs; {elapsed:.0f} s")
-    if max(load) > cpus:
+    print(f"load average (1 min) {load[0]:.2f} during the run phase (the highest of its start and end), "
+          f"{load[1]:.2f} at the end (the parallel phase raises it itself); {cpus} CPUs; {elapsed:.0f} s")
+    if load[0] > cpus:
         print(f"!!! the machine was busy (load above {cpus}): wall times are noisy; CPU times and the paired "
               f"ratios (same round, balanced order) less so")
     print("ratio rows: the first contender's statistic over the second's; "
@@ -624,6 +625,10 @@ def bench():
             t = time.monotonic()
             phase()
             print(f"lifecycle: {name}: {time.monotonic() - t:.1f} s", file=sys.stderr, flush=True)
+            if name == "run":
+                # Later phases start hundreds of processes at once, which raises the load average
+                # by themselves: what the machine was doing is best seen here.
+                load_start = max(load_start, os.getloadavg()[0])
     finally:
         for c in runtimes:
             force_delete(c)
