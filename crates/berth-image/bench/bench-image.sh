@@ -11,6 +11,8 @@
 #   SIZE_MB=300   approximate uncompressed image size (LAYERS=5 layers; the default is a
 #                 169 MB gzip image of about 7,700 files)
 #   RUNS=10       timed runs of each side; who goes first alternates
+#   WARMUP=2      untimed runs first (both orders): the first runs on a new filesystem cost
+#                 both sides up to twice the CPU of later ones
 #   WORK_FS=loop  where both sides write: `loop` (default) is an ext4 made for this run on a
 #                 loop device whose backing file lives in /var/tmp; `loop-nojournal` the same
 #                 without a journal (as this project's VM disk); `host` a directory in /var/tmp
@@ -39,6 +41,7 @@ VERB=${BERTH_IMAGE_VERB-image}
 SIZE_MB=${SIZE_MB:-300}
 LAYERS=${LAYERS:-5}
 RUNS=${RUNS:-10}
+WARMUP=${WARMUP:-2}
 WORK_FS=${WORK_FS:-loop}
 
 say() { printf 'bench-image: %s\n' "$*" >&2; }
@@ -48,6 +51,7 @@ die() { say "error: $*"; exit 2; }
 for n in SIZE_MB LAYERS RUNS; do
     [[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive integer, not '${!n}'"
 done
+[[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a number of runs, not '$WARMUP'"
 CHURN=${CHURN:-0}
 [[ $CHURN =~ ^[0-9]+$ ]] || die "CHURN must be a number of files, not '$CHURN'"
 case $WORK_FS in loop|loop-nojournal|host) ;; *) die "WORK_FS must be loop, loop-nojournal or host, not '$WORK_FS'" ;; esac
@@ -177,13 +181,14 @@ run_ref() {
     echo "ref $1 $(awk '{w += $1; u += $2; s += $3} END {print w, u, s}' "$t")" >> "$results"
 }
 
-for run in $(seq "$RUNS"); do
-    if [ $((run % 2)) = 1 ]; then run_berth "$run"; run_ref "$run"; else run_ref "$run"; run_berth "$run"; fi
+# Runs 1-WARMUP..0 are the warm-up: printed, not counted.
+for run in $(seq $((1 - WARMUP)) "$RUNS"); do
+    if [ $(((run % 2 + 2) % 2)) = 1 ]; then run_berth "$run"; run_ref "$run"; else run_ref "$run"; run_berth "$run"; fi
     # Same tree on both sides (file count).
     a=$(find "$work/berth-store/layers" -type f | wc -l)
     b=$(find "$work/umoci-bundle/rootfs" -type f | wc -l)
     [ "$a" = "$b" ] || say "warning: run $run: berth unpacked $a files, umoci $b"
-    awk -v r="$run" '$2 == r {printf "%s%s %6.2f s wall %6.2f s CPU", (n++ ? ", " : "run " r ": "), ($1 == "ref" ? "skopeo+umoci" : "berth"), $3, $4 + $5} END {print ""}' "$results" >&2
+    awk -v r="$run" '$2 == r {printf "%s%s %6.2f s wall %6.2f s CPU", (n++ ? ", " : "run " r ": "), ($1 == "ref" ? "skopeo+umoci" : "berth"), $3, $4 + $5} END {print (r < 1 ? "  (warm-up)" : "")}' "$results" >&2
     rm -rf "$work/berth-store" "$work/skopeo" "$work/umoci-bundle"
     sync
 done
@@ -201,7 +206,8 @@ def pct(xs, q):
 rows = [l.split() for l in open(sys.argv[1])]
 data = {}
 for name, run, wall, user, sys_ in rows:
-    data.setdefault(name, {})[int(run)] = (float(wall), float(user) + float(sys_), float(sys_))
+    if int(run) >= 1:  # the rest were the warm-up
+        data.setdefault(name, {})[int(run)] = (float(wall), float(user) + float(sys_), float(sys_))
 runs = sorted(set(data["berth"]) & set(data["ref"]))
 print()
 print(f"pull + unpack of the same image, {len(runs)} runs each, who goes first alternating; "
