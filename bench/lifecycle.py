@@ -40,6 +40,7 @@ Inputs come from the environment set by lifecycle.sh: BENCH_WORK, BENCH_TAG, BEN
 
 import copy
 import ctypes
+import glob
 import json
 import math
 import os
@@ -582,7 +583,6 @@ def report(contenders, load, elapsed):
 def cgroup_dirs(pattern):
     """Directories matching pattern at the top of each cgroup hierarchy: v1 and hybrid
     hosts have /sys/fs/cgroup/<hierarchy>/NAME, pure cgroup2 hosts /sys/fs/cgroup/NAME."""
-    import glob
     paths = glob.glob(f"/sys/fs/cgroup/*/{pattern}") + glob.glob(f"/sys/fs/cgroup/{pattern}")
     return [p for p in paths if os.path.isdir(p) and not os.path.islink(p)]
 
