@@ -290,9 +290,10 @@ fn the_terminal_belongs_to_the_process_user() {
         &id,
     ]);
     let creator = std::thread::spawn(move || capture(create));
-    let mut master = super::terminal::recv_master(&l);
+    let m = std::panic::catch_unwind(|| super::terminal::recv_master(&l));
     let out = creator.join().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut master = m.unwrap();
     assert!(c.rt(&["start", &id]).status.success());
     let mut got = String::new();
     let t = Instant::now();

@@ -26,7 +26,13 @@ pub(crate) fn recv_master(l: &UnixListener) -> std::fs::File {
             return std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fds[0]) });
         }
     }
-    panic!("no fd received");
+    let n = msg.bytes;
+    let _ = iov;
+    panic!(
+        "no fd received: {} bytes {:?}",
+        n,
+        String::from_utf8_lossy(&buf[..n])
+    );
 }
 
 #[test]

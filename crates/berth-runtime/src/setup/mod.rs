@@ -302,7 +302,12 @@ impl<'a> Pipeline<'a> {
         let mknod = !j.ns.in_user_ns();
         let root = rootfs::prepare(plan, self.fds.trees.as_ref(), mknod, p.terminal)?;
         self.fds.trees = None;
-        chan.send(Msg::Devices)?;
+        // Writing the rules denies everything for a moment: an init that opens the pty
+        // waits until they are written.
+        chan.send(Msg::Devices(p.terminal))?;
+        if p.terminal {
+            chan.expect(|m| matches!(m, Msg::DevicesDone), "the device rules")?;
+        }
         if j.runtime_hooks {
             chan.send(Msg::Hooks)?;
             chan.expect(|m| matches!(m, Msg::HooksDone), "the prestart hooks")?;
