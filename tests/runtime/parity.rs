@@ -230,8 +230,8 @@ fn list_and_events_in_runcs_key_order_and_interval() {
 
 /// `--debug` logs the steps of the verbs at debug level, to stderr or to `--log`.
 #[test]
-fn berth_only_debug_logs_the_steps() {
-    // runc logs other steps in other words; the format is what is shared.
+fn debug_logs_the_steps() {
+    // runc logs other steps in other words; the format and the level are what is shared.
     let mut c = Ctx::new();
     c.sh("true");
     c.write_config();
@@ -246,9 +246,12 @@ fn berth_only_debug_logs_the_steps() {
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(
-        err.contains("level=debug") && err.contains("create") && err.contains("delete"),
+        err.lines().filter(|l| l.contains("level=debug")).count() >= 3,
         "{err}"
     );
+    if is_berth() {
+        assert!(err.contains("create") && err.contains("delete"), "{err}");
+    }
     let log = c.dir.path().join("log.json");
     let id = c.id();
     let out = c.rt(&[
@@ -485,5 +488,4 @@ fn spec_template_has_no_cgroup_namespace() {
     let ns = v["linux"]["namespaces"].as_array().unwrap();
     assert!(!ns.iter().any(|n| n["type"] == "cgroup"), "{ns:?}");
     assert_eq!(v["linux"]["resources"]["devices"][0]["allow"], false);
-    let _ = is_berth();
 }

@@ -370,7 +370,7 @@ fn berth_only_bad_input_is_refused_by_name() {
 
 /// #9: an error of the init longer than the old 64 KiB limit arrives whole.
 #[test]
-fn berth_only_a_long_init_error_arrives_whole() {
+fn a_long_init_error_arrives_whole() {
     let mut c = Ctx::new();
     let long = "x".repeat(100_000);
     c.args(&[&format!("/{long}")]);
