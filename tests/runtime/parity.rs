@@ -1,7 +1,6 @@
 //! runc parity (#14): where clients and scripts notice. Each test also passes against runc
 //! where runc has the behaviour (berth-only ones say why).
 
-use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -373,16 +372,7 @@ fn berth_only_notify_over_the_inits_own_syscalls_reaches_the_agent() {
         let (_, fds) = super::seccomp::agent_accept(&l);
         let fd = fds.into_iter().next().unwrap();
         let agent = std::thread::spawn(move || {
-            let mut n = 0;
-            while let Ok(note) = berth_seccomp::notify::recv(fd.as_fd()) {
-                let _ = berth_seccomp::notify::respond(
-                    fd.as_fd(),
-                    note.id,
-                    berth_seccomp::notify::Response::Continue,
-                );
-                n += 1;
-            }
-            n
+            super::seccomp::answer(fd, berth_seccomp::notify::Response::Continue)
         });
         let out = runner.join().unwrap();
         assert!(out.status.success(), "nnp={nnp}: {}", text(&out.stderr));
