@@ -170,7 +170,15 @@ fn helper(chan: &Channel, slot: RawFd) -> Result<Infallible> {
         Kind::Exec => {
             // A procfs from the host, before the container's mounts are in the way.
             let proc = job.process.writes_procfs().then(Proc::open).transpose()?;
-            join(&fds.namespaces)?;
+            // The container's cgroup namespace is joined by the process, once it is born in
+            // the container's cgroup: clone3(CLONE_INTO_CGROUP) from inside that namespace
+            // fails with ENOENT when the helper's own cgroup is outside the namespace's root
+            // (always so, unless the runtime was called from within the container's cgroup).
+            let (cgroupns, others): (Vec<_>, Vec<_>) = std::mem::take(&mut fds.namespaces)
+                .into_iter()
+                .partition(|(flag, _)| flag.contains(CloneFlags::CLONE_NEWCGROUP));
+            join(&others)?;
+            drop(others);
             match fork_with(
                 libc::CLONE_PARENT,
                 fds.cgroup_dir.as_ref().map(|f| f.as_fd()),
@@ -183,7 +191,8 @@ fn helper(chan: &Channel, slot: RawFd) -> Result<Infallible> {
                 }
                 Forked::Child => {
                     fds.cgroup_dir = None;
-                    fds.namespaces.clear();
+                    join(&cgroupns)?;
+                    drop(cgroupns);
                     Pipeline::new(chan, &job, fds, proc).exec()
                 }
             }
