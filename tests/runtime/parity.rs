@@ -282,22 +282,8 @@ fn the_terminal_belongs_to_the_process_user() {
     c.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
     c.sh("stat -c %u /proc/self/fd/0; sleep 2");
     c.write_config();
-    let sock = c.dir.path().join("console.sock");
-    let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
     let id = c.id();
-    let create = c.cmd(&[
-        "create",
-        "--bundle",
-        c.bundle.to_str().unwrap(),
-        "--console-socket",
-        sock.to_str().unwrap(),
-        &id,
-    ]);
-    let creator = std::thread::spawn(move || capture(create));
-    let m = std::panic::catch_unwind(|| super::terminal::recv_master(&l));
-    let out = creator.join().unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let mut master = m.unwrap();
+    let mut master = super::terminal::create_with_console(&c, &id);
     assert!(c.rt(&["start", &id]).status.success());
     let mut got = String::new();
     let t = Instant::now();
