@@ -460,7 +460,9 @@ under_tty() {
 	local cmd
 	cmd=$(printf '%q ' "$@")
 	echo "+ [tty] $cmd" >&2
-	timeout -k 5 "$TIMEOUT" script -qec "$cmd" /dev/null </dev/null | tr -d '\r\0'
+	# script(1) with stdin at EOF may write a NUL to the terminal; the container's terminal
+	# echoes it as "^@" in the output (seen before a line under load): drop that echo too.
+	timeout -k 5 "$TIMEOUT" script -qec "$cmd" /dev/null </dev/null | tr -d '\r\0' | sed 's/\^@//g'
 	return "${PIPESTATUS[0]}"
 }
 

@@ -256,6 +256,11 @@ impl Container {
             process_field: field,
         };
         let child = spawn::spawn(&job, fds, &opts.stdio, self.rt.init_binary.as_deref())?;
+        // We have its pid and pidfd: it may go on (and send, fail or exit).
+        if let Err(e) = child.chan.send(Msg::Go) {
+            child.kill();
+            return Err(e);
+        }
         self.rt
             .step(|| format!("exec {}: process started, pid {}", self.state.id, child.pid));
         let status = match self.status() {

@@ -391,6 +391,10 @@ impl<'a> Pipeline<'a> {
         let (job, chan) = (self.job, self.chan);
         sys::set_parent_death_signal(libc::SIGKILL)
             .map_err(|e| Error::call("prctl(PR_SET_PDEATHSIG)", e))?;
+        // Until Go the parent may not have our pid yet (the helper sends it) nor a pidfd: a
+        // message of ours could overtake the helper's Pid, and our exit could be reaped (a
+        // shim reaps every child) before the parent opens the pidfd.
+        chan.expect(|m| matches!(m, Msg::Go), "setup")?;
         self.before_root()?;
         if job.process.terminal {
             console::setup(

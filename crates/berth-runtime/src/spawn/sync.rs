@@ -42,7 +42,9 @@
 //!                                                                           startContainer hooks,
 //!                                                                           close fds, execve
 //!  EOF on the channel (it is close-on-exec): the process exec'd; Error: it failed.
-//!  An exec'd process skips Go, Hooks and Ready: it execs after its setup.
+//!  An exec'd process gets Go as soon as the parent holds its pidfd (before that, a message of
+//!  it could overtake the helper's Pid, and its exit be reaped by a shim), and skips Hooks
+//!  and Ready: it execs after its setup.
 //! ```
 //!
 //! Any side may send `Error` instead of the next message. Until `Ready` the helper and the
