@@ -468,6 +468,36 @@ async fn pod_workflow(
     rep.record("ExecSync: output, stderr, exit code, the pod's network", &r);
 
     let r: Result<()> = async {
+        // containerd deletes a failed exec with a kill and waits for its exit (up to a
+        // minute): the shim must report a process that never started as done.
+        let t0 = std::time::Instant::now();
+        let failed = c.exec(&id, &["/nonexistent-binary"]).await;
+        let took = t0.elapsed();
+        match failed {
+            Err(e) => ensure!(
+                format!("{e:#}").contains("nonexistent-binary"),
+                "the error does not name the binary: {e:#}"
+            ),
+            Ok(out) => ensure!(out.exit_code != 0, "exec of a missing binary exited 0"),
+        }
+        ensure!(
+            took < std::time::Duration::from_secs(15),
+            "the failed exec took {took:?}"
+        );
+        let out = c.exec(&id, &["echo", "ok"]).await?;
+        ensure!(
+            out.exit_code == 0 && out.stdout == b"ok\n",
+            "a later exec: {out:?}"
+        );
+        Ok(())
+    }
+    .await;
+    rep.record(
+        "ExecSync of a missing binary fails at once, the container goes on",
+        &r,
+    );
+
+    let r: Result<()> = async {
         let pid = c.container_pid(&id).await?;
         let before = read_limit(pid)?;
         ensure!(before == 64 * MIB, "limit before update {before}");

@@ -307,6 +307,9 @@ impl Inner {
             Ok(s) => s,
             Err(e) => {
                 self.table.abandon(starting);
+                // A process that never started is done, as in runc's shim: containerd deletes
+                // a failed exec with a kill and waits for its exit (CRI: up to a minute).
+                p.set_exited(255, SystemTime::now(), |_| {});
                 return Err(e);
             }
         };
