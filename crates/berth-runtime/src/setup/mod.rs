@@ -266,6 +266,12 @@ impl<'a> Pipeline<'a> {
         sys::set_parent_death_signal(libc::SIGKILL)
             .map_err(|e| Error::call("prctl(PR_SET_PDEATHSIG)", e))?;
         chan.expect(|m| matches!(m, Msg::Go), "setup")?;
+        // A session of its own, as runc's init: the caller's terminal and job control do not
+        // reach the container, and CRIU can dump it (it refuses a session leader outside the
+        // container's pid namespace). With a terminal, the console setup makes it.
+        if !p.terminal {
+            nix::unistd::setsid().map_err(|e| Error::call("setsid", e))?;
+        }
         prctl::set_dumpable(false)
             .map_err(|e| Error::call("prctl(PR_SET_DUMPABLE)", nix::errno::Errno::from_raw(e)))?;
         if j.ns.new_cgroup {
