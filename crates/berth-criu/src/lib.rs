@@ -3,12 +3,14 @@
 //! session, and [`version`] and [`features`] the small questions a runtime asks before it
 //! checkpoints or restores.
 
+pub mod mntns;
 pub mod rpc;
 mod swrk;
 
 use std::path::{Path, PathBuf};
 
-pub use swrk::{Io, RootMount, Setup, Swrk};
+pub use mntns::{CgroupYard, RootMount};
+pub use swrk::{Io, Setup, Swrk};
 
 use rpc::ReqType;
 
@@ -86,6 +88,14 @@ pub fn version(binary: &Path) -> Result<rpc::Version> {
         sent: ReqType::Version,
         got: ReqType::Empty,
     })
+}
+
+/// Whether CRIU can work on this kernel: a `FEATURE_CHECK` request, which CRIU answers
+/// only after it has examined the kernel as a dump does (and cached what it found in
+/// `/run/criu.kdat`, so asking again is cheap). A `VERSION` request is not enough: CRIU
+/// answers it without looking at the kernel, and does so on kernels it cannot dump on.
+pub fn usable(binary: &Path) -> Result<()> {
+    features(binary, rpc::Features::default()).map(drop)
 }
 
 /// Which of `wanted` CRIU and the kernel support (a `FEATURE_CHECK` request).

@@ -16,13 +16,11 @@
 //! (`images_dir_fd`, `work_dir_fd`) in the client, through `/proc/<client>/fd/`, and the
 //! `inherit_fd` ones in its own fd table (0-2 are its stdio, 4.. the extra fds).
 
-use std::ffi::CString;
 use std::fs::File;
 use std::io::{IoSliceMut, Read, Seek};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 
 use nix::errno::Errno;
@@ -31,6 +29,7 @@ use nix::sys::socket::{
 };
 use prost::Message;
 
+use crate::mntns::{CgroupYard, Prepared, RootMount};
 use crate::rpc::{Notify, Req, ReqType, Resp};
 use crate::{Error, Result};
 
@@ -52,18 +51,6 @@ pub enum Io {
     Capture,
 }
 
-/// The root CRIU restores into: CRIU wants a mount point whose parent is not overmounted. It
-/// is made in a mount namespace of CRIU's own, so nothing is left in the caller's.
-#[derive(Debug, Clone)]
-pub struct RootMount {
-    /// An empty directory.
-    pub target: PathBuf,
-    /// Bound (recursively) onto `target`, unless `overlay` is given.
-    pub source: PathBuf,
-    /// overlayfs mount data: an overlay is mounted on `target` instead.
-    pub overlay: Option<String>,
-}
-
 /// How to start `criu swrk`.
 #[derive(Debug)]
 pub struct Setup {
@@ -74,7 +61,10 @@ pub struct Setup {
     pub stderr: Io,
     /// Given to CRIU as fds 4, 5, ... (for `inherit_fd` entries).
     pub extra_fds: Vec<OwnedFd>,
+    /// For a restore: CRIU runs in a mount namespace of its own with this root mounted (see
+    /// [`crate::mntns`]), and this cgroup yard, if given.
     pub root: Option<RootMount>,
+    pub cgroup_yard: Option<CgroupYard>,
 }
 
 impl Setup {
@@ -87,6 +77,7 @@ impl Setup {
             stderr: Io::Capture,
             extra_fds: Vec::new(),
             root: None,
+            cgroup_yard: None,
         }
     }
 }
@@ -102,75 +93,6 @@ pub struct Swrk {
 
 fn sys(op: &'static str) -> impl FnOnce(Errno) -> Error {
     move |errno| Error::Sys { op, errno }
-}
-
-fn c_path(p: &Path) -> Result<CString> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::Sys {
-        op: "a path with a NUL byte",
-        errno: Errno::EINVAL,
-    })
-}
-
-/// The syscalls of [`RootMount`], as plain C strings: run between fork and exec.
-struct PreparedRoot {
-    target: CString,
-    source: CString,
-    overlay: Option<CString>,
-}
-
-impl PreparedRoot {
-    fn new(r: &RootMount) -> Result<PreparedRoot> {
-        Ok(PreparedRoot {
-            target: c_path(&r.target)?,
-            source: c_path(&r.source)?,
-            overlay: r
-                .overlay
-                .as_deref()
-                .map(|d| c_path(Path::new(d)))
-                .transpose()?,
-        })
-    }
-
-    /// A new mount namespace, private, with the root mounted. Only raw system calls: it runs
-    /// in the forked child of a possibly multi-threaded caller.
-    fn make(&self) -> std::io::Result<()> {
-        let check = |r: libc::c_int| {
-            if r < 0 {
-                Err(std::io::Error::last_os_error())
-            } else {
-                Ok(())
-            }
-        };
-        let null = std::ptr::null::<libc::c_char>();
-        // SAFETY: unshare takes no pointers; each mount gets NUL-terminated strings that live
-        // in `self` (or null where the kernel accepts it).
-        unsafe {
-            check(libc::unshare(libc::CLONE_NEWNS))?;
-            check(libc::mount(
-                null,
-                c"/".as_ptr(),
-                null,
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ))?;
-            match &self.overlay {
-                Some(data) => check(libc::mount(
-                    c"overlay".as_ptr(),
-                    self.target.as_ptr(),
-                    c"overlay".as_ptr(),
-                    0,
-                    data.as_ptr().cast(),
-                )),
-                None => check(libc::mount(
-                    self.source.as_ptr(),
-                    self.target.as_ptr(),
-                    null,
-                    libc::MS_BIND | libc::MS_REC,
-                    std::ptr::null(),
-                )),
-            }
-        }
-    }
 }
 
 impl Swrk {
@@ -196,7 +118,11 @@ impl Swrk {
             })
             .collect::<Result<Vec<_>>>()?;
         let raw: Vec<RawFd> = sources.iter().map(|f| f.as_raw_fd()).collect();
-        let root = setup.root.as_ref().map(PreparedRoot::new).transpose()?;
+        let mntns = setup
+            .root
+            .as_ref()
+            .map(|r| Prepared::new(r, setup.cgroup_yard.as_ref()))
+            .transpose()?;
         let mut captured = None;
         let mut stdio = |io: Io, capture: bool| -> Result<Stdio> {
             Ok(match io {
@@ -225,7 +151,7 @@ impl Swrk {
             .stdout(stdio(setup.stdout, false)?)
             .stderr(stdio(setup.stderr, true)?);
         // SAFETY: the closure makes only async-signal-safe system calls (sigprocmask, dup2,
-        // unshare, mount) on data prepared before the fork, as a forked child of a
+        // unshare, mkdir, mount) on data prepared before the fork, as a forked child of a
         // multi-threaded program must.
         unsafe {
             cmd.pre_exec(move || {
@@ -239,8 +165,8 @@ impl Swrk {
                         return Err(std::io::Error::last_os_error());
                     }
                 }
-                match &root {
-                    Some(r) => r.make(),
+                match &mntns {
+                    Some(ns) => ns.enter(),
                     None => Ok(()),
                 }
             });
@@ -320,16 +246,12 @@ impl Swrk {
         let mut space = nix::cmsg_space!([RawFd; 4]);
         let (n, fds) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
-            let msg = match recvmsg::<()>(
-                sock,
-                &mut iov,
-                Some(&mut space),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Err(Errno::EINTR) => continue,
-                Err(Errno::ECONNRESET) => return Err(self.exited()),
-                r => r.map_err(sys("receive from criu"))?,
-            };
+            let msg =
+                match recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+                    Err(Errno::EINTR) => continue,
+                    Err(Errno::ECONNRESET) => return Err(self.exited()),
+                    r => r.map_err(sys("receive from criu"))?,
+                };
             if msg.flags.contains(MsgFlags::MSG_TRUNC) {
                 return Err(Error::Sys {
                     op: "receive from criu (message too long)",
@@ -362,7 +284,9 @@ impl Swrk {
     /// The error for a CRIU that hung up: waits for it and quotes its stderr.
     fn exited(&mut self) -> Error {
         self.sock = None;
-        let status = self.wait().map_or_else(|e| e.to_string(), |s| s.to_string());
+        let status = self
+            .wait()
+            .map_or_else(|e| e.to_string(), |s| s.to_string());
         Error::Exited {
             binary: self.binary.clone(),
             status,
@@ -498,7 +422,10 @@ mod tests {
                 assert_eq!(read_req(&peer).r#type(), ReqType::Restore);
                 reply(&peer, &notify("setup-namespaces", 7), None);
                 let ack = read_req(&peer);
-                assert_eq!((ack.r#type(), ack.notify_success), (ReqType::Notify, Some(true)));
+                assert_eq!(
+                    (ack.r#type(), ack.notify_success),
+                    (ReqType::Notify, Some(true))
+                );
                 reply(&peer, &notify("orphan-pts-master", 0), Some(r.as_raw_fd()));
                 assert_eq!(read_req(&peer).notify_success, Some(true));
                 reply(
@@ -601,9 +528,15 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
         let e = crate::version(&fake).unwrap_err().to_string();
-        assert!(e.contains("exited (exit status: 1) before it answered"), "{e}");
-        assert!(e.contains("Could not initialize kernel features detection"), "{e}");
-        let missing = crate::version(Path::new("/nonexistent/criu")).unwrap_err();
+        assert!(
+            e.contains("exited (exit status: 1) before it answered"),
+            "{e}"
+        );
+        assert!(
+            e.contains("Could not initialize kernel features detection"),
+            "{e}"
+        );
+        let missing = crate::version(std::path::Path::new("/nonexistent/criu")).unwrap_err();
         assert!(matches!(missing, Error::Start { .. }), "{missing}");
     }
 }
