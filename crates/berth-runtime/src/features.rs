@@ -118,9 +118,8 @@ fn rootless() -> serde_json::Value {
         .map(|s| s.trim() != "0")
         .unwrap_or(true);
     let helper = |name: &str| {
-        std::env::var_os("PATH").is_some_and(|p| {
-            std::env::split_paths(&p).any(|d| d.join(name).is_file())
-        })
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
     };
     serde_json::json!({
         "enabled": max > 0 && clone_ok,
@@ -128,9 +127,32 @@ fn rootless() -> serde_json::Value {
     })
 }
 
+/// CRIU's version if checkpoint and restore work here: `criu` (from `PATH`) is recent enough
+/// and answers a feature check, which it does only once it has examined this kernel (as a
+/// dump would). Asked once per process; CRIU caches what it learns of the kernel in
+/// `/run/criu.kdat`, so the question is cheap after the first time.
+pub fn criu() -> Option<String> {
+    static V: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        let bin = Path::new("criu");
+        let v = berth_criu::version(bin).ok()?;
+        (v.number() >= crate::container::criu_min_version() && berth_criu::usable(bin).is_ok())
+            .then(|| v.to_string())
+    })
+    .clone()
+}
+
 /// The features document (runtime-spec features.md), probed from this host.
 pub fn document() -> serde_json::Value {
     let (cgroup, seccomp) = (cgroup(), seccomp());
+    let criu = criu();
+    let mut annotations = serde_json::json!({
+        "io.github.berth.version": env!("CARGO_PKG_VERSION"),
+        "io.github.berth.checkpoint.enabled": criu.is_some().to_string(),
+    });
+    if let Some(v) = criu {
+        annotations["io.github.berth.criu.version"] = v.into();
+    }
     debug_assert!(MOUNT_OPTIONS
         .iter()
         .all(|o| !mounts::parse_options(&[o.to_string()])
@@ -157,9 +179,7 @@ pub fn document() -> serde_json::Value {
                 "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"],
             },
         },
-        "annotations": {
-            "io.github.berth.version": env!("CARGO_PKG_VERSION"),
-        },
+        "annotations": annotations,
     })
 }
 

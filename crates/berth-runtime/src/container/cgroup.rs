@@ -170,11 +170,9 @@ pub fn for_exec(
         }
         if ctrls.is_empty() {
             // The cgroup2 hierarchy (v2, or hybrid's `unified`): born there.
-            let writable = nix::unistd::access(
-                &target.join("cgroup.procs"),
-                nix::unistd::AccessFlags::W_OK,
-            )
-            .is_ok();
+            let writable =
+                nix::unistd::access(&target.join("cgroup.procs"), nix::unistd::AccessFlags::W_OK)
+                    .is_ok();
             if !writable && !nix::unistd::geteuid().is_root() && sub.is_empty() {
                 // Rootless, in a cgroup it may not write: stay where the caller is.
                 continue;
