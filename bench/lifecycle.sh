@@ -1,35 +1,41 @@
 #!/usr/bin/env bash
-# Container lifecycle benchmark (not a test): berth against runc and crun on identical bundles.
+# Container lifecycle benchmark (not a test): berth against crun and runc on one bundle, and
+# against the floor (what the kernel alone takes to start a process in new namespaces).
 #
-# Usage (as root):  bash bench/lifecycle.sh          e.g. RUNTIMES="runc crun" N=30 bash bench/lifecycle.sh
-#   BERTH=path            berth binary (default: target/release/berth under the repo root)
-#   RUNTIMES="berth runc crun"   runc/crun are skipped, loudly, when not installed
-#   N=200                 timed containers per runtime, run one after another
-#   WARMUP=10             untimed containers per runtime first
-#   BASELINE=1            also time `unshare --fork --pid --mount --uts --ipc --net chroot ROOTFS /bin/true`
-#   PARALLEL=50           containers started at once with `run -d`, then deleted at once (0: off)
-#   PARALLEL_ROUNDS=3     rounds of that
-#   EXEC_N=50             `exec ID /bin/true` samples per runtime into a running container (0: off)
-#   RSS_N=5               runs per runtime under /usr/bin/time -f %M for peak RSS (0: off; package `time`)
+# Usage (as root):  make bench                     (builds the static release binary first)
+#                   bash bench/lifecycle.sh         e.g. N=50 PARALLEL=50 bash bench/lifecycle.sh
+#                   SMOKE=1 bash bench/lifecycle.sh (a few seconds: keeps the script from rotting)
+#   BERTH=path            berth binary (default: target/<host>/release/berth, else target/release/berth)
+#   RUNTIMES="berth crun runc"   crun/runc are skipped, loudly, when not installed; a
+#                         `berth-NAME=PATH` entry adds another berth build to the rotation (A/B)
+#   N=200                 `run` rounds (every contender once per round, in a new order each round)
+#   WARMUP=10             untimed rounds first
+#   FLOOR=1               time `unshare --fork --pid --mount --uts --ipc --net --cgroup chroot ROOTFS /bin/true`
+#                         in the same rotation
+#   PARALLEL="50 200"     containers started at once with `run -d`, then deleted at once ("": off)
+#   PARALLEL_ROUNDS=4     rounds of each
+#   EXEC_N=100            `exec ID /bin/true` rounds into a running container (0: off)
+#   RSS_N=10              runs per contender under GNU time for peak RSS (0: off; package `time`)
 #   CALL_TIMEOUT=60       seconds before one runtime call is killed and counted as a failure
+#   SMOKE=1               N=3 WARMUP=1 PARALLEL="" EXEC_N=3 RSS_N=1, and differing cgroup
+#                         hierarchies are reported but not an error
 #   PYTHON=python3
 #
-# The timed unit is `run ID` of /bin/true: runc's and crun's `run` remove the container once it
-# exits (crun 1.8 has no --keep), so `run` is create + start + wait + delete. A runtime whose
-# `run` leaves the container behind also gets a timed `delete ID`, and is reported.
+# What is timed, how CPU time and peak RSS are taken, and how the order changes: see the
+# docstring of bench/lifecycle.py, which does the timing and the report.
 # Every runtime runs the same busybox rootfs (read-only) with the same config.json (`runc spec`,
 # terminal off, default namespaces and mounts), its own cgroup (linux.cgroupsPath
-# /bench-<runtime>-<tag>-<i>), its own --root state dir and container ids. Every phase goes
-# round-robin (berth, runc, crun, berth, ...) so drift affects all alike. Each call gets a fresh
+# /bench-<runtime>-<tag>-<i>), its own --root state dir and container ids. Each call gets a fresh
 # pipe as stdin: crun 1.8 chowns the container's stdin, so never a host file such as /dev/null.
 #
 # Hybrid cgroup hosts (v1 controllers plus cgroup2 at /sys/fs/cgroup/unified): crun refuses
 # them, so the script re-executes itself in a private mount namespace where the cgroup2 mount
 # is unmounted (in that namespace only) and runs every runtime there, which is fair to all.
 #
-# Output: tables, then one line per runtime (`bench: runtime=NAME median_ms=... p90_ms=...`)
-# and per ratio (`bench: ratio=berth/runc median=... p90=...`). Exit status 1 if a runtime
-# failed or left state or cgroups behind. The timing itself is in bench/lifecycle.py.
+# Output: one table per unit (wall and CPU time, p50/p90/min, ratios), the cgroup hierarchies
+# each runtime's container joined, issue 17's targets as met/missed, then `bench: ...` lines
+# for scripts. Exit status 1 if a runtime failed, left state or cgroups behind, or (unless
+# SMOKE) the runtimes' containers were not in the same cgroup hierarchies.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -70,21 +76,34 @@ sweep_hidden() {
 
 outer() {
     [[ $(id -u) == 0 ]] || die "must run as root (runtimes create namespaces and cgroups)"
-    local n
-    for n in N WARMUP PARALLEL PARALLEL_ROUNDS EXEC_N RSS_N BASELINE; do
-        [[ ${!n:-0} =~ ^[0-9]+$ ]] || die "$n must be a non-negative integer, not '${!n}'"
+    if [[ ${SMOKE:-0} == 1 ]]; then
+        export N=${N:-3} WARMUP=${WARMUP:-1} PARALLEL=${PARALLEL-} EXEC_N=${EXEC_N:-3} RSS_N=${RSS_N:-1}
+    fi
+    export N=${N:-200} WARMUP=${WARMUP:-10} PARALLEL=${PARALLEL-50 200} PARALLEL_ROUNDS=${PARALLEL_ROUNDS:-4} \
+        EXEC_N=${EXEC_N:-100} RSS_N=${RSS_N:-10} FLOOR=${FLOOR:-1} SMOKE=${SMOKE:-0}
+    local n p
+    for n in N WARMUP PARALLEL_ROUNDS EXEC_N RSS_N FLOOR SMOKE; do
+        [[ ${!n} =~ ^[0-9]+$ ]] || die "$n must be a non-negative integer, not '${!n}'"
     done
-    (( ${N:-200} > 0 )) || die "N must be at least 1"
+    for p in $PARALLEL; do
+        [[ $p =~ ^[0-9]+$ ]] || die "PARALLEL must be a list of container counts, not '$PARALLEL'"
+    done
+    (( N > 0 )) || die "N must be at least 1"
     local tool
     for tool in "${PYTHON:-python3}" jq unshare chroot busybox find; do
         command -v "$tool" >/dev/null || die "$tool not found"
     done
 
     local specs=() rt path
-    for rt in ${RUNTIMES:-berth runc crun}; do
+    for rt in ${RUNTIMES:-berth crun runc}; do
         case $rt in
             berth)
-                path=${BERTH:-$repo/target/release/berth}
+                path=${BERTH:-}
+                if [[ -z $path ]]; then
+                    # The static-pie binary `make release` builds, else a plain release build.
+                    path=$repo/target/$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')/release/berth
+                    [[ -x $path ]] || path=$repo/target/release/berth
+                fi
                 [[ $path == /* ]] || path=$repo/$path
                 [[ -x $path ]] || die "berth binary not found at $path (cargo build --release, or set BERTH=)"
                 ;;
@@ -93,11 +112,20 @@ outer() {
                 [[ -z $path && -x /usr/sbin/$rt ]] && path=/usr/sbin/$rt
                 [[ -z $path && -x /usr/bin/$rt ]] && path=/usr/bin/$rt
                 if [[ -z $path ]]; then
+                    # Under CI a comparison that cannot run is a failure, not a skip.
+                    [[ ${CI:-} == true ]] && die "$rt is not installed (integration/setup.sh installs it)"
                     loud "SKIPPING $rt: not installed (apt-get install $rt)"
                     continue
                 fi
                 ;;
-            *) die "unknown runtime '$rt' (known: berth runc crun)" ;;
+            berth-*=*)
+                # Another berth build, for an A/B comparison in the same rotation.
+                path=${rt#*=} rt=${rt%%=*}
+                [[ $rt =~ ^berth-[a-z0-9_]+$ ]] || die "a berth variant is named berth-[a-z0-9_]+, not '$rt'"
+                [[ $path == /* ]] || path=$repo/$path
+                [[ -x $path ]] || die "$rt: no executable at $path"
+                ;;
+            *) die "unknown runtime '$rt' (known: berth runc crun, and berth-NAME=PATH)" ;;
         esac
         specs+=("$rt=$path")
     done
@@ -168,7 +196,7 @@ inner() {
         | .root = {path: $root, readonly: true}' \
         "$work/template/config.json" >"$work/config.json"
 
-    say "N=${N:-200} WARMUP=${WARMUP:-10} PARALLEL=${PARALLEL:-50}x${PARALLEL_ROUNDS:-3} EXEC_N=${EXEC_N:-50} RSS_N=${RSS_N:-5} BASELINE=${BASELINE:-1}"
+    say "N=$N WARMUP=$WARMUP PARALLEL='$PARALLEL'x$PARALLEL_ROUNDS EXEC_N=$EXEC_N RSS_N=$RSS_N FLOOR=$FLOOR SMOKE=$SMOKE"
     "${PYTHON:-python3}" "$here/lifecycle.py"
 }
 

@@ -367,10 +367,20 @@ impl World {
     /// Nothing of any container is left: no record, no runtime state, no address lease,
     /// no veth, no per-container iptables rule, no mount.
     pub fn assert_clean(&self) {
+        let left = self.records();
+        let logs: Vec<String> = left
+            .iter()
+            .map(|id| {
+                let dir = self.store.join("containers").join(id);
+                let log = std::fs::read_to_string(dir.join("monitor.log")).unwrap_or_default();
+                let record = std::fs::read_to_string(dir.join("record.json")).unwrap_or_default();
+                format!("{id}: monitor.log: {log}\nrecord: {record}")
+            })
+            .collect();
         assert_eq!(
-            self.records(),
+            left,
             Vec::<String>::new(),
-            "container records left"
+            "container records left: {logs:#?}"
         );
         let listed = run_ok(
             Command::new(&self.bin)
