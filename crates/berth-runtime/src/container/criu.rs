@@ -11,8 +11,8 @@ use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 
 use super::Runtime;
-use crate::plan::{self, Plan, PlanInputs};
 use crate::error::CriuError;
+use crate::plan::{self, Plan, PlanInputs};
 use crate::{Error, Result};
 
 /// The file in the images directory that lists the init's stdio (runc's name and format: a
