@@ -111,8 +111,11 @@ pub enum Command {
     /// Print the features this runtime and kernel support, as JSON.
     Features,
     /// Checkpoint a running container with CRIU.
+    // A flag given twice is given (podman 4.3 repeats --leave-running; runc takes it).
+    #[command(args_override_self = true)]
     Checkpoint(CheckpointArgs),
     /// Restore a container from a checkpoint.
+    #[command(args_override_self = true)]
     Restore(RestoreArgs),
     /// Images (pull, store, bundle, commit, push) and containers from them (run, ps, logs, exec).
     Image(crate::image::ImageCli),

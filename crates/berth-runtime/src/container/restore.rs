@@ -313,10 +313,10 @@ fn restore(
     } else {
         manager.add_task(criu_pid)?;
     }
-    if !berth_cgroups::detect().is_ok_and(|m| m == berth_cgroups::CgroupMode::Unified) {
-        // v1 (and hybrid) hierarchies: CRIU restores each relative to the root it is given.
-        o.cg_root = cgroup_roots(criu_pid)?;
-    }
+    // CRIU moves the restored tasks from the checkpointed container's cgroup into the one
+    // it is given per hierarchy (cgroup v2's is the controller ""): CRIU's own, the new
+    // container's. Without it a copy restored under a new id would join the original's.
+    o.cg_root = cgroup_roots(criu_pid)?;
     let req = rpc::Req {
         r#type: ReqType::Restore as i32,
         opts: Some(o),
@@ -414,7 +414,7 @@ fn descriptors(images: &Path) -> Result<Vec<String>> {
     }
 }
 
-/// The cgroup of each v1 hierarchy `pid` is in, as CRIU's restore roots.
+/// The cgroup of each hierarchy `pid` is in, as CRIU's restore roots.
 fn cgroup_roots(pid: i32) -> Result<Vec<rpc::CgroupRoot>> {
     let path = format!("/proc/{pid}/cgroup");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
