@@ -39,7 +39,7 @@ test: setup skip-log-reset lint test-workspace test-runc test-vm test-cgv2 test-
 	@bash tests/summary.sh
 
 skip-log-reset:
-	@mkdir -p $(dir $(BERTH_SKIP_LOG)) && : > $(BERTH_SKIP_LOG)
+	@mkdir -p $(dir $(BERTH_SKIP_LOG)) && : > $(BERTH_SKIP_LOG) && rm -f target/faults-*.txt
 
 # What the last `make test` did not check (skips, TODOs, #[ignore], berth_only tests).
 test-summary:

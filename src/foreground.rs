@@ -74,6 +74,14 @@ fn copy_size(master: &OwnedFd) {
     }
 }
 
+/// Adds `fd` to the poll set when `on`; returns its index there.
+fn slot<'a>(fds: &mut Vec<PollFd<'a>>, fd: BorrowedFd<'a>, on: bool) -> Option<usize> {
+    on.then(|| {
+        fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        fds.len() - 1
+    })
+}
+
 /// Waits for `pid` (a child of ours) to exit and returns its exit code.
 pub fn wait(pid: i32, set: SigSet, master: Option<OwnedFd>) -> i32 {
     let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).ok();
@@ -87,38 +95,39 @@ pub fn wait(pid: i32, set: SigSet, master: Option<OwnedFd>) -> i32 {
     let mut master_open = master.is_some();
     let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
     while let Some(pfd) = &pidfd {
-        let none = PollFlags::empty();
-        let mut fds = [
-            sfd.as_ref().map_or(PollFd::new(pfd.as_fd(), none), |s| {
-                PollFd::new(s.as_fd(), PollFlags::POLLIN)
-            }),
-            PollFd::new(pfd.as_fd(), PollFlags::POLLIN),
-            PollFd::new(
-                stdin.as_fd(),
-                if stdin_open { PollFlags::POLLIN } else { none },
-            ),
-            match (&master, master_open) {
-                (Some(m), true) => PollFd::new(m.as_fd(), PollFlags::POLLIN),
-                _ => PollFd::new(pfd.as_fd(), none),
-            },
-        ];
+        // Only the fds waited on are polled: poll reports POLLHUP whatever the events asked,
+        // so a placeholder entry for a closed stdin pipe would make this loop spin until
+        // the process exits.
+        let mut fds = Vec::with_capacity(4);
+        let sig_at = sfd.as_ref().and_then(|s| slot(&mut fds, s.as_fd(), true));
+        let exit_at = slot(&mut fds, pfd.as_fd(), true);
+        let in_at = slot(&mut fds, stdin.as_fd(), stdin_open);
+        let out_at = match &master {
+            Some(m) => slot(&mut fds, m.as_fd(), master_open),
+            None => None,
+        };
         match poll(&mut fds, PollTimeout::NONE) {
             Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => break,
             Ok(_) => {}
         }
-        let ready = |i: usize, f: PollFlags| fds[i].revents().is_some_and(|r| r.intersects(f));
+        let ready = |at: Option<usize>, f: PollFlags| {
+            at.and_then(|i| fds[i].revents())
+                .is_some_and(|r| r.intersects(f))
+        };
         let (sig, exited) = (
-            sfd.is_some() && ready(0, PollFlags::POLLIN),
-            ready(1, PollFlags::POLLIN),
+            ready(sig_at, PollFlags::POLLIN),
+            ready(exit_at, PollFlags::POLLIN),
         );
         let (input, output) = (
-            stdin_open && ready(2, PollFlags::POLLIN | PollFlags::POLLHUP),
-            master_open
-                && ready(
-                    3,
-                    PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR,
-                ),
+            ready(
+                in_at,
+                PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL,
+            ),
+            ready(
+                out_at,
+                PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR,
+            ),
         );
         if sig {
             if let Some(Ok(Some(info))) = sfd.as_ref().map(|s| s.read_signal()) {

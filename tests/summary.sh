@@ -12,6 +12,11 @@ cd "$(dirname "$0")/.."
 log=${BERTH_SKIP_LOG:?BERTH_SKIP_LOG names the skip log}
 cargo=${CARGO:-cargo}
 
+# The fault-injection counts (tests/runtime/faults.rs writes one file per kernel it ran on).
+if compgen -G 'target/faults-*.txt' >/dev/null; then
+	echo "== fault injection (SIGKILLed verbs)"
+	sed 's/^/  /' target/faults-*.txt
+fi
 echo "== not checked in this run"
 if [[ -s $log ]]; then
 	awk -F'\t' '{ split($3, w, " "); n[$1 " " w[1]]++ }

@@ -49,6 +49,23 @@ fn cgroup_namespace_makes_the_container_cgroup_its_root() {
     }
 }
 
+/// An exec'd process joins the container's cgroup and its cgroup namespace (on v2 the runtime
+/// clones it into the cgroup before it enters the namespace: the other order is refused).
+#[test]
+fn exec_in_a_cgroup_namespace_is_in_the_container_cgroup() {
+    let mut c = Ctx::new();
+    c.cgroupns().sh("exec sleep 1000");
+    let (id, _) = c.start();
+    let seen = c.rt_ok(&["exec", &id, "cat", "/proc/self/cgroup"]);
+    for ctrl in controllers() {
+        assert_eq!(
+            cgroup_line(&seen, ctrl).as_deref(),
+            Some("/"),
+            "{ctrl:?}: {seen}"
+        );
+    }
+}
+
 #[test]
 fn default_cgroup_path_is_named_after_the_id() {
     let mut c = Ctx::new();

@@ -461,9 +461,10 @@ fn criu_a_terminal_comes_back_over_the_console_socket() {
         &id,
     ]);
     let child = std::thread::spawn(move || harness::capture(run));
-    let mut master = super::terminal::recv_master(&l);
+    let master = super::terminal::recv_master(&l);
     let out = child.join().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut master = master.expect("run succeeded but sent no pty master");
     let seen = read_until(&mut master, |t| t.contains("n2"));
     assert!(seen.contains("n2"), "{seen}");
     let images = c.dir.path().join("images");
@@ -494,7 +495,7 @@ fn criu_a_terminal_comes_back_over_the_console_socket() {
         cmd.stdin(std::process::Stdio::null());
         harness::capture(cmd)
     });
-    let mut master = super::terminal::recv_master(&l2);
+    let master = super::terminal::recv_master(&l2);
     let out = child.join().unwrap();
     assert!(
         out.status.success(),
@@ -502,6 +503,7 @@ fn criu_a_terminal_comes_back_over_the_console_socket() {
         text(&out.stderr),
         criu_log(&images, &[], "restore.log")
     );
+    let mut master = master.expect("restore succeeded but sent no pty master");
     assert_eq!(c.status(&id), "running");
     let after = read_until(&mut master, |t| t.contains(&format!("n{}", last + 2)));
     assert!(

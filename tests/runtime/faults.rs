@@ -211,4 +211,22 @@ fn berth_only_killed_verbs_leave_nothing_delete_cannot_remove() {
     for l in &counts {
         eprintln!("faults: {l}");
     }
+    report(seed, &counts);
+}
+
+/// The counts also go to `target/faults-KERNEL.txt` (one file per kernel: the host's and the
+/// cgroup v2 guest's), which `make test`'s summary prints: libtest shows a passing test's
+/// output to nobody.
+fn report(seed: u64, counts: &[String]) {
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let _ = std::fs::create_dir_all(&dir);
+    let text = format!(
+        "kernel {} ({}), seed {seed}: {}\n",
+        kernel.trim(),
+        if v2 { "cgroup v2" } else { "cgroup v1/hybrid" },
+        counts.join("; ")
+    );
+    let _ = std::fs::write(dir.join(format!("faults-{}.txt", kernel.trim())), text);
 }

@@ -1,7 +1,7 @@
 //! berth-runtime used as a library (as a shim links it): verbs from several threads of one
 //! process, with no side effects on the process. berth only: this is its API.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::os::fd::OwnedFd;
 
 use berth_runtime::{CreateOptions, ExecOptions, Overrides, Runtime, Status, Stdio};
@@ -36,7 +36,8 @@ fn lifecycle(n: usize) -> Result<(), String> {
     c.write_config();
     let rt = Runtime::new(&c.root).init_binary(env!("CARGO_BIN_EXE_berth"));
     let id = c.id();
-    let (mut out, w) = pipe();
+    let (out, w) = pipe();
+    let mut out = BufReader::new(out);
     let created = rt
         .create(CreateOptions {
             id: id.clone(),
@@ -54,6 +55,13 @@ fn lifecycle(n: usize) -> Result<(), String> {
         return Err(format!("{n}: created but {}", container.status()));
     }
     container.start().map_err(|e| format!("start {n}: {e}"))?;
+    // start returns at the init's execve; the shell's first line may come later (a loaded CI
+    // machine), so wait for it before the exec and the kill.
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    if first.trim() != "started" {
+        return Err(format!("{n}: the container printed {first:?}"));
+    }
     let (mut eout, ew) = pipe();
     let e = container
         .exec(ExecOptions {
@@ -86,10 +94,12 @@ fn lifecycle(n: usize) -> Result<(), String> {
     container
         .delete(false)
         .map_err(|e| format!("delete {n}: {e}"))?;
-    let mut first = String::new();
-    out.read_to_string(&mut first).unwrap();
-    if first.trim() != "started" {
-        return Err(format!("{n}: the container printed {first:?}"));
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    if !rest.is_empty() {
+        return Err(format!(
+            "{n}: the container printed {rest:?} after its first line"
+        ));
     }
     if rt.load(&id).is_ok() {
         return Err(format!("{n}: still there after delete"));

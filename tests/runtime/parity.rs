@@ -1,7 +1,6 @@
 //! runc parity (#14): where clients and scripts notice. Each test also passes against runc
 //! where runc has the behaviour (berth-only ones say why).
 
-use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -208,7 +207,9 @@ fn list_and_events_in_runcs_key_order_and_interval() {
     let mut lines = 0;
     let mut r = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut buf = String::new();
-    while t.elapsed() < Duration::from_millis(1200) {
+    // 5 lines at 100 ms take 0.4 s and more; at a whole second (or the default 5 s) 4 s and
+    // more. The bound between leaves room for a slow (emulated) host.
+    while t.elapsed() < Duration::from_millis(3000) {
         buf.clear();
         if std::io::BufRead::read_line(&mut r, &mut buf).unwrap_or(0) == 0 {
             break;
@@ -222,7 +223,7 @@ fn list_and_events_in_runcs_key_order_and_interval() {
     let _ = child.wait();
     assert_eq!(lines, 5, "got {lines} lines in {:?}", t.elapsed());
     assert!(
-        t.elapsed() < Duration::from_millis(1200),
+        t.elapsed() >= Duration::from_millis(390) && t.elapsed() < Duration::from_millis(3000),
         "{:?}",
         t.elapsed()
     );
@@ -230,8 +231,8 @@ fn list_and_events_in_runcs_key_order_and_interval() {
 
 /// `--debug` logs the steps of the verbs at debug level, to stderr or to `--log`.
 #[test]
-fn berth_only_debug_logs_the_steps() {
-    // runc logs other steps in other words; the format is what is shared.
+fn debug_logs_the_steps() {
+    // runc logs other steps in other words; the format and the level are what is shared.
     let mut c = Ctx::new();
     c.sh("true");
     c.write_config();
@@ -246,9 +247,12 @@ fn berth_only_debug_logs_the_steps() {
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(
-        err.contains("level=debug") && err.contains("create") && err.contains("delete"),
+        err.lines().filter(|l| l.contains("level=debug")).count() >= 3,
         "{err}"
     );
+    if is_berth() {
+        assert!(err.contains("create") && err.contains("delete"), "{err}");
+    }
     let log = c.dir.path().join("log.json");
     let id = c.id();
     let out = c.rt(&[
@@ -278,21 +282,8 @@ fn the_terminal_belongs_to_the_process_user() {
     c.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
     c.sh("stat -c %u /proc/self/fd/0; sleep 2");
     c.write_config();
-    let sock = c.dir.path().join("console.sock");
-    let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
     let id = c.id();
-    let create = c.cmd(&[
-        "create",
-        "--bundle",
-        c.bundle.to_str().unwrap(),
-        "--console-socket",
-        sock.to_str().unwrap(),
-        &id,
-    ]);
-    let creator = std::thread::spawn(move || capture(create));
-    let mut master = super::terminal::recv_master(&l);
-    let out = creator.join().unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut master = super::terminal::create_with_console(&c, &id);
     assert!(c.rt(&["start", &id]).status.success());
     let mut got = String::new();
     let t = Instant::now();
@@ -353,8 +344,10 @@ fn start_container_hooks_run_under_the_seccomp_filter() {
 
 /// A NOTIFY filter over syscalls the runtime's own init still makes after loading it
 /// (execve, openat, read, close) does not hang it: the agent gets the fd and answers them.
+/// runc 1.1.5's agent hand-off hangs here (`run` never returns), as in
+/// `seccomp::berth_only_notify_goes_to_the_agent`.
 #[test]
-fn notify_over_the_inits_own_syscalls_reaches_the_agent() {
+fn berth_only_notify_over_the_inits_own_syscalls_reaches_the_agent() {
     for nnp in [true, false] {
         let mut c = Ctx::new();
         let l = super::seccomp::notify_profile(&mut c, &["execve", "openat", "read", "close"]);
@@ -367,16 +360,7 @@ fn notify_over_the_inits_own_syscalls_reaches_the_agent() {
         let (_, fds) = super::seccomp::agent_accept(&l);
         let fd = fds.into_iter().next().unwrap();
         let agent = std::thread::spawn(move || {
-            let mut n = 0;
-            while let Ok(note) = berth_seccomp::notify::recv(fd.as_fd()) {
-                let _ = berth_seccomp::notify::respond(
-                    fd.as_fd(),
-                    note.id,
-                    berth_seccomp::notify::Response::Continue,
-                );
-                n += 1;
-            }
-            n
+            super::seccomp::answer(fd, berth_seccomp::notify::Response::Continue)
         });
         let out = runner.join().unwrap();
         assert!(out.status.success(), "nnp={nnp}: {}", text(&out.stderr));
@@ -484,5 +468,4 @@ fn spec_template_has_no_cgroup_namespace() {
     let ns = v["linux"]["namespaces"].as_array().unwrap();
     assert!(!ns.iter().any(|n| n["type"] == "cgroup"), "{ns:?}");
     assert_eq!(v["linux"]["resources"]["devices"][0]["allow"], false);
-    let _ = is_berth();
 }

@@ -253,8 +253,15 @@ fn berth_only_notify_goes_to_the_agent() {
 }
 
 /// A seccomp agent: answers every notification on `fd` with EACCES until the processes are
-/// gone (the listener then reports POLLHUP) or nothing comes for 10 s. Returns the count.
+/// gone or nothing comes for 10 s. Returns the count.
 pub(crate) fn answer_eacces(fd: std::os::fd::OwnedFd) -> usize {
+    answer(fd, berth_seccomp::notify::Response::Errno(libc::EACCES))
+}
+
+/// A seccomp agent: answers every notification on `fd` with `response` until the processes
+/// are gone (the listener then reports POLLHUP: a blocking RECV would wait forever on older
+/// kernels, 6.1 among them) or nothing comes for 10 s. Returns the count.
+pub(crate) fn answer(fd: std::os::fd::OwnedFd, response: berth_seccomp::notify::Response) -> usize {
     use std::os::fd::{AsFd, AsRawFd};
     let mut answered = 0;
     loop {
@@ -270,11 +277,7 @@ pub(crate) fn answer_eacces(fd: std::os::fd::OwnedFd) -> usize {
         let Ok(n) = berth_seccomp::notify::recv(fd.as_fd()) else {
             return answered;
         };
-        let _ = berth_seccomp::notify::respond(
-            fd.as_fd(),
-            n.id,
-            berth_seccomp::notify::Response::Errno(libc::EACCES),
-        );
+        let _ = berth_seccomp::notify::respond(fd.as_fd(), n.id, response);
         answered += 1;
     }
 }

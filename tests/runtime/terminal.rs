@@ -8,7 +8,9 @@ use serde_json::json;
 
 use super::harness::{text, Ctx};
 
-pub(crate) fn recv_master(l: &UnixListener) -> std::fs::File {
+/// The pty master the runtime sends over the console socket; `None` if it closes the
+/// connection without one (its create failed).
+pub(crate) fn recv_master(l: &UnixListener) -> Option<std::fs::File> {
     let s = super::harness::accept(l);
     let mut buf = [0u8; 256];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
@@ -23,10 +25,30 @@ pub(crate) fn recv_master(l: &UnixListener) -> std::fs::File {
     for c in msg.cmsgs().unwrap() {
         if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
             // SAFETY: the fd was just received and is ours.
-            return std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+            return Some(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fds[0]) }));
         }
     }
-    panic!("no fd received");
+    None
+}
+
+/// `create` of the configured container `id` with a console socket: the pty master the
+/// runtime sends. A create that fails (or sends none) fails the test with create's error.
+pub(crate) fn create_with_console(c: &Ctx, id: &str) -> std::fs::File {
+    let sock = c.dir.path().join("console.sock");
+    let l = UnixListener::bind(&sock).unwrap();
+    let create = c.cmd(&[
+        "create",
+        "--bundle",
+        c.bundle.to_str().unwrap(),
+        "--console-socket",
+        sock.to_str().unwrap(),
+        id,
+    ]);
+    let creator = std::thread::spawn(move || super::harness::capture(create));
+    let master = recv_master(&l);
+    let out = creator.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    master.expect("create succeeded but sent no pty master")
 }
 
 #[test]
@@ -36,21 +58,8 @@ fn console_socket_gets_the_pty_master() {
     c.config["process"]["consoleSize"] = json!({"height": 33, "width": 111});
     c.sh("tty; stty size; read line; echo got:$line");
     c.write_config();
-    let sock = c.dir.path().join("console.sock");
-    let l = UnixListener::bind(&sock).unwrap();
     let id = c.id();
-    let create = c.cmd(&[
-        "create",
-        "--bundle",
-        c.bundle.to_str().unwrap(),
-        "--console-socket",
-        sock.to_str().unwrap(),
-        &id,
-    ]);
-    let child = std::thread::spawn(move || super::harness::capture(create));
-    let mut master = recv_master(&l);
-    let out = child.join().unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut master = create_with_console(&c, &id);
     assert!(c.rt(&["start", &id]).status.success());
     master.write_all(b"hello\n").unwrap();
     let mut all = String::new();

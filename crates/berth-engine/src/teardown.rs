@@ -56,17 +56,57 @@ pub fn remove(engine: &Engine, id: &str, anonymous_volumes: bool) -> Result<()> 
         engine.update(id, |r| r.runtime_created = false)?;
     }
     crate::network::teardown(engine, id)?;
-    match std::fs::remove_dir_all(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("remove", &dir, e)),
-    }
+    remove_dir(&dir)?;
     if anonymous_volumes {
         for v in r.volumes.iter().filter(|v| v.anonymous) {
             engine.volume_remove(&v.name, true)?;
         }
     }
     Ok(())
+}
+
+/// Removes a container's directory. The kernel releases an exited container's mount
+/// namespace (and with it the overlay over `upper`/`work`) asynchronously, so a removal
+/// that races it finds a directory not yet empty or busy: it is retried for a while, and a
+/// final failure names what is left.
+fn remove_dir(dir: &std::path::Path) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        let e = match std::fs::remove_dir_all(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => e,
+        };
+        let transient = matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EBUSY));
+        if !transient || start.elapsed() > Duration::from_secs(5) {
+            let left: Vec<String> = walkdir_names(dir).into_iter().take(8).collect();
+            return Err(Error::io(
+                "remove",
+                dir,
+                std::io::Error::new(e.kind(), format!("{e} (left: {})", left.join(", "))),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The paths under `dir`, relative to it (for an error message).
+fn walkdir_names(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for ent in rd.flatten() {
+            let p = ent.path();
+            out.push(p.strip_prefix(dir).unwrap_or(&p).display().to_string());
+            if ent.file_type().is_ok_and(|t| t.is_dir()) {
+                todo.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// Whether the container may still produce output or exit: its monitor lives, or (with

@@ -74,15 +74,7 @@ fn run_one_filtered(
 
 /// Runs the hooks of one kind in order (in `cwd` if given); the first failure stops the rest.
 pub fn run(kind: &'static str, hooks: &[Hook], state: &[u8], cwd: Option<&Path>) -> Result<()> {
-    for (i, h) in hooks.iter().enumerate() {
-        run_one(h, state, cwd).map_err(|msg| Error::Hook {
-            hook: kind,
-            index: i,
-            path: h.path().clone(),
-            msg,
-        })?;
-    }
-    Ok(())
+    run_each(kind, hooks, state, cwd, None)
 }
 
 /// Runs the hooks of one kind in order, each under the seccomp `filter` if given.
@@ -92,8 +84,18 @@ pub fn run_filtered(
     state: &[u8],
     filter: Option<&berth_seccomp::Filter>,
 ) -> Result<()> {
+    run_each(kind, hooks, state, None, filter)
+}
+
+fn run_each(
+    kind: &'static str,
+    hooks: &[Hook],
+    state: &[u8],
+    cwd: Option<&Path>,
+    filter: Option<&berth_seccomp::Filter>,
+) -> Result<()> {
     for (i, h) in hooks.iter().enumerate() {
-        run_one_filtered(h, state, None, filter).map_err(|msg| Error::Hook {
+        run_one_filtered(h, state, cwd, filter).map_err(|msg| Error::Hook {
             hook: kind,
             index: i,
             path: h.path().clone(),

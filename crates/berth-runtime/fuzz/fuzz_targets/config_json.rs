@@ -17,7 +17,17 @@ fn bundle() -> &'static PathBuf {
 }
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok((spec, _unknown)) = berth_runtime::spec::parse_reporting(data) {
-        let _ = berth_runtime::plan::build("fuzz", bundle(), spec);
+    if let Ok((spec, _unknown)) = berth_runtime::plan::spec::parse_reporting(data) {
+        let host = berth_runtime::plan::HostFacts::probe();
+        let inputs = berth_runtime::plan::PlanInputs {
+            id: "fuzz",
+            bundle: bundle(),
+            no_pivot: false,
+            no_new_keyring: false,
+            preserve_fds: 0,
+            systemd_cgroup: false,
+            host: &host,
+        };
+        let _ = berth_runtime::plan::build(spec, inputs);
     }
 });

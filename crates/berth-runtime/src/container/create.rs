@@ -400,12 +400,7 @@ fn setup(
         fds: roles,
         process_field: "process".into(),
     };
-    let child = undo.child.insert(spawn::spawn(
-        &job,
-        fds,
-        &opts.stdio,
-        rt.init_binary.as_deref(),
-    )?);
+    let child = undo.child.insert(helper.launch(&job, fds)?);
     let pid = child.pid.as_raw();
     rt.step(|| format!("create {}: init started, pid {pid}", opts.id));
     state.pid = pid;
@@ -452,8 +447,14 @@ fn setup(
                 chan.send(Msg::HooksDone)?;
             }
             Msg::Console(fd) => master = Some(fd),
-            Msg::Devices if skipped => {}
-            Msg::Devices => cgroup::apply_devices(&manager, &p.cgroup.devices)?,
+            Msg::Devices(wait) => {
+                if !skipped {
+                    cgroup::apply_devices(&manager, &p.cgroup.devices)?;
+                }
+                if wait {
+                    chan.send(Msg::DevicesDone)?;
+                }
+            }
             Msg::Seccomp(n) => {
                 hand_to_agent(
                     p.seccomp.as_ref(),

@@ -43,7 +43,7 @@ pub fn parse(raw: &[u8]) -> std::result::Result<Spec, String> {
 /// not pass unnoticed.
 pub fn parse_reporting(raw: &[u8]) -> std::result::Result<(Spec, Vec<String>), String> {
     let value: serde_json::Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-    check_shapes(&value, "", &mut String::new())?;
+    check_shapes(&value, &mut Vec::new(), &mut Vec::new())?;
     let mut unknown = Vec::new();
     let mut note = |p: serde_ignored::Path| unknown.push(dotted(&p));
     let tracked = serde_ignored::Deserializer::new(value, &mut note);
@@ -100,62 +100,85 @@ const OBJECTS: &[&str] = &[
     "linux.timeOffsets",
 ];
 
-fn shape_matches(pattern: &str, path: &str) -> bool {
-    let (mut p, mut q) = (pattern.split('.'), path.split('.'));
+/// Whether the JSON path `path` (its dot-separated segments, `*` for an array index; the
+/// document itself is `[""]`) is one of the spec's objects named by `pattern`.
+fn shape_matches(pattern: &str, path: &[&str]) -> bool {
+    let path = if path.is_empty() { &[""][..] } else { path };
+    let (mut p, mut q) = (pattern.split('.'), path.iter());
     loop {
         match (p.next(), q.next()) {
             (None, None) => return true,
-            (Some(a), Some(b)) if a == "*" || a == b => {}
+            (Some(a), Some(b)) if a == "*" || a == *b => {}
             _ => return false,
         }
     }
 }
 
-/// Refuses an array (or scalar) where the spec has an object; `shown` is the JSON path as
-/// errors print it (`linux.namespaces[2]`).
-fn check_shapes(
-    v: &serde_json::Value,
-    path: &str,
-    shown: &mut String,
-) -> std::result::Result<(), String> {
-    use serde_json::Value;
-    let object = OBJECTS.iter().any(|p| shape_matches(p, path));
-    let join = |key: &str| {
-        if path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{path}.{key}")
-        }
-    };
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m {
-                let mut s = shown.clone();
+/// A step of the JSON path as errors print it.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The JSON path as errors print it (`linux.namespaces[2]`).
+fn shown(steps: &[Step<'_>]) -> String {
+    let mut s = String::new();
+    for step in steps {
+        match step {
+            Step::Key(k) => {
                 if !s.is_empty() {
                     s.push('.');
                 }
                 s.push_str(k);
-                check_shapes(child, &join(k), &mut s)?;
             }
+            Step::Index(i) => s.push_str(&format!("[{i}]")),
         }
-        Value::Array(items) if !object => {
-            for (i, child) in items.iter().enumerate() {
-                let mut s = format!("{shown}[{i}]");
-                check_shapes(child, &join("*"), &mut s)?;
+    }
+    s
+}
+
+/// Refuses an array (or scalar) where the spec has an object. `path` holds the segments
+/// matched against [`OBJECTS`] (a key's own dots split it, an index is `*`), `steps` the
+/// path as errors print it; both are restored on return, and nothing is allocated per node
+/// unless a document has an error.
+fn check_shapes<'a>(
+    v: &'a serde_json::Value,
+    path: &mut Vec<&'a str>,
+    steps: &mut Vec<Step<'a>>,
+) -> std::result::Result<(), String> {
+    use serde_json::Value;
+    let object = || OBJECTS.iter().any(|p| shape_matches(p, path));
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let depth = path.len();
+                path.extend(k.split('.'));
+                steps.push(Step::Key(k));
+                check_shapes(child, path, steps)?;
+                steps.pop();
+                path.truncate(depth);
             }
         }
         Value::Null => {}
-        other if object => {
+        Value::Array(items) if !object() => {
+            for (i, child) in items.iter().enumerate() {
+                path.push("*");
+                steps.push(Step::Index(i));
+                check_shapes(child, path, steps)?;
+                steps.pop();
+                path.pop();
+            }
+        }
+        other if object() => {
             let kind = match other {
                 Value::Array(_) => "an array",
                 Value::String(_) => "a string",
                 Value::Number(_) => "a number",
                 _ => "a boolean",
             };
-            let at = if shown.is_empty() {
-                "config.json"
-            } else {
-                shown.as_str()
+            let at = match shown(steps) {
+                s if s.is_empty() => "config.json".to_string(),
+                s => s,
             };
             return Err(format!("{at}: expected an object, found {kind}"));
         }
@@ -312,6 +335,11 @@ mod tests {
         let e = parse(br#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"pid"},[]]}}"#)
             .unwrap_err();
         assert_eq!(e, "linux.namespaces[1]: expected an object, found an array");
+        let e =
+            parse(br#"{"ociVersion":"1.0.2","hooks":{"prestart":[{"path":"/x"},7]}}"#).unwrap_err();
+        assert_eq!(e, "hooks.prestart[1]: expected an object, found a number");
+        // Dotted keys (sysctl names, annotations) are no path into the spec.
+        parse(br#"{"ociVersion":"1.0.2","linux":{"sysctl":{"net.ipv4.ip_forward":"1"}},"annotations":{"linux.resources":"[]"}}"#).unwrap();
         // Arrays where the spec has arrays, and free-form annotations, are fine.
         parse(br#"{"ociVersion":"1.0.2","annotations":{"a":"[]"},"process":{"cwd":"/","args":["a"],"user":{"uid":0,"gid":0}}}"#).unwrap();
     }

@@ -170,7 +170,15 @@ fn helper(chan: &Channel, slot: RawFd) -> Result<Infallible> {
         Kind::Exec => {
             // A procfs from the host, before the container's mounts are in the way.
             let proc = job.process.writes_procfs().then(Proc::open).transpose()?;
-            join(&fds.namespaces)?;
+            // The container's cgroup namespace is joined by the process, once it is born in
+            // the container's cgroup: clone3(CLONE_INTO_CGROUP) from inside that namespace
+            // fails with ENOENT when the helper's own cgroup is outside the namespace's root
+            // (always so, unless the runtime was called from within the container's cgroup).
+            let (cgroupns, others): (Vec<_>, Vec<_>) = std::mem::take(&mut fds.namespaces)
+                .into_iter()
+                .partition(|(flag, _)| flag.contains(CloneFlags::CLONE_NEWCGROUP));
+            join(&others)?;
+            drop(others);
             match fork_with(
                 libc::CLONE_PARENT,
                 fds.cgroup_dir.as_ref().map(|f| f.as_fd()),
@@ -183,7 +191,8 @@ fn helper(chan: &Channel, slot: RawFd) -> Result<Infallible> {
                 }
                 Forked::Child => {
                     fds.cgroup_dir = None;
-                    fds.namespaces.clear();
+                    join(&cgroupns)?;
+                    drop(cgroupns);
                     Pipeline::new(chan, &job, fds, proc).exec()
                 }
             }
@@ -308,7 +317,12 @@ impl<'a> Pipeline<'a> {
         let mknod = !j.ns.in_user_ns();
         let root = rootfs::prepare(plan, self.fds.trees.as_ref(), mknod, p.terminal)?;
         self.fds.trees = None;
-        chan.send(Msg::Devices)?;
+        // Writing the rules denies everything for a moment: an init that opens the pty
+        // waits until they are written.
+        chan.send(Msg::Devices(p.terminal))?;
+        if p.terminal {
+            chan.expect(|m| matches!(m, Msg::DevicesDone), "the device rules")?;
+        }
         if j.runtime_hooks {
             chan.send(Msg::Hooks)?;
             chan.expect(|m| matches!(m, Msg::HooksDone), "the prestart hooks")?;

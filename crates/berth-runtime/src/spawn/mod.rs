@@ -47,11 +47,23 @@ fn above(fd: RawFd, min: RawFd) -> Result<OwnedFd> {
         .map_err(|e| Error::call("fcntl(F_DUPFD_CLOEXEC)", e))
 }
 
-/// The runtime's helper process, started and waiting for its job.
+/// The runtime's helper process, started and waiting for its job. Dropped without a job,
+/// it is killed and reaped.
 pub struct Helper {
     pid: Pid,
-    chan: Channel,
+    /// `None` once the job is handed over.
+    chan: Option<Channel>,
     preserve_fds: i32,
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        if self.chan.take().is_some() {
+            let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+            // The caller may reap it first (a shim's reaper): ECHILD is fine.
+            let _ = nix::sys::wait::waitpid(self.pid, None);
+        }
+    }
 }
 
 /// Starts the helper. It execs while the caller goes on (making the container's cgroup,
@@ -86,7 +98,7 @@ pub fn start(preserve_fds: i32, stdio: &Stdio, init_binary: Option<&Path>) -> Re
         .map_err(|e| Error::call("start the runtime's helper (posix_spawn)", e))?;
     Ok(Helper {
         pid,
-        chan: parent,
+        chan: Some(parent),
         preserve_fds,
     })
 }
@@ -94,35 +106,27 @@ pub fn start(preserve_fds: i32, stdio: &Stdio, init_binary: Option<&Path>) -> Re
 impl Helper {
     /// Kills the helper (a job that will not come) and reaps it.
     pub fn abandon(self) {
-        let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
-        // The caller may reap it first (a shim's reaper): ECHILD is fine.
-        let _ = nix::sys::wait::waitpid(self.pid, None);
+        drop(self)
     }
 
     /// Hands the helper `job` with `fds` (in the order of `job.fds`); returns the process it
     /// cloned. On error nothing is left running.
-    pub fn launch(self, job: &Job, fds: Vec<OwnedFd>) -> Result<Spawned> {
+    pub fn launch(mut self, job: &Job, fds: Vec<OwnedFd>) -> Result<Spawned> {
         debug_assert_eq!(job.preserve_fds, self.preserve_fds);
+        let chan = self.chan.take().expect("a helper is launched once");
+        let helper = Abandon(self.pid);
         let data = match serde_json::to_vec(job) {
             Ok(d) => d,
-            Err(e) => {
-                self.abandon();
-                return Err(Error::Protocol(format!("encode the job: {e}")));
-            }
+            Err(e) => return Err(Error::Protocol(format!("encode the job: {e}"))),
         };
-        if let Err(e) = self.chan.send(Msg::Job(data, fds)) {
-            self.abandon();
-            return Err(e);
-        }
-        let pid = match self.chan.expect(|m| matches!(m, Msg::Pid(_)), "its start") {
-            Ok(Msg::Pid(p)) => Pid::from_raw(p),
-            Ok(_) => unreachable!("expect matched Pid"),
-            Err(e) => {
-                self.abandon();
-                return Err(e);
-            }
+        chan.send(Msg::Job(data, fds))?;
+        let pid = match chan.expect(|m| matches!(m, Msg::Pid(_)), "its start")? {
+            Msg::Pid(p) => Pid::from_raw(p),
+            _ => unreachable!("expect matched Pid"),
         };
-        let _ = nix::sys::wait::waitpid(self.pid, None);
+        // The helper exits once the init is cloned.
+        let _ = nix::sys::wait::waitpid(helper.0, None);
+        std::mem::forget(helper);
         let pidfd = match sys::pidfd::open(pid.as_raw()) {
             Ok(fd) => fd,
             Err(e) => {
@@ -130,11 +134,17 @@ impl Helper {
                 return Err(Error::call("pidfd_open", e));
             }
         };
-        Ok(Spawned {
-            pid,
-            pidfd,
-            chan: self.chan,
-        })
+        Ok(Spawned { pid, pidfd, chan })
+    }
+}
+
+/// Kills and reaps the helper process when dropped: every early return of a launch.
+struct Abandon(Pid);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(self.0, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(self.0, None);
     }
 }
 

@@ -17,9 +17,10 @@
 //!  Go ────────────────────────────────────────────────────────────────────▶ init: cgroupns, uid 0,
 //!                                                                           hostname, keyring,
 //!                                                                           rlimits, mounts, devices
-//!                  ◀──────────────────────────────────────────────────────── Devices (no reply)
-//!  write the device rules (the init goes
-//!  on; its own mknods are done)
+//!                  ◀──────────────────────────────────────────────────────── Devices (its own mknods
+//!  write the device rules                                                    are done)
+//!  DevicesDone (only when asked: the init ─────────────────────────────────▶ (a terminal's init waits:
+//!    opens a pty next)                                                        it opens /dev/ptmx)
 //!                  ◀──────────────────────────────────────────────────────── Hooks  (init, only with
 //!  prestart + createRuntime hooks                                                     such hooks)
 //!  HooksDone ─────────────────────────────────────────────────────────────▶ createContainer hooks,
@@ -86,8 +87,12 @@ pub enum Msg {
     Hooks,
     /// Parent → init: hooks done.
     HooksDone,
-    /// Init → parent: its device nodes are made; the device rules may be written (no reply).
-    Devices,
+    /// Init → parent: its device nodes are made; the device rules may be written. With
+    /// `true` the init waits for [`Msg::DevicesDone`] (it opens a device next: the pty,
+    /// which a half-written rule set, denying everything, refuses).
+    Devices(bool),
+    /// Parent → init: the device rules are written.
+    DevicesDone,
     /// Child → parent: the pty master (attached).
     Console(OwnedFd),
     /// Child → parent: the seccomp notify fd's number in the child (`pidfd_getfd` it).
@@ -108,6 +113,7 @@ const GO: u8 = b'G';
 const HOOKS: u8 = b'H';
 const HOOKS_DONE: u8 = b'D';
 const DEVICES: u8 = b'V';
+const DEVICES_DONE: u8 = b'W';
 const CONSOLE: u8 = b'C';
 const SECCOMP: u8 = b'S';
 const SECCOMP_DONE: u8 = b'A';
@@ -154,7 +160,8 @@ impl Channel {
             Msg::Go => (GO, vec![], vec![]),
             Msg::Hooks => (HOOKS, vec![], vec![]),
             Msg::HooksDone => (HOOKS_DONE, vec![], vec![]),
-            Msg::Devices => (DEVICES, vec![], vec![]),
+            Msg::Devices(wait) => (DEVICES, vec![wait as u8], vec![]),
+            Msg::DevicesDone => (DEVICES_DONE, vec![], vec![]),
             Msg::Console(fd) => (CONSOLE, vec![], vec![fd]),
             Msg::Seccomp(fd) => (SECCOMP, (fd as u32).to_le_bytes().to_vec(), vec![]),
             Msg::SeccompDone => (SECCOMP_DONE, vec![], vec![]),
@@ -196,7 +203,8 @@ impl Channel {
             GO => Msg::Go,
             HOOKS => Msg::Hooks,
             HOOKS_DONE => Msg::HooksDone,
-            DEVICES => Msg::Devices,
+            DEVICES => Msg::Devices(payload.first() == Some(&1)),
+            DEVICES_DONE => Msg::DevicesDone,
             CONSOLE => Msg::Console(
                 fds.pop()
                     .ok_or_else(|| Error::Protocol("console message without its fd".into()))?,
