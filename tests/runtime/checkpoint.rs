@@ -555,7 +555,10 @@ fn last_number(text: &str) -> u64 {
 #[test]
 fn criu_a_foreground_restore_returns_the_exit_status_and_removes_the_container() {
     let Some(mut c) = ctx() else { return };
-    counter(&mut c, Some(30), 7);
+    // It counts until a line arrives on stdin, then exits with 7: a counter that stopped by
+    // itself could end during a slow checkpoint (8 s in an emulated guest on a busy host).
+    c.sh("i=0; while :; do i=$((i+1)); echo $i; if read -t 0.1 l; then exit 7; fi; done");
+    c.write_config();
     let id = c.id();
     let mut p = pipes();
     run_detached(&c, &mut p, &id);
@@ -572,20 +575,24 @@ fn criu_a_foreground_restore_returns_the_exit_status_and_removes_the_container()
         c.bundle.to_str().unwrap(),
         &id,
     ];
+    // Three numbers from the restored counter, then the line that ends it; the rest up to
+    // the end of its output.
+    let (mut out, mut stdin) = (q.stdout, q.stdin);
     let reader = std::thread::spawn(move || {
-        let mut out = q.stdout;
-        let mut got = Vec::new();
-        while let Some(n) = out.number(harness::timeout().as_secs()) {
-            got.push(n);
-        }
+        let secs = harness::timeout().as_secs();
+        let mut got: Vec<u64> = (0..3).map_while(|_| out.number(secs)).collect();
+        let _ = stdin.write_all(b"stop\n");
+        got.extend(std::iter::from_fn(|| out.number(secs)));
         got
     });
     let (st, log) = rt_with(&c, &args, q.theirs.take().unwrap());
-    drop(q.stdin);
     assert_eq!(st.code(), Some(7), "restore in the foreground: {st}: {log}");
     let got = reader.join().unwrap();
-    let want: Vec<u64> = (last + 1..=30).collect();
-    assert_eq!(got, want, "the restored counter's output");
+    let want: Vec<u64> = (last + 1..last + 1 + got.len() as u64).collect();
+    assert!(
+        got.len() >= 3 && got == want,
+        "the restored counter's output after {last}: {got:?}"
+    );
     assert_gone(&c, &id);
 }
 
