@@ -80,10 +80,7 @@ pub fn dispatch(g: Global, cmd: Command, log: &Logger) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Features => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&berth_runtime::features::document())?
-            );
+            println!("{}", serde_json::to_string_pretty(&rt.features())?);
             Ok(0)
         }
         Command::Checkpoint(a) => {

@@ -764,3 +764,19 @@ fn berth_only_features_advertise_checkpoint_where_criu_works() {
     );
     assert_eq!(a["io.github.berth.criu.version"].is_string(), works, "{a}");
 }
+
+/// `features` judges checkpoint by the criu binary `--criu` names, not by the one in `PATH`.
+#[test]
+fn berth_only_features_ask_the_criu_binary_given() {
+    let c = Ctx::new();
+    let missing = c.dir.path().join("no-criu-here");
+    let out = c.rt_ok(&["--criu", missing.to_str().unwrap(), "features"]);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let a = &doc["annotations"];
+    assert_eq!(
+        a["io.github.berth.checkpoint.enabled"],
+        json!("false"),
+        "{a}"
+    );
+    assert!(a["io.github.berth.criu.version"].is_null(), "{a}");
+}

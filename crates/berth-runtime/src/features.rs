@@ -127,25 +127,27 @@ fn rootless() -> serde_json::Value {
     })
 }
 
-/// CRIU's version if checkpoint and restore work here: `criu` (from `PATH`) is recent enough
-/// and answers a feature check, which it does only once it has examined this kernel (as a
-/// dump would). Asked once per process; CRIU caches what it learns of the kernel in
-/// `/run/criu.kdat`, so the question is cheap after the first time.
-pub fn criu() -> Option<String> {
-    static V: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    V.get_or_init(|| {
-        let bin = Path::new("criu");
-        let v = berth_criu::version(bin).ok()?;
-        (v.number() >= crate::container::criu_min_version() && berth_criu::usable(bin).is_ok())
-            .then(|| v.to_string())
-    })
-    .clone()
+/// CRIU's version if checkpoint and restore work here: the criu binary `bin` (a name is
+/// looked up in `PATH`) is recent enough and answers a feature check, which it does only
+/// once it has examined this kernel (as a dump would). CRIU caches what it learns of the
+/// kernel in `/run/criu.kdat`, so the question is cheap after the first time.
+pub fn criu(bin: &Path) -> Option<String> {
+    let v = berth_criu::version(bin).ok()?;
+    (v.number() >= crate::container::criu_min_version() && berth_criu::usable(bin).is_ok())
+        .then(|| v.to_string())
 }
 
-/// The features document (runtime-spec features.md), probed from this host.
+/// The features document (runtime-spec features.md), probed from this host, with `criu`
+/// in `PATH` as the checkpoint binary.
 pub fn document() -> serde_json::Value {
+    document_with_criu(Path::new("criu"))
+}
+
+/// [`document`], with checkpoint and restore judged by the criu binary `criu_bin` (runc's
+/// `--criu`).
+pub fn document_with_criu(criu_bin: &Path) -> serde_json::Value {
     let (cgroup, seccomp) = (cgroup(), seccomp());
-    let criu = criu();
+    let criu = criu(criu_bin);
     let mut annotations = serde_json::json!({
         "io.github.berth.version": env!("CARGO_PKG_VERSION"),
         "io.github.berth.checkpoint.enabled": criu.is_some().to_string(),
