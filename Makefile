@@ -69,6 +69,7 @@ test-vm:
 test-cgv2: build
 	bash integration/cgv2/run.sh
 	CGV2_LSM=selinux bash integration/cgv2/run.sh runtime::lsm runtime::bad_input
+	bash integration/criu/run.sh runc podman
 
 # containerd, podman and dockerd driving berth.
 test-clients: build

@@ -39,9 +39,9 @@ pub struct Global {
     /// Use the systemd cgroup driver.
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Accepted for runc compatibility; berth has no criu support.
-    #[arg(long, global = true, hide = true)]
-    pub criu: Option<String>,
+    /// The criu binary of `checkpoint` and `restore` (default: criu in PATH).
+    #[arg(long, global = true)]
+    pub criu: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -110,6 +110,13 @@ pub enum Command {
     },
     /// Print the features this runtime and kernel support, as JSON.
     Features,
+    /// Checkpoint a running container with CRIU.
+    // A flag given twice is given (podman 4.3 repeats --leave-running; runc takes it).
+    #[command(args_override_self = true)]
+    Checkpoint(CheckpointArgs),
+    /// Restore a container from a checkpoint.
+    #[command(args_override_self = true)]
+    Restore(RestoreArgs),
     /// Images (pull, store, bundle, commit, push) and containers from them (run, ps, logs, exec).
     Image(crate::image::ImageCli),
 }
@@ -235,6 +242,196 @@ impl UpdateArgs {
             r.set_block_io(Some(b));
         }
         Ok(r)
+    }
+}
+
+/// The flags `checkpoint` and `restore` share (runc's).
+#[derive(Args, Clone, Debug)]
+pub struct CriuArgs {
+    /// Path for the CRIU image files (default: ./checkpoint).
+    #[arg(long = "image-path")]
+    pub image_path: Option<PathBuf>,
+    /// Path for CRIU's log and work files (default: the image path).
+    #[arg(long = "work-path")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open TCP connections.
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow external unix sockets.
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs.
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Handle file locks.
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// Use userfaultfd to restore memory pages lazily.
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+    /// soft (default), full, strict or ignore.
+    #[arg(long = "manage-cgroups-mode")]
+    pub manage_cgroups_mode: Option<String>,
+    /// A namespace to recreate without its contents (network; repeatable).
+    #[arg(long = "empty-ns")]
+    pub empty_ns: Vec<String>,
+    /// Deduplicate memory images.
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// The previous pre-dump, relative to the image path.
+    #[arg(long = "parent-path")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the container running after the checkpoint.
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// With --lazy-pages: an fd CRIU writes \0 to once the pages can be served.
+    #[arg(long = "status-fd", default_value_t = -1, allow_hyphen_values = true)]
+    pub status_fd: i32,
+    /// ADDRESS:PORT of a CRIU page server.
+    #[arg(long = "page-server")]
+    pub page_server: Option<String>,
+    /// Dump memory only; the container keeps running.
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    pub id: String,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    #[arg(short, long)]
+    pub detach: bool,
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Accepted for runc compatibility: berth uses no subreaper.
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+    /// Accepted for runc compatibility: CRIU rebuilds the mount namespace as it was.
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// TYPE:NAME of the LSM profile for the restored processes.
+    #[arg(long = "lsm-profile")]
+    pub lsm_profile: Option<String>,
+    /// The LSM mount context for the restored mounts.
+    #[arg(long = "lsm-mount-context")]
+    pub lsm_mount_context: Option<String>,
+    pub id: String,
+}
+
+impl CriuArgs {
+    fn image_path(&self) -> anyhow::Result<PathBuf> {
+        Ok(match &self.image_path {
+            Some(p) => p.clone(),
+            None => std::env::current_dir()?.join("checkpoint"),
+        })
+    }
+
+    fn cgroups_mode(&self) -> anyhow::Result<Option<berth_runtime::CgroupsMode>> {
+        let m = self.manage_cgroups_mode.as_deref();
+        Ok(m.map(berth_runtime::CgroupsMode::parse).transpose()?)
+    }
+
+    fn empty_ns(&self) -> anyhow::Result<u32> {
+        let mut flags = 0;
+        for ns in &self.empty_ns {
+            flags |= berth_runtime::container::checkpoint::empty_ns_flag(ns)?;
+        }
+        Ok(flags)
+    }
+}
+
+impl CheckpointArgs {
+    /// The library's options for these flags.
+    pub fn options(&self) -> anyhow::Result<berth_runtime::CheckpointOptions> {
+        let c = &self.criu;
+        let page_server = match &self.page_server {
+            None => None,
+            Some(v) => {
+                let port = v.rsplit_once(':').and_then(|(a, p)| {
+                    Some((a.trim_matches(['[', ']']).to_string(), p.parse().ok()?))
+                });
+                let bad = |(a, p): &(String, i32)| a.is_empty() || *p <= 0;
+                match port {
+                    Some(ap) if !bad(&ap) => Some(ap),
+                    _ => anyhow::bail!("--page-server {v:?}: use ADDRESS:PORT"),
+                }
+            }
+        };
+        Ok(berth_runtime::CheckpointOptions {
+            image_path: c.image_path()?,
+            work_path: c.work_path.clone(),
+            parent_path: self.parent_path.clone(),
+            leave_running: self.leave_running,
+            tcp_established: c.tcp_established,
+            ext_unix_sk: c.ext_unix_sk,
+            shell_job: c.shell_job,
+            file_locks: c.file_locks,
+            pre_dump: self.pre_dump,
+            lazy_pages: c.lazy_pages,
+            status_fd: (self.status_fd >= 0).then_some(self.status_fd),
+            page_server,
+            auto_dedup: c.auto_dedup,
+            manage_cgroups_mode: c.cgroups_mode()?,
+            empty_ns: c.empty_ns()?,
+        })
+    }
+}
+
+impl RestoreArgs {
+    /// The library's options for these flags; a terminal's master comes back to us unless
+    /// detached (then it goes to --console-socket).
+    pub fn options(&self) -> anyhow::Result<berth_runtime::RestoreOptions> {
+        let c = &self.criu;
+        Ok(berth_runtime::RestoreOptions {
+            id: self.id.clone(),
+            bundle: self.bundle.clone(),
+            image_path: c.image_path()?,
+            work_path: c.work_path.clone(),
+            console: match (&self.console_socket, self.detach) {
+                (Some(p), _) => berth_runtime::Console::Socket(p.clone()),
+                (None, true) => berth_runtime::Console::None,
+                (None, false) => berth_runtime::Console::Return,
+            },
+            pid_file: self.pid_file.clone(),
+            tcp_established: c.tcp_established,
+            ext_unix_sk: c.ext_unix_sk,
+            shell_job: c.shell_job,
+            file_locks: c.file_locks,
+            auto_dedup: c.auto_dedup,
+            lazy_pages: c.lazy_pages,
+            manage_cgroups_mode: c.cgroups_mode()?,
+            empty_ns: c.empty_ns()?,
+            lsm_profile: self.lsm_profile.clone(),
+            lsm_mount_context: self.lsm_mount_context.clone(),
+            stdio: Default::default(),
+        })
+    }
+
+    /// Restores; in the foreground (no --detach) waits for the restored init as `run` does,
+    /// forwarding signals and the terminal, then deletes the container.
+    pub fn run(
+        &self,
+        rt: &berth_runtime::Runtime,
+        log: &crate::logging::Logger,
+    ) -> anyhow::Result<i32> {
+        let sigs = (!self.detach).then(crate::foreground::block_signals);
+        let r = rt.restore(self.options()?)?;
+        log.warn_all(&r.warnings);
+        let Some(sigs) = sigs else { return Ok(0) };
+        let code = crate::foreground::wait(r.pid, sigs, r.master);
+        log.warn_all(&r.container.delete(true)?);
+        Ok(code)
     }
 }
 

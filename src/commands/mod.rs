@@ -22,6 +22,7 @@ pub fn runtime(g: &Global, log: &Logger) -> Runtime {
         .unwrap_or(0);
     let rt = Runtime::new(g.state_root())
         .systemd_cgroup(g.systemd_cgroup)
+        .criu_binary(g.criu.clone().unwrap_or_else(|| "criu".into()))
         .listen_fds(listen);
     if !log.debugging() {
         return rt;
@@ -79,12 +80,14 @@ pub fn dispatch(g: Global, cmd: Command, log: &Logger) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Features => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&berth_runtime::features::document())?
-            );
+            println!("{}", serde_json::to_string_pretty(&rt.features())?);
             Ok(0)
         }
+        Command::Checkpoint(a) => {
+            log.warn_all(&rt.load_locked(&a.id)?.checkpoint(&a.options()?)?);
+            Ok(0)
+        }
+        Command::Restore(a) => a.run(&rt, log),
         Command::Image(cli) => crate::image::run(&g, cli),
     }
 }

@@ -4,6 +4,7 @@
 pub(crate) use crate::harness;
 
 mod bad_input;
+mod checkpoint;
 mod exec;
 mod faults;
 mod hooks;

@@ -10,7 +10,7 @@ use super::harness::{text, Ctx};
 
 /// The pty master the runtime sends over the console socket; `None` if it closes the
 /// connection without one (its create failed).
-fn recv_master(l: &UnixListener) -> Option<std::fs::File> {
+pub(crate) fn recv_master(l: &UnixListener) -> Option<std::fs::File> {
     let s = super::harness::accept(l);
     let mut buf = [0u8; 256];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];

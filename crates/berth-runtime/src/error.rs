@@ -114,9 +114,48 @@ pub enum Error {
     /// The seccomp agent could not be reached or did not take the notify fd.
     #[error("failed to connect with seccomp agent specified in linux.seccomp.listenerPath: {0}")]
     SeccompAgent(#[source] berth_seccomp::Error),
+    /// CRIU failed to checkpoint or restore (or cannot run here).
+    #[error(transparent)]
+    Criu(Box<CriuError>),
     /// A bad argument of the library's own API (a signal name, a duration, ...).
     #[error("{what}: {msg}")]
     Invalid { what: &'static str, msg: String },
+}
+
+/// What CRIU said when `checkpoint` or `restore` (`op`) failed: `log` is its log file, and
+/// `errors` the last error lines in it.
+#[derive(Debug, thiserror::Error)]
+#[error("{op}: {source}{}", criu_log(log.as_deref(), errors))]
+pub struct CriuError {
+    pub op: &'static str,
+    #[source]
+    pub source: berth_criu::Error,
+    pub log: Option<PathBuf>,
+    pub errors: Vec<String>,
+}
+
+/// The end of a CRIU error's message: what its log says, and where the log is.
+fn criu_log(log: Option<&std::path::Path>, errors: &[String]) -> String {
+    let mut out = String::new();
+    for e in errors {
+        out.push_str("; ");
+        out.push_str(e);
+    }
+    if let Some(l) = log {
+        out.push_str(&format!(" (log: {})", l.display()));
+    }
+    out
+}
+
+impl From<berth_criu::Error> for Error {
+    fn from(source: berth_criu::Error) -> Self {
+        Error::Criu(Box::new(CriuError {
+            op: "criu",
+            source,
+            log: None,
+            errors: Vec::new(),
+        }))
+    }
 }
 
 impl Error {

@@ -127,9 +127,34 @@ fn rootless() -> serde_json::Value {
     })
 }
 
-/// The features document (runtime-spec features.md), probed from this host.
+/// CRIU's version if checkpoint and restore work here: the criu binary `bin` (a name is
+/// looked up in `PATH`) is recent enough and answers a feature check, which it does only
+/// once it has examined this kernel (as a dump would). CRIU caches what it learns of the
+/// kernel in `/run/criu.kdat`, so the question is cheap after the first time.
+pub fn criu(bin: &Path) -> Option<String> {
+    let v = berth_criu::version(bin).ok()?;
+    (v.number() >= crate::container::criu_min_version() && berth_criu::usable(bin).is_ok())
+        .then(|| v.to_string())
+}
+
+/// The features document (runtime-spec features.md), probed from this host, with `criu`
+/// in `PATH` as the checkpoint binary.
 pub fn document() -> serde_json::Value {
+    document_with_criu(Path::new("criu"))
+}
+
+/// [`document`], with checkpoint and restore judged by the criu binary `criu_bin` (runc's
+/// `--criu`).
+pub fn document_with_criu(criu_bin: &Path) -> serde_json::Value {
     let (cgroup, seccomp) = (cgroup(), seccomp());
+    let criu = criu(criu_bin);
+    let mut annotations = serde_json::json!({
+        "io.github.berth.version": env!("CARGO_PKG_VERSION"),
+        "io.github.berth.checkpoint.enabled": criu.is_some().to_string(),
+    });
+    if let Some(v) = criu {
+        annotations["io.github.berth.criu.version"] = v.into();
+    }
     debug_assert!(MOUNT_OPTIONS
         .iter()
         .all(|o| !mounts::parse_options(&[o.to_string()])
@@ -156,9 +181,7 @@ pub fn document() -> serde_json::Value {
                 "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"],
             },
         },
-        "annotations": {
-            "io.github.berth.version": env!("CARGO_PKG_VERSION"),
-        },
+        "annotations": annotations,
     })
 }
 

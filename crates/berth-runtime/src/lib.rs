@@ -27,8 +27,8 @@ pub mod sys;
 
 pub use container::kill::parse_signal;
 pub use container::{
-    exit_code, Console, Container, CreateOptions, Created, Event, Events, ExecOptions, Execed,
-    Overrides, Runtime, Started,
+    exit_code, CgroupsMode, CheckpointOptions, Console, Container, CreateOptions, Created, Event,
+    Events, ExecOptions, Execed, Overrides, RestoreOptions, Restored, Runtime, Started,
 };
 pub use error::{Error, Result};
 pub use spawn::Stdio;

@@ -3,13 +3,16 @@
 //! maps flags to the options here and prints.
 
 mod cgroup;
+pub mod checkpoint;
 pub mod create;
+mod criu;
 pub mod delete;
 pub mod events;
 pub mod exec;
 pub mod kill;
 pub mod pause;
 pub mod ps;
+pub mod restore;
 pub mod run;
 pub mod start;
 pub mod update;
@@ -21,9 +24,11 @@ use crate::plan::HostFacts;
 use crate::state::{store, ContainerDir, OciState, State, Status, StoredStatus, Verb};
 use crate::{sys, Error, Result};
 
+pub use checkpoint::{CgroupsMode, CheckpointOptions};
 pub use create::{Console, CreateOptions, Created};
 pub use events::{Event, Events};
 pub use exec::{ExecOptions, Execed, Overrides};
+pub use restore::{RestoreOptions, Restored};
 pub use run::Started;
 
 /// A receiver of debug messages.
@@ -45,6 +50,8 @@ pub struct Runtime {
     root: PathBuf,
     systemd_cgroup: bool,
     init_binary: Option<PathBuf>,
+    /// The criu binary of `checkpoint` and `restore` (default: `criu` in `PATH`).
+    criu: Option<PathBuf>,
     host: HostFacts,
     debug: DebugSink,
 }
@@ -56,6 +63,7 @@ impl Runtime {
             root: root.into(),
             systemd_cgroup: false,
             init_binary: None,
+            criu: None,
             host: HostFacts::probe(),
             debug: DebugSink::default(),
         }
@@ -85,6 +93,18 @@ impl Runtime {
     pub fn init_binary(mut self, path: impl Into<PathBuf>) -> Runtime {
         self.init_binary = Some(path.into());
         self
+    }
+
+    /// The criu binary `checkpoint` and `restore` run (runc's `--criu`).
+    pub fn criu_binary(mut self, path: impl Into<PathBuf>) -> Runtime {
+        self.criu = Some(path.into());
+        self
+    }
+
+    /// The features document (runtime-spec features.md) of this host, checkpoint judged by
+    /// this runtime's criu binary.
+    pub fn features(&self) -> serde_json::Value {
+        crate::features::document_with_criu(&criu::binary(self))
     }
 
     /// Socket activation: the caller's fds 3.. under `LISTEN_FDS` go to new containers.
@@ -237,6 +257,11 @@ impl Container {
             Err(e) => Err(Error::call("pidfd_send_signal", e)),
         }
     }
+}
+
+/// The oldest CRIU `checkpoint` and `restore` work with (`criu version` as a number).
+pub fn criu_min_version() -> i32 {
+    criu::MIN_VERSION
 }
 
 /// The exit code a shell would report for a wait status.

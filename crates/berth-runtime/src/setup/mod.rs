@@ -275,6 +275,12 @@ impl<'a> Pipeline<'a> {
         sys::set_parent_death_signal(libc::SIGKILL)
             .map_err(|e| Error::call("prctl(PR_SET_PDEATHSIG)", e))?;
         chan.expect(|m| matches!(m, Msg::Go), "setup")?;
+        // A session of its own, as runc's init: the caller's terminal and job control do not
+        // reach the container, and CRIU can dump it (it refuses a session leader outside the
+        // container's pid namespace). With a terminal, the console setup makes it.
+        if !p.terminal {
+            nix::unistd::setsid().map_err(|e| Error::call("setsid", e))?;
+        }
         prctl::set_dumpable(false)
             .map_err(|e| Error::call("prctl(PR_SET_DUMPABLE)", nix::errno::Errno::from_raw(e)))?;
         if j.ns.new_cgroup {
@@ -337,6 +343,8 @@ impl<'a> Pipeline<'a> {
         }
         if p.terminal {
             console::setup(p, job.console, self.fds.console.as_ref(), chan, true)?;
+        } else if plan.mount_ns {
+            reopen_dev_null()?;
         }
         self.fds.console = None;
         paths::mask(&plan.masked_paths)?;
@@ -508,4 +516,36 @@ fn join_session_keyring(name: &str) -> Result<()> {
         }
         Err(e) => Err(Error::call("keyctl(KEYCTL_JOIN_SESSION_KEYRING)", e)),
     }
+}
+
+/// Stdio that is the host's null device (an engine's `/dev/null`) becomes the container's
+/// `/dev/null`, as runc's init does: CRIU can only dump files on mounts of the container.
+/// Nothing is done where the container has no `/dev/null`.
+fn reopen_dev_null() -> Result<()> {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::Mode;
+    let Ok(null) = open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty()) else {
+        return Ok(());
+    };
+    let stat = |fd: RawFd| {
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: fstat writes a whole `struct stat` on success, and only then is it read.
+        (unsafe { libc::fstat(fd, st.as_mut_ptr()) } == 0).then(|| unsafe { st.assume_init() })
+    };
+    let Some(ours) = stat(null.as_raw_fd()) else {
+        return Err(Error::call("fstat(/dev/null)", nix::errno::Errno::last()));
+    };
+    if ours.st_mode & libc::S_IFMT != libc::S_IFCHR {
+        return Ok(());
+    }
+    for fd in 0..3 {
+        let Some(s) = stat(fd) else { continue };
+        if s.st_mode & libc::S_IFMT == libc::S_IFCHR && s.st_rdev == ours.st_rdev {
+            // SAFETY: dup2 onto a standard descriptor of our own; `null` stays open.
+            if unsafe { libc::dup2(null.as_raw_fd(), fd) } < 0 {
+                return Err(Error::call("dup2(/dev/null)", nix::errno::Errno::last()));
+            }
+        }
+    }
+    Ok(())
 }
