@@ -69,7 +69,7 @@ test-vm:
 test-cgv2: build
 	bash integration/cgv2/run.sh
 	CGV2_LSM=selinux bash integration/cgv2/run.sh runtime::lsm runtime::bad_input
-	bash integration/criu/run.sh runc podman
+	bash integration/criu/run.sh runc podman-berth
 
 # containerd, podman and dockerd driving berth.
 test-clients: build
