@@ -406,6 +406,8 @@ impl Store {
     /// returns, so that `gc` cannot remove the image in between.
     pub fn add_hold(&self, holder: &Path, manifest: &Digest, user: &str) -> Result<(), StoreError> {
         let holder = fs::canonicalize(holder).map_err(io_err("resolve", holder))?;
+        // Also so that gc does not sweep the temporary file out of `tmp/`.
+        let _writer = self.writer_lock()?;
         let hold = Hold {
             holder: holder.clone(),
             manifest: manifest.clone(),
@@ -441,7 +443,12 @@ impl Store {
             if p.extension().is_none_or(|x| x != "json") {
                 continue;
             }
-            let bytes = fs::read(&p).map_err(io_err("read hold", &p))?;
+            let bytes = match fs::read(&p) {
+                Ok(b) => b,
+                // Released meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err("read hold", &p)(e)),
+            };
             let hold = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
                 path: p.clone(),
                 reason: e.to_string(),
@@ -475,7 +482,12 @@ impl Store {
         }
         for (path, hold) in self.holds()? {
             if !holder_exists(&hold.holder)? {
-                fs::remove_file(&path).map_err(io_err("remove hold", &path))?;
+                match fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(io_err("remove hold", &path)(e))
+                    }
+                    _ => {}
+                }
                 report.stale_holds.push(hold.holder);
                 continue;
             }
