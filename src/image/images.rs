@@ -38,8 +38,15 @@ pub enum ImageVerb {
     },
     /// Print an image's manifest and config as JSON.
     Inspect { reference: String },
-    /// Remove an image's name (blobs go with `gc`).
-    Rmi { references: Vec<String> },
+    /// Remove an image's name (blobs go with `gc`). The last name of an image a container or
+    /// bundle uses is refused unless forced; its content stays while it is used.
+    Rmi {
+        /// Remove the name even when a container or bundle uses the image.
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        references: Vec<String>,
+    },
     /// Give a stored image another name.
     Tag { source: String, target: String },
     /// Store credentials for a registry.
@@ -62,7 +69,7 @@ pub enum ImageVerb {
         #[arg(long, short)]
         message: Option<String>,
     },
-    /// Remove blobs and layers no image refers to.
+    /// Remove blobs and layers that no image name, container or bundle refers to.
     Gc,
     /// Load an image archive: an OCI layout tar or a docker-archive (`docker save`).
     #[command(alias = "load")]
@@ -143,10 +150,10 @@ pub fn run(store: &Path, insecure: bool, verb: ImageVerb) -> Result<i32> {
             });
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
-        ImageVerb::Rmi { references } => {
+        ImageVerb::Rmi { force, references } => {
             let store = open()?;
             for r in references {
-                let e = store.remove_ref(&r)?;
+                let e = store.untag(&r, force)?;
                 println!("untagged {}", e.name);
             }
         }
@@ -204,6 +211,9 @@ pub fn run(store: &Path, insecure: bool, verb: ImageVerb) -> Result<i32> {
         }
         ImageVerb::Gc => {
             let report = open()?.gc()?;
+            for holder in &report.stale_holds {
+                println!("dropped the hold of {} (gone)", holder.display());
+            }
             println!(
                 "removed {} blobs and {} layers, {} freed",
                 report.blobs,

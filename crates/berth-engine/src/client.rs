@@ -95,6 +95,10 @@ pub fn run(engine: &Engine, o: &RunOptions, progress: &Progress) -> Result<Outco
     // Finishing what dead monitors left is best effort here: it must not stop a new run.
     let _ = teardown::reconcile(engine);
     let store = Store::open(engine.store())?;
+    // Held until the monitor has registered the container's hold on the image (or failed):
+    // an `image gc` (which takes it exclusively) cannot remove the image's layers between
+    // their check here and the hold.
+    let writer = store.writer_lock()?;
     let image = ensure_image(&store, &o.image, o.insecure, progress)?;
     let plan = plan::build(engine, &image, o)?;
     if let Some(other) = engine
@@ -113,7 +117,9 @@ pub fn run(engine: &Engine, o: &RunOptions, progress: &Progress) -> Result<Outco
     let interactive = plan.stdio.interactive;
     let id = plan.record.id.clone();
     proto::send(&ours, &Msg::Plan(Box::new(plan)), &[])?;
-    let (msg, mut fds) = match proto::recv(&ours)? {
+    let reply = proto::recv(&ours);
+    drop(writer);
+    let (msg, mut fds) = match reply? {
         Some(m) => m,
         None => {
             let _ = monitor.wait();

@@ -5,6 +5,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
+use berth_image::digest::{Digest, DigestError};
 use nix::fcntl::OFlag;
 
 use crate::monitor::proto::Attached;
@@ -70,17 +71,49 @@ fn write_bundle(dir: &Path, plan: &RunPlan) -> Result<()> {
     std::fs::write(&path, data).map_err(|e| Error::io("write", &path, e))
 }
 
+/// Registers the container's bundle as a hold on its image in the store, so that `image gc`
+/// keeps the layers its overlay is made of until [`crate::teardown::remove`] releases it.
+fn hold_image(engine: &Engine, plan: &RunPlan, bundle: &Path) -> Result<()> {
+    let r = &plan.record;
+    std::fs::create_dir_all(bundle).map_err(|e| Error::io("create", bundle, e))?;
+    let digest: Digest = r
+        .image_digest
+        .parse()
+        .map_err(|e: DigestError| Error::Corrupt {
+            what: "image digest of the plan for",
+            path: bundle.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    let store = engine.image_store()?;
+    let _writer = store.writer_lock()?;
+    let user = format!("container {} ({})", &r.id[..12.min(r.id.len())], r.name);
+    store.add_hold(bundle, &digest, &user)?;
+    // `image run` held the writer lock since it unpacked them; a plan from elsewhere may
+    // come too late.
+    for l in plan.layers.iter().filter(|l| !l.starts_with(bundle)) {
+        if !l.is_dir() {
+            return Err(Error::io(
+                "find the image's layer",
+                l,
+                std::io::ErrorKind::NotFound.into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Brings the container up; returns its stdio ends.
 pub fn launch(engine: &Engine, plan: &RunPlan) -> Result<Launched> {
     let mut record = plan.record.clone();
     let id = record.id.clone();
     record.monitor = Some(Owner::me());
     engine.create_record(&record)?;
+    let bundle = engine.container_dir(&id).join("bundle");
+    hold_image(engine, plan, &bundle)?;
     for v in &record.volumes {
         engine.volume_create(&v.name, v.anonymous)?;
     }
     crate::network::setup(engine, &id)?;
-    let bundle = engine.container_dir(&id).join("bundle");
     write_bundle(&bundle, plan)?;
 
     // stdio: a terminal comes back from the runtime; otherwise pipes on 0, 1 and 2.

@@ -13,7 +13,8 @@
 //!    config and the flags (no I/O
 //!    but reading the image)
 //!  spawn the monitor (setsid) ───────► protect itself (read-only exe view)
-//!  send the RunPlan ─────────────────► launch: record, volumes, netns + CNI ADD,
+//!  send the RunPlan ─────────────────► launch: record, hold on the image, volumes,
+//!                                        netns + CNI ADD,
 //!                                        /etc/hosts…, bundle, runtime create ──► init waits
 //!                                        runtime start ───────────────────────► execve
 //!  ◄──────────── Started (+ stdio fds) ◄ (on any failure: teardown, Failed)
@@ -22,6 +23,12 @@
 //!    forward signals                    record the exit; CNI DEL, netns unpinned;
 //!  ◄──────────────────────── Exited(code)  --rm: runtime delete, record, anon volumes
 //! ```
+//!
+//! The image's layer directories are the overlay's lower dirs, shared with the store: the
+//! container registers a hold on its image in the store ([`berth_image::store::Hold`]) so
+//! that `image gc` keeps them, named or not, until the container is removed. The client holds
+//! the store's writer lock from before it reads the image until the monitor reports back, so
+//! a gc cannot remove the image between that read and the hold.
 //!
 //! The monitor is the container init's parent (the runtime library clones the init from its
 //! caller), so it alone can wait for the exit status; it is a fresh `berth` process rather
@@ -107,6 +114,11 @@ impl Engine {
     /// The runtime's state root (absolute).
     pub fn runtime_root(&self) -> &Path {
         &self.runtime_root
+    }
+
+    /// The image store the engine's containers run images from.
+    pub fn image_store(&self) -> Result<berth_image::store::Store> {
+        Ok(berth_image::store::Store::open(&self.store)?)
     }
 
     /// `containers/`: one directory per container record.

@@ -48,7 +48,7 @@ pub fn remove(engine: &Engine, id: &str, anonymous_volumes: bool) -> Result<()> 
         // A directory whose first record was never written.
         return match std::fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove", &dir, e)),
-            _ => Ok(()),
+            _ => release_hold(engine, id),
         };
     };
     if r.runtime_created {
@@ -57,11 +57,21 @@ pub fn remove(engine: &Engine, id: &str, anonymous_volumes: bool) -> Result<()> 
     }
     crate::network::teardown(engine, id)?;
     remove_dir(&dir)?;
+    // Only now: while the bundle exists, its overlay may still be mounted.
+    release_hold(engine, id)?;
     if anonymous_volumes {
         for v in r.volumes.iter().filter(|v| v.anonymous) {
             engine.volume_remove(&v.name, true)?;
         }
     }
+    Ok(())
+}
+
+/// Releases the container's hold on its image (see [`crate::launch`]): `image gc` may then
+/// remove the image's layers, if nothing else refers to them.
+fn release_hold(engine: &Engine, id: &str) -> Result<()> {
+    let bundle = engine.container_dir(id).join("bundle");
+    engine.image_store()?.release_hold(&bundle)?;
     Ok(())
 }
 

@@ -13,6 +13,8 @@ mod detached;
 mod failures;
 #[path = "it/harness.rs"]
 mod harness;
+#[path = "it/image_gc.rs"]
+mod image_gc;
 #[path = "it/network.rs"]
 mod network;
 #[path = "it/resources.rs"]

@@ -192,6 +192,23 @@ pub fn overlay_data(lowers_top_first: &[PathBuf], bundle: &Path) -> String {
     )
 }
 
+/// The lower dirs (top-most first) in overlayfs mount data made by [`overlay_data`].
+pub fn overlay_lowers(data: &str) -> Vec<PathBuf> {
+    data.split(',')
+        .find_map(|o| o.strip_prefix("lowerdir="))
+        .map(|l| l.split(':').map(PathBuf::from).collect())
+        .unwrap_or_default()
+}
+
+/// The lower dirs named by the overlay annotation of the bundle in `dir`; none when it
+/// has no readable `config.json` or no such annotation.
+pub fn overlay_lowers_of(dir: &Path) -> Vec<PathBuf> {
+    bundle_annotations(dir)
+        .ok()
+        .and_then(|a| a.get(OVERLAY_ANNOTATION).map(|d| overlay_lowers(d)))
+        .unwrap_or_default()
+}
+
 /// The runtime spec for an image config: the default spec, with the image's
 /// process, environment, working directory, user and labels.
 pub fn runtime_spec(
@@ -278,16 +295,20 @@ pub fn read_layered(layers_top_first: &[PathBuf], path: &str) -> Option<Vec<u8>>
     None
 }
 
-/// Writes a bundle for `image` (already resolved in `store`) into `dir`.
+/// Writes a bundle for `image_ref` (an image in `store`) into `dir`, and registers it as
+/// a hold on the image, so that `gc` keeps the layers its overlay uses for as long as `dir`
+/// exists.
 pub fn create_bundle(
     store: &Store,
     image_ref: &str,
     dir: &Path,
     progress: &Progress,
 ) -> Result<PathBuf, BundleError> {
+    // Taken before the image is read: a gc (exclusive) can then not remove it between
+    // here and the hold.
+    let _writer = store.writer_lock()?;
     let entry = store.resolve(image_ref)?;
     let image = store.load_image(&entry.manifest.digest)?;
-    let _writer = store.writer_lock()?;
     // Layers removed by gc, or only imported as blobs, are unpacked now.
     fetch_layers(store, None, &image.manifest, &image.config, progress)?;
     std::fs::create_dir_all(dir).map_err(io("create bundle directory", dir))?;
@@ -324,9 +345,16 @@ pub fn create_bundle(
         (IMAGE_NAME_ANNOTATION.to_string(), entry.name.clone()),
     ]);
     let spec = runtime_spec(&image.config, &user, annotations)?;
+    store.add_hold(
+        &dir,
+        &image.manifest_digest,
+        &format!("bundle {}", dir.display()),
+    )?;
     let path = dir.join("config.json");
-    spec.save(&path)
-        .map_err(|e| BundleError::Spec(e.to_string()))?;
+    if let Err(e) = spec.save(&path) {
+        let _ = store.release_hold(&dir);
+        return Err(BundleError::Spec(e.to_string()));
+    }
     Ok(dir)
 }
 
@@ -485,6 +513,16 @@ mod tests {
             d,
             "lowerdir=/s/layers/top:/s/layers/base,upperdir=/b/upper,workdir=/b/work"
         );
+    }
+
+    #[test]
+    fn overlay_lowers_reads_back_overlay_data() {
+        let lowers = [PathBuf::from("/s/layers/a"), PathBuf::from("/s/layers/b")];
+        let d = overlay_data(&lowers, Path::new("/b"));
+        assert_eq!(overlay_lowers(&d), lowers);
+        assert!(overlay_lowers("upperdir=/u,workdir=/w").is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        assert!(overlay_lowers_of(dir.path()).is_empty());
     }
 
     #[test]

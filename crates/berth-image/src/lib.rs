@@ -21,9 +21,13 @@
 //! lives and dies with the container and nothing leaks onto the host. The
 //! `mount`/`umount` verbs do the same mount on the host, for inspection only.
 //!
+//! Every such bundle is registered as a hold in the store (see [`store`]): `gc`
+//! keeps the image of each bundle that still exists, named or not, and `rmi`
+//! refuses the last name of a held image unless forced.
+//!
 //! Limits: overlayfs mount data is at most one page, so with the default store
-//! path an image can have about 40 layers; `gc` does not know about bundles,
-//! so removing an image and running `gc` breaks its bundles.
+//! path an image can have about 40 layers. A bundle made before holds existed
+//! has none: `gc` does not know it.
 
 pub mod archive;
 pub mod auth;

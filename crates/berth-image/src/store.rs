@@ -7,6 +7,14 @@
 //! unpacking one layer holds `locks/<what>-<hex>.lock`, so concurrent pulls of
 //! one image do the work once; every writer holds `locks/gc.lock` shared and
 //! `gc` holds it exclusively.
+//!
+//! Holds: a bundle whose overlay uses the store's layer directories (one made
+//! by `bundle`, or an engine container's) is registered in `holds/` with its
+//! directory and the image's manifest digest. `gc` keeps the image of every
+//! hold whose directory exists, whether or not a name still points at it, and
+//! drops holds whose directory is gone (the bundle was deleted). A hold is
+//! written under the shared writer lock taken before the image was loaded, so
+//! `gc` cannot run between the load and the hold.
 
 use crate::digest::{Digest, DigestError};
 use crate::manifest::{
@@ -17,6 +25,7 @@ use nix::fcntl::{Flock, FlockArg};
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -43,6 +52,14 @@ pub enum StoreError {
     Reference(#[from] ReferenceError),
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    #[error("conflict: unable to remove `{name}` (must force): image is being used by {users}")]
+    InUse { name: String, users: String },
+    #[error("hold {path} (bundle {holder}): {source}")]
+    Hold {
+        path: PathBuf,
+        holder: PathBuf,
+        source: Box<StoreError>,
+    },
 }
 
 pub fn io_err<'a>(
@@ -77,6 +94,19 @@ pub struct GcReport {
     pub blobs: usize,
     pub layers: usize,
     pub bytes: u64,
+    /// The directories of holds dropped because they are gone.
+    pub stale_holds: Vec<PathBuf>,
+}
+
+/// A bundle made over the store's layers: `gc` keeps its image while `holder` exists.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Hold {
+    /// The bundle directory (canonical).
+    pub holder: PathBuf,
+    /// The image's manifest digest.
+    pub manifest: Digest,
+    /// Who uses the image, as `rmi` names it (`container 0123abcd4567 (web)`, `bundle /srv/b`).
+    pub user: String,
 }
 
 pub struct Store {
@@ -92,7 +122,7 @@ impl Store {
         // Absolute, so layer paths written into bundles work from anywhere.
         let root = fs::canonicalize(root).map_err(io_err("resolve", root))?;
         let store = Store { root: root.clone() };
-        for d in ["blobs/sha256", "layers", "tmp", "locks"] {
+        for d in ["blobs/sha256", "layers", "tmp", "locks", "holds"] {
             let p = root.join(d);
             fs::create_dir_all(&p).map_err(io_err("create directory", &p))?;
         }
@@ -313,8 +343,34 @@ impl Store {
 
     /// Removes one name; blobs stay until `gc`.
     pub fn remove_ref(&self, input: &str) -> Result<ImageEntry, StoreError> {
+        self.untag(input, true)
+    }
+
+    /// Removes one name, as `docker rmi`: unless `force`, the last name of an image that a
+    /// live hold (a container or bundle) uses is refused, naming the users. The image's
+    /// content stays while it is held, named or not.
+    pub fn untag(&self, input: &str, force: bool) -> Result<ImageEntry, StoreError> {
         let entry = self.resolve(input)?;
         self.update_index(|idx| {
+            let other_names = idx.manifests.iter().any(|d| {
+                d.digest == entry.manifest.digest
+                    && d.annotation(ANNOTATION_REF_NAME)
+                        .is_some_and(|n| n != entry.name)
+            });
+            if !force && !other_names {
+                let users: Vec<String> = self
+                    .live_holds()?
+                    .into_iter()
+                    .filter(|h| h.manifest == entry.manifest.digest)
+                    .map(|h| h.user)
+                    .collect();
+                if !users.is_empty() {
+                    return Err(StoreError::InUse {
+                        name: entry.name.clone(),
+                        users: users.join(", "),
+                    });
+                }
+            }
             idx.manifests
                 .retain(|d| d.annotation(ANNOTATION_REF_NAME) != Some(entry.name.as_str()));
             Ok(())
@@ -340,32 +396,117 @@ impl Store {
         })
     }
 
-    /// Removes blobs and unpacked layers no tagged image refers to, and leftovers in `tmp/`.
+    fn hold_path(&self, holder: &Path) -> PathBuf {
+        let key = Digest::of(holder.as_os_str().as_bytes());
+        self.root.join("holds").join(format!("{}.json", key.hex()))
+    }
+
+    /// Registers `holder` (an existing bundle directory) as built on image `manifest`.
+    /// The caller holds [`Store::writer_lock`] from before it loaded the image until this
+    /// returns, so that `gc` cannot remove the image in between.
+    pub fn add_hold(&self, holder: &Path, manifest: &Digest, user: &str) -> Result<(), StoreError> {
+        let holder = fs::canonicalize(holder).map_err(io_err("resolve", holder))?;
+        // Also so that gc does not sweep the temporary file out of `tmp/`.
+        let _writer = self.writer_lock()?;
+        let hold = Hold {
+            holder: holder.clone(),
+            manifest: manifest.clone(),
+            user: user.to_string(),
+        };
+        let bytes = serde_json::to_vec_pretty(&hold).expect("holds serialise");
+        self.write_atomic(&self.hold_path(&holder), &bytes)
+    }
+
+    /// Drops the hold of `holder` (canonical, as registered, when it is gone); whether
+    /// there was one.
+    pub fn release_hold(&self, holder: &Path) -> Result<bool, StoreError> {
+        let holder = fs::canonicalize(holder).unwrap_or_else(|_| holder.to_path_buf());
+        let p = self.hold_path(&holder);
+        match fs::remove_file(&p) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_err("remove hold", &p)(e)),
+        }
+    }
+
+    /// Every hold, live or stale, with its file.
+    pub fn holds(&self) -> Result<Vec<(PathBuf, Hold)>, StoreError> {
+        let d = self.root.join("holds");
+        let mut out = Vec::new();
+        let rd = match fs::read_dir(&d) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(io_err("read directory", &d)(e)),
+        };
+        for ent in rd {
+            let p = ent.map_err(io_err("read directory", &d))?.path();
+            if p.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let bytes = match fs::read(&p) {
+                Ok(b) => b,
+                // Released meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err("read hold", &p)(e)),
+            };
+            let hold = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                path: p.clone(),
+                reason: e.to_string(),
+            })?;
+            out.push((p, hold));
+        }
+        out.sort_by(|a, b| a.1.holder.cmp(&b.1.holder));
+        Ok(out)
+    }
+
+    /// The holds whose bundle directory exists.
+    pub fn live_holds(&self) -> Result<Vec<Hold>, StoreError> {
+        let mut out = Vec::new();
+        for (_, h) in self.holds()? {
+            if holder_exists(&h.holder)? {
+                out.push(h);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes blobs and unpacked layers that neither a tagged image nor a live hold refers
+    /// to, holds whose bundle is gone, and leftovers in `tmp/`.
     pub fn gc(&self) -> Result<GcReport, StoreError> {
         let _lock = self.lock("gc.lock", FlockArg::LockExclusive)?;
+        let mut report = GcReport::default();
         let mut blobs = HashSet::new();
         let mut layers = HashSet::new();
         for e in self.list()? {
-            let image = self.load_image(&e.manifest.digest)?;
-            blobs.insert(e.manifest.digest.hex().to_string());
-            blobs.insert(image.manifest.config.digest.hex().to_string());
-            blobs.extend(
-                image
-                    .manifest
-                    .layers
-                    .iter()
-                    .map(|l| l.digest.hex().to_string()),
-            );
-            layers.extend(
-                image
-                    .config
-                    .rootfs
-                    .diff_ids
-                    .iter()
-                    .map(|d| d.hex().to_string()),
-            );
+            self.keep_image(&e.manifest.digest, &mut blobs, &mut layers)?;
         }
-        let mut report = GcReport::default();
+        for (path, hold) in self.holds()? {
+            if !holder_exists(&hold.holder)? {
+                match fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(io_err("remove hold", &path)(e))
+                    }
+                    _ => {}
+                }
+                report.stale_holds.push(hold.holder);
+                continue;
+            }
+            self.keep_image(&hold.manifest, &mut blobs, &mut layers)
+                .map_err(|source| StoreError::Hold {
+                    path: path.clone(),
+                    holder: hold.holder.clone(),
+                    source: Box::new(source),
+                })?;
+            // The bundle's own overlay, should its config.json name other layers.
+            let store_layers = self.root.join("layers");
+            for lower in crate::bundle::overlay_lowers_of(&hold.holder) {
+                if lower.parent() == Some(store_layers.as_path()) {
+                    if let Some(name) = lower.file_name() {
+                        layers.insert(name.to_string_lossy().into_owned());
+                    }
+                }
+            }
+        }
         for (dir, keep, is_layer) in [
             ("blobs/sha256", &blobs, false),
             ("layers", &layers, true),
@@ -395,6 +536,45 @@ impl Store {
             }
         }
         Ok(report)
+    }
+
+    /// Adds an image's manifest, config and layer blobs and its unpacked layers to the sets
+    /// `gc` keeps.
+    fn keep_image(
+        &self,
+        manifest: &Digest,
+        blobs: &mut HashSet<String>,
+        layers: &mut HashSet<String>,
+    ) -> Result<(), StoreError> {
+        let image = self.load_image(manifest)?;
+        blobs.insert(manifest.hex().to_string());
+        blobs.insert(image.manifest.config.digest.hex().to_string());
+        blobs.extend(
+            image
+                .manifest
+                .layers
+                .iter()
+                .map(|l| l.digest.hex().to_string()),
+        );
+        layers.extend(
+            image
+                .config
+                .rootfs
+                .diff_ids
+                .iter()
+                .map(|d| d.hex().to_string()),
+        );
+        Ok(())
+    }
+}
+
+/// Whether a hold's bundle directory still exists (an error other than its absence is
+/// not taken for "gone": `gc` would remove what the bundle uses).
+fn holder_exists(holder: &Path) -> Result<bool, StoreError> {
+    match fs::metadata(holder) {
+        Ok(m) => Ok(m.is_dir()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_err("stat bundle", holder)(e)),
     }
 }
 
@@ -479,5 +659,146 @@ mod tests {
             store.put_blob_verified(b"x", &d),
             Err(StoreError::Digest { .. })
         ));
+    }
+
+    /// Stores a one-layer image named `name` whose layer holds `content`, with its layer
+    /// unpacked; returns the manifest digest and the layer's diff id.
+    fn put_image(store: &Store, name: &str, content: &[u8]) -> (Digest, Digest) {
+        let layer = store.put_blob(content).unwrap();
+        // Not a real tar: gc only needs the digests to match up.
+        let diff_id = layer.clone();
+        let config = serde_json::json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [diff_id.to_string()]},
+        });
+        let config_bytes = serde_json::to_vec(&config).unwrap();
+        let config = store.put_blob(&config_bytes).unwrap();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": crate::manifest::OCI_CONFIG, "digest": config.to_string(), "size": config_bytes.len()},
+            "layers": [{"mediaType": crate::manifest::OCI_LAYER_TAR, "digest": layer.to_string(), "size": content.len()}],
+        });
+        let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
+        let m = store.put_blob(&manifest_bytes).unwrap();
+        fs::create_dir_all(store.layer_path(&diff_id).join("etc")).unwrap();
+        fs::write(store.layer_path(&diff_id).join("etc/file"), content).unwrap();
+        let desc = Descriptor::new(OCI_MANIFEST, m.clone(), manifest_bytes.len() as u64);
+        store
+            .set_ref(&Reference::parse(name).unwrap(), &desc)
+            .unwrap();
+        (m, diff_id)
+    }
+
+    #[test]
+    fn a_hold_keeps_an_untagged_image_and_gc_removes_unheld_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let (held, held_layer) = put_image(&store, "held:1", b"held layer");
+        let (_, free_layer) = put_image(&store, "free:1", b"free layer");
+        let bundle = dir.path().join("bundle");
+        fs::create_dir(&bundle).unwrap();
+        store.add_hold(&bundle, &held, "bundle b").unwrap();
+
+        // The last name of a held image is refused, naming the user; forced, it goes.
+        let err = store.untag("held:1", false).unwrap_err();
+        assert!(matches!(err, StoreError::InUse { .. }), "{err}");
+        assert!(err.to_string().contains("used by bundle b"), "{err}");
+        store.untag("held:1", true).unwrap();
+        store.untag("free:1", false).unwrap();
+        assert!(store.list().unwrap().is_empty());
+
+        let report = store.gc().unwrap();
+        assert!(store.has_layer(&held_layer), "the held layer was removed");
+        assert_eq!(
+            fs::read(store.layer_path(&held_layer).join("etc/file")).unwrap(),
+            b"held layer"
+        );
+        assert!(
+            store.load_image(&held).is_ok(),
+            "the held image's blobs went"
+        );
+        assert!(!store.has_layer(&free_layer), "an unheld layer was kept");
+        assert!(!store.has_blob(&free_layer));
+        assert_eq!((report.blobs, report.layers), (3, 1));
+        assert!(report.stale_holds.is_empty());
+        assert_eq!(store.live_holds().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn gc_drops_the_hold_of_a_deleted_bundle_and_then_its_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let (m, layer) = put_image(&store, "img:1", b"layer");
+        let bundle = dir.path().join("bundle");
+        fs::create_dir(&bundle).unwrap();
+        store.add_hold(&bundle, &m, "bundle b").unwrap();
+        store.remove_ref("img:1").unwrap();
+        fs::remove_dir_all(&bundle).unwrap();
+
+        let report = store.gc().unwrap();
+        assert_eq!(
+            report.stale_holds,
+            vec![fs::canonicalize(dir.path()).unwrap().join("bundle")]
+        );
+        assert!(store.holds().unwrap().is_empty());
+        assert!(!store.has_layer(&layer));
+        assert_eq!((report.blobs, report.layers), (3, 1));
+        // Released holds are gone too, and releasing twice is harmless.
+        fs::create_dir(&bundle).unwrap();
+        store.add_hold(&bundle, &m, "bundle b").unwrap();
+        assert!(store.release_hold(&bundle).unwrap());
+        assert!(!store.release_hold(&bundle).unwrap());
+        assert!(store.holds().unwrap().is_empty());
+    }
+
+    #[test]
+    fn gc_keeps_the_layers_a_held_bundles_overlay_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let (m, _) = put_image(&store, "img:1", b"layer");
+        let (_, other) = put_image(&store, "other:1", b"other layer");
+        let bundle = dir.path().join("bundle");
+        fs::create_dir(&bundle).unwrap();
+        let data = crate::bundle::overlay_data(&[store.layer_path(&other)], &bundle);
+        let spec = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "root": {"path": "rootfs"},
+            "annotations": {crate::bundle::OVERLAY_ANNOTATION: data},
+        });
+        fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
+        store.add_hold(&bundle, &m, "bundle b").unwrap();
+        store.remove_ref("other:1").unwrap();
+        store.gc().unwrap();
+        assert!(
+            store.has_layer(&other),
+            "the overlay's lower dir was removed"
+        );
+    }
+
+    #[test]
+    fn a_second_name_can_go_while_the_image_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let (m, _) = put_image(&store, "img:1", b"layer");
+        let desc = store.resolve("img:1").unwrap().manifest;
+        store
+            .set_ref(&Reference::parse("img:2").unwrap(), &desc)
+            .unwrap();
+        let bundle = dir.path().join("bundle");
+        fs::create_dir(&bundle).unwrap();
+        store
+            .add_hold(&bundle, &m, "container 0123abcd4567 (web)")
+            .unwrap();
+        store.untag("img:2", false).unwrap();
+        let err = store.untag("img:1", false).unwrap_err();
+        assert!(
+            err.to_string().contains("container 0123abcd4567 (web)"),
+            "{err}"
+        );
+        // A bundle deleted by hand no longer counts.
+        fs::remove_dir(&bundle).unwrap();
+        store.untag("img:1", false).unwrap();
     }
 }

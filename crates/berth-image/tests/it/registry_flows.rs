@@ -159,7 +159,8 @@ fn skopeo_image_pulls_bundles_mounts_commits_and_pushes_back() {
     let store2 = w.join("store2");
     berth(&store2, &["pull", &chunked]).unwrap();
 
-    // Export / import round trip, then gc keeps what is referenced.
+    // Export / import round trip, then gc keeps what is referenced: names, and the
+    // bundles made from an image, named or not.
     let archive = w.join("image.tar");
     berth(&store, &["export", &committed, archive.to_str().unwrap()]).unwrap();
     let store3 = w.join("store3");
@@ -169,17 +170,39 @@ fn skopeo_image_pulls_bundles_mounts_commits_and_pushes_back() {
         &["bundle", &committed, w.join("b3").to_str().unwrap()],
     )
     .unwrap();
-    berth(&store, &["rmi", &image]).unwrap();
+    // The last name of an image that bundles use is refused, naming them, unless forced.
+    let refused = berth(&store, &["rmi", &image]).unwrap_err().to_string();
+    assert!(
+        refused.contains("image is being used by bundle")
+            && refused.contains(&b1c.display().to_string()),
+        "{refused}"
+    );
+    berth(&store, &["rmi", "-f", &image]).unwrap();
     berth(&store, &["rmi", &chunked]).unwrap();
     berth(&store, &["rmi", &format!("{}/other/copy:1", reg.host())]).unwrap();
     berth(&store, &["gc"]).unwrap();
     assert_eq!(s.list().unwrap().len(), 1);
-    berth(
-        &store,
-        &["bundle", &committed, w.join("b4").to_str().unwrap()],
-    )
-    .unwrap();
-    berth(&store, &["rmi", &committed]).unwrap();
+    // The untagged image's layers stayed for its bundles: b2's overlay still mounts.
+    let data2 = config2["annotations"][OVERLAY_ANNOTATION].as_str().unwrap();
+    let script = format!(
+        "mount -t overlay overlay -o '{data2}' '{0}/rootfs' && cat '{0}/rootfs/etc/passwd'",
+        b2.display()
+    );
+    let out =
+        run(Command::new("unshare").args(["-m", "--propagation", "private", "sh", "-c", &script]));
+    assert!(out.contains("nobody:x:65534"), "{out}");
+    let b4 = w.join("b4");
+    berth(&store, &["bundle", &committed, b4.to_str().unwrap()]).unwrap();
+    berth(&store, &["rmi", "-f", &committed]).unwrap();
+    berth(&store, &["gc"]).unwrap();
+    assert!(
+        std::fs::read_dir(store.join("layers")).unwrap().count() > 0,
+        "gc removed the layers of existing bundles"
+    );
+    // Deleted bundles release their images at the next gc.
+    for b in [&b1, &b2, &b4] {
+        std::fs::remove_dir_all(b).unwrap();
+    }
     berth(&store, &["gc"]).unwrap();
     assert_eq!(
         std::fs::read_dir(store.join("blobs/sha256"))
@@ -188,6 +211,7 @@ fn skopeo_image_pulls_bundles_mounts_commits_and_pushes_back() {
         0
     );
     assert_eq!(std::fs::read_dir(store.join("layers")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(store.join("holds")).unwrap().count(), 0);
 }
 
 #[test]
