@@ -5,7 +5,9 @@
 //!
 //! Settings: `BERTH_FAULT_KILLS=N` kills per verb (default 200); `BERTH_FAULT_SEED=N` replays
 //! a run's instants (the seed is printed); `BERTH_FAULT_JOBS=N` rounds at once (default 4,
-//! each with its own state root, bundle and ids; 1 runs them one by one, in the seed's order).
+//! each with its own state root, bundle and ids; 1 runs them one by one, in the seed's order);
+//! `BERTH_FAULT_BIN=PATH` the berth binary the rounds run (default: this build's; a release
+//! binary gets further into each verb within 300 ms, which matters in an emulated guest).
 //!
 //! The rounds run in a child process of the test that is a child subreaper, as containerd's
 //! shim is, and reaps orphans at once. A killed `exec` orphans the process it started, which
@@ -70,7 +72,9 @@ fn seed() -> u64 {
 
 /// The berth binary the rounds run.
 fn berth() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_berth"))
+    std::env::var_os("BERTH_FAULT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_berth")))
 }
 
 /// Every cgroup directory named after `leaf` in any hierarchy of this host.
@@ -431,6 +435,7 @@ fn berth_only_killed_verbs_leave_nothing_delete_cannot_remove() {
 /// The child process: every kill of the plan, `BERTH_FAULT_JOBS` at a time.
 fn rounds() {
     nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
+    no_aslr();
     let seed = seed();
     let n = env_num("BERTH_FAULT_KILLS").unwrap_or(200);
     let jobs = env_num("BERTH_FAULT_JOBS").unwrap_or(4usize).max(1);
@@ -482,6 +487,20 @@ fn rounds() {
     }
     eprintln!("faults: {} rounds in {secs} s, {jobs} at once", 4 * n);
     report(seed, &counts, secs, jobs);
+}
+
+/// Turns address space randomization off for the processes this thread and the workers it
+/// starts will spawn (berth, its helpers, the containers). Under qemu's TCG (the cgroup v2
+/// guest) a program at a new address is translated anew: a `berth list` takes 4 times as
+/// long at random addresses. Where berth's code lies changes nothing the rounds check.
+fn no_aslr() {
+    // SAFETY: personality(2) reads and sets a flag word of the calling thread; no memory is
+    // passed. 0xffffffff only queries it.
+    let old = unsafe { libc::personality(0xffff_ffff) };
+    assert!(old >= 0, "personality: {}", Errno::last());
+    // SAFETY: as above.
+    let rc = unsafe { libc::personality((old | libc::ADDR_NO_RANDOMIZE) as libc::c_ulong) };
+    assert!(rc >= 0, "personality(ADDR_NO_RANDOMIZE): {}", Errno::last());
 }
 
 /// The counts also go to `target/faults-KERNEL.txt` (one file per kernel: the host's and the
