@@ -465,8 +465,11 @@ fn rounds() {
     };
     let start = Instant::now();
     std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| worker(&plan));
+        for j in 0..jobs {
+            std::thread::Builder::new()
+                .name(format!("faults worker {j}"))
+                .spawn_scoped(s, || worker(&plan))
+                .unwrap();
         }
     });
     let secs = start.elapsed().as_secs();
