@@ -34,8 +34,11 @@ use super::harness::{mounts_under, processes_with, remove_cgroup, text, timeout,
 const TEST: &str = "berth_only_killed_verbs_leave_nothing_delete_cannot_remove";
 /// Set in the child process that runs the rounds.
 const INNER: &str = "BERTH_FAULT_INNER";
-/// The cgroup parent of every round, in each hierarchy.
-const PARENT: &str = "berth-test-faults";
+/// The cgroup parent of this process's rounds, in each hierarchy: its own, so that another
+/// run's final rmdir of the parent cannot race a create here.
+fn parent() -> String {
+    format!("berth-test-faults-{}", std::process::id())
+}
 const VERBS: [&str; 4] = ["create", "start", "exec", "delete"];
 
 /// xorshift64*: a small, replayable random source.
@@ -89,7 +92,7 @@ fn cgroups_named(leaf: &str) -> Vec<PathBuf> {
             continue;
         }
         let mp = Path::new(pre.split_whitespace().nth(4).unwrap());
-        let p = mp.join(PARENT).join(leaf);
+        let p = mp.join(parent()).join(leaf);
         if p.is_dir() {
             out.push(p);
         }
@@ -334,7 +337,7 @@ impl Drop for Round<'_> {
                 self.cmd(&["delete", "--force", &self.id]),
                 Duration::from_secs(30),
             );
-            remove_cgroup(&format!("{PARENT}/{}", self.id));
+            remove_cgroup(&format!("{}/{}", parent(), self.id));
         }
     }
 }
@@ -367,7 +370,7 @@ fn worker(plan: &Plan) {
         };
         let id = format!("bt{}-f{}", std::process::id(), unique());
         let marker = format!("berthfault{}x{i}x{verb}", std::process::id());
-        c.config["linux"]["cgroupsPath"] = json!(format!("/{PARENT}/{id}"));
+        c.config["linux"]["cgroupsPath"] = json!(format!("/{}/{id}", parent()));
         // The marker is the shell's $0: it shows in the process's command line.
         c.config["process"]["args"] = json!(["sh", "-c", "exec sleep 1000", &marker]);
         c.write_config();
@@ -463,6 +466,17 @@ fn rounds() {
         left: Default::default(),
         failed: AtomicBool::new(false),
     };
+    // The parent cgroup the rounds share, in every hierarchy, goes at the end, also when a
+    // round failed (the failed round removes its own).
+    struct RemoveParent;
+    impl Drop for RemoveParent {
+        fn drop(&mut self) {
+            for p in cgroups_named("") {
+                let _ = std::fs::remove_dir(p);
+            }
+        }
+    }
+    let _parent = RemoveParent;
     let start = Instant::now();
     std::thread::scope(|s| {
         for j in 0..jobs {
@@ -473,10 +487,6 @@ fn rounds() {
         }
     });
     let secs = start.elapsed().as_secs();
-    // The parent cgroup the rounds shared, in every hierarchy.
-    for parent in cgroups_named("") {
-        let _ = std::fs::remove_dir(parent);
-    }
     let counts: Vec<String> = VERBS
         .iter()
         .zip(&plan.left)
