@@ -47,11 +47,12 @@ fi
 	exit 2
 }
 
-# The fault-injection test SIGKILLs each verb BERTH_FAULT_KILLS times (200 on the host); an
-# emulated guest takes over a second a kill, so it does CGV2_FAULT_KILLS (default 25) there.
+# The fault-injection test (runtime::faults) SIGKILLs each verb CGV2_FAULT_KILLS times (default
+# 200, as on the host); its other settings (BERTH_FAULT_SEED, _JOBS, _BIN) pass through.
 VM=(integration/vm/run --lsm "$LSM" -t "${CGV2_TIMEOUT:-2400}" -C /tmp
 	-e PATH -e CI -e BERTH_STRICT -e RUST_BACKTRACE=1 -e TMPDIR=/tmp -w "$REPO"
-	-e BERTH_FAULT_KILLS="${CGV2_FAULT_KILLS:-25}")
+	-e BERTH_FAULT_KILLS="${CGV2_FAULT_KILLS:-200}" -e BERTH_FAULT_SEED -e BERTH_FAULT_JOBS
+	-e BERTH_FAULT_BIN)
 [ -z "${CGV2_MEM:-}" ] || VM+=(-m "$CGV2_MEM")
 [ -z "${CGV2_CPUS:-}" ] || VM+=(-c "$CGV2_CPUS")
 TARGET=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)
