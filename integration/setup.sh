@@ -26,6 +26,7 @@ else
         selinux-policy-default policycoreutils dbus criu
         containerd podman conmon docker.io
         iptables containernetworking-plugins protobuf-compiler
+        uidmap slirp4netns fuse-overlayfs
     )
 fi
 missing=()
