@@ -8,7 +8,7 @@ BERTH_DEBUG := target/debug/berth
 RELEASE_TARGET := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 BERTH_RELEASE := target/$(RELEASE_TARGET)/release/berth
 
-.PHONY: all setup build release demo test lint test-workspace test-runc test-vm test-cgv2 test-clients \
+.PHONY: all setup build release demo test lint test-workspace test-runc test-vm test-cgv2 test-hosts test-clients \
         test-shim conformance fuzz-short bench bench-smoke bench-image bench-shim shim-release clean \
         skip-log-reset test-summary
 
@@ -35,7 +35,7 @@ demo: release
 export BERTH_SKIP_LOG ?= $(CURDIR)/target/skipped.tsv
 
 # The whole suite, as CI runs it (serially: skip-log-reset first, the summary last).
-test: setup skip-log-reset lint test-workspace test-runc test-vm test-cgv2 test-clients test-shim conformance fuzz-short bench-smoke
+test: setup skip-log-reset lint test-workspace test-runc test-vm test-cgv2 test-hosts test-clients test-shim conformance fuzz-short bench-smoke
 	@bash tests/summary.sh
 
 skip-log-reset:
@@ -70,6 +70,13 @@ test-cgv2: build
 	bash integration/cgv2/run.sh
 	CGV2_LSM=selinux bash integration/cgv2/run.sh runtime::lsm runtime::bad_input
 	bash integration/criu/run.sh runc podman-berth
+
+# The hosts runc really runs on (issue 15), each workflow with berth and with runc: as nobody on
+# this host, and in systemd guests (cgroup v2 and v1): the cgroup tests with --systemd-cgroup,
+# the systemd driver, podman and dockerd with systemd managers, CRI with SystemdCgroup, rootless
+# with the user's systemd instance and rootless podman. Prints the table of results.
+test-hosts: build
+	bash integration/hosts/run.sh
 
 # containerd, podman and dockerd driving berth.
 test-clients: build
