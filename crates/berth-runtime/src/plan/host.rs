@@ -55,6 +55,13 @@ impl HostFacts {
     }
 }
 
+/// Whether this process runs in a user namespace other than the host's (its uid map is not
+/// the identity of all ids), where `mknod` is refused even to root.
+pub fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+}
+
 /// The uid that `uid` maps to in the parent user namespace (`/proc/self/uid_map`); `uid`
 /// itself when the map cannot be read.
 fn outer_uid(uid: u32) -> u32 {
