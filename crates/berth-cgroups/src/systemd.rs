@@ -77,7 +77,7 @@ impl SystemdManager {
         let rel = match instance {
             Instance::System => scope.rel(),
             Instance::User => {
-                user_manager_cgroup(nix::unistd::geteuid().as_raw()).join(scope.rel())
+                user_manager_cgroup(bus::outer_euid()).join(scope.rel())
             }
         };
         Ok(SystemdManager {

@@ -111,8 +111,9 @@ fn to_dbus(props: &[Property]) -> Vec<(&str, zvariant::Value<'static>)> {
         .collect()
 }
 
-/// The caller's euid as the parent user namespace sees it (`/proc/self/uid_map`).
-fn outer_euid() -> u32 {
+/// The caller's euid as the parent user namespace sees it (`/proc/self/uid_map`): the user
+/// whose systemd a rootless runtime talks to, also as root of the user's namespace.
+pub(crate) fn outer_euid() -> u32 {
     let euid = nix::unistd::geteuid().as_raw();
     let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
     map.lines()
