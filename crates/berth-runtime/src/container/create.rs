@@ -448,8 +448,19 @@ fn setup(
             }
             Msg::Console(fd) => master = Some(fd),
             Msg::Devices(wait) => {
-                if !skipped {
-                    cgroup::apply_devices(&manager, &p.cgroup.devices)?;
+                // Rootless, the device rules are tried and their failure ignored (as runc): an
+                // unprivileged user may not attach the BPF program of a v2 cgroup, and its
+                // container cannot make device nodes anyway.
+                let applied = match skipped {
+                    true => Ok(()),
+                    false => cgroup::apply_devices(&manager, &p.cgroup.devices),
+                };
+                match applied {
+                    Ok(()) => {}
+                    Err(e) if rt.host.rootless() => {
+                        rt.step(|| format!("create {}: no device rules (rootless): {e}", opts.id));
+                    }
+                    Err(e) => return Err(e),
                 }
                 if wait {
                     chan.send(Msg::DevicesDone)?;
