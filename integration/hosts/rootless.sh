@@ -2,7 +2,7 @@
 # Rootless containers: the runtime started by an unprivileged user.
 #
 #   integration/hosts/rootless.sh host     (this host, as root: the runtime runs as nobody)
-#   integration/hosts/rootless.sh guest [systemd] [podman]
+#   integration/hosts/rootless.sh guest [cgroups] [podman]
 #                                          (as root in `integration/vm/run --systemd`; both
 #                                          parts by default)
 #
@@ -367,6 +367,33 @@ sd_delete() {
 	eq "$SD_SCOPE's LoadState" not-found "$(as_u systemctl --user show -P LoadState $SD_SCOPE)"
 }
 
+CG_ID=hrl-cg
+
+# The cgroupfs driver in the user's delegated cgroup: the runtime started in a scope of the
+# user's systemd (a cgroup it may move processes out of), the container's cgroup a new one
+# below user@UID.service, which the user owns.
+cg_run() {
+	local b=$WORK/bundle-cg rel rc
+	rel=/user.slice/user-$UID_U.slice/user@$UID_U.service/hrl-cgfs/$CG_ID
+	rm -rf "$b" && mkdir "$b" && cp "$B/config.json" "$b/" && ln -s "$B/rootfs" "$b/rootfs"
+	set_config "$b" '.linux.cgroupsPath = $p | .process.args = ["sh", "-c", $sh]' --arg p "$rel" --arg sh '
+		cg=$(sed -n "s/^0:://p" /proc/self/cgroup)
+		echo "cgroup=$cg max=$(cat /sys/fs/cgroup$cg/memory.max)"
+		dd if=/dev/zero of=/dev/null bs=8M count=1 2>/dev/null; echo small=$?
+		dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo big=$?'
+	chown -R "$UID_U:$GID_U" "$b"
+	rc=$(u_status systemd-run --user --scope -q -- "$RUNTIME" --root "/run/user/$UID_U/$NAME-hrl" \
+		run --bundle "$b" $CG_ID)
+	cat "$WORK/last.out"
+	eq "exit status" 0 "$rc"
+	eq "cgroup, memory.max" "cgroup=$rel max=$SD_LIMIT" "$(grep ^cgroup= "$WORK/last.out")"
+	eq "allocations" "small=0 big=137" "$(grep -E '^(small|big)=' "$WORK/last.out" | xargs)"
+	[[ ! -d /sys/fs/cgroup$rel ]] || {
+		echo "/sys/fs/cgroup$rel is left"
+		return 1
+	}
+}
+
 # podman as the user: private configuration, its storage and run root on the guest's tmpfs.
 pm() {
 	as_u env CONTAINERS_CONF="$PM/containers.conf" CONTAINERS_STORAGE_CONF="$PM/storage.conf" \
@@ -434,12 +461,12 @@ pm_rm() {
 		echo "hrl-p still exists"
 		return 1
 	fi
-	left=$(find "/run/user/$UID_U" "$PM/run" -name "$id*" 2>/dev/null)
+	left=$(find "/run/user/$UID_U" "$PM/run" -name "$id*" 2>/dev/null || true)
 	[[ -z $left ]] || {
 		echo "left: $left"
 		return 1
 	}
-	left=$(find /sys/fs/cgroup -name "*$id*" 2>/dev/null)
+	left=$(find /sys/fs/cgroup -name "*$id*" 2>/dev/null || true)
 	[[ -z $left ]] || {
 		echo "cgroups left: $left"
 		return 1
@@ -455,12 +482,12 @@ mode_guest() {
 	chown "$UID_U:$GID_U" "$B"
 	echo "# guest: $RUNTIME as $U (uid $UID_U), delegated: $(cat "$USER_CG/cgroup.controllers")"
 
-	((${#PARTS[@]})) || PARTS=(systemd podman)
-	if [[ " ${PARTS[*]} " == *" systemd "* ]]; then guest_systemd; fi
+	((${#PARTS[@]})) || PARTS=(cgroups podman)
+	if [[ " ${PARTS[*]} " == *" cgroups "* ]]; then guest_cgroups; fi
 	if [[ " ${PARTS[*]} " == *" podman "* ]]; then guest_podman; fi
 }
 
-guest_systemd() {
+guest_cgroups() {
 	local t=$SECONDS
 	(cd "$B" && as_u "$RUNTIME" spec --rootless)
 	set_config "$B" '.process.args = ["sh", "-c", $sh] | .process.terminal = false
@@ -473,7 +500,9 @@ guest_systemd() {
 	check "--systemd-cgroup: the user's scope, MemoryMax and memory.max" sd_create
 	check "--systemd-cgroup: over the limit OOM-killed, under it not" sd_oom
 	check "--systemd-cgroup: delete removes the scope" sd_delete
-	echo "# systemd driver: $((SECONDS - t)) s"
+	CLEANUP+=("urt delete -f $CG_ID" "rmdir $USER_CG/hrl-cgfs")
+	check "cgroupfs in the user's delegated cgroup: memory.max, OOM kill, removed" cg_run
+	echo "# cgroups: $((SECONDS - t)) s"
 }
 
 guest_podman() {
