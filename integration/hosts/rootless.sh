@@ -375,10 +375,11 @@ CG_ID=hrl-cg
 cg_run() {
 	local b=$WORK/bundle-cg rel rc
 	rel=/user.slice/user-$UID_U.slice/user@$UID_U.service/hrl-cgfs/$CG_ID
-	rm -rf "$b" && mkdir "$b" && cp "$B/config.json" "$b/" && ln -s "$B/rootfs" "$b/rootfs"
-	set_config "$b" '.linux.cgroupsPath = $p | .process.args = ["sh", "-c", $sh]' --arg p "$rel" --arg sh '
-		cg=$(sed -n "s/^0:://p" /proc/self/cgroup)
-		echo "cgroup=$cg max=$(cat /sys/fs/cgroup$cg/memory.max)"
+	rm -rf "$b" && mkdir "$b" && cp "$B/config.json" "$b/"
+	# /sys/fs/cgroup in the container is its own cgroup (the spec's cgroup mount).
+	set_config "$b" '.root.path = $r | .linux.cgroupsPath = $p | .process.args = ["sh", "-c", $sh]' \
+		--arg r "$B/rootfs" --arg p "$rel" --arg sh '
+		echo "cgroup=$(sed -n "s/^0:://p" /proc/self/cgroup) max=$(cat /sys/fs/cgroup/memory.max)"
 		dd if=/dev/zero of=/dev/null bs=8M count=1 2>/dev/null; echo small=$?
 		dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo big=$?'
 	chown -R "$UID_U:$GID_U" "$b"

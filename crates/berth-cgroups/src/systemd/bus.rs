@@ -118,7 +118,10 @@ pub(crate) fn outer_euid() -> u32 {
     let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
     map.lines()
         .find_map(|l| {
-            let f: Vec<u32> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            let f: Vec<u32> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
             let [inside, outside, count] = f[..] else {
                 return None;
             };
@@ -143,8 +146,9 @@ impl Bus {
                 // The bus checks the uid the client claims against the socket's peer
                 // credentials, which it sees in its own namespace: root of the user's
                 // namespace (rootless podman's runtime) must claim the user's uid.
-                Instance::User => zbus::connection::Builder::session()
-                    .map(|b| b.user_id(outer_euid())),
+                Instance::User => {
+                    zbus::connection::Builder::session().map(|b| b.user_id(outer_euid()))
+                }
             }
             .map_err(err)?;
             let conn = builder
