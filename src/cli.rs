@@ -24,7 +24,8 @@ pub struct Cli {
 #[derive(Args, Clone, Debug)]
 pub struct Global {
     /// Directory for container state (tmpfs recommended). Default: /run/berth, or
-    /// $XDG_RUNTIME_DIR/berth for a user other than root.
+    /// $XDG_RUNTIME_DIR/berth when rootless (a user other than root, or root of a user
+    /// namespace a user made).
     #[arg(long, global = true)]
     pub root: Option<PathBuf>,
     /// Log file.
@@ -194,8 +195,10 @@ impl Global {
         if let Some(r) = &self.root {
             return r.clone();
         }
+        // Rootless includes root of a user's user namespace: rootless podman runs the
+        // runtime so, and /run is not the user's to write.
         match std::env::var_os("XDG_RUNTIME_DIR") {
-            Some(d) if !nix::unistd::geteuid().is_root() && !d.is_empty() => {
+            Some(d) if berth_runtime::plan::HostFacts::probe().rootless() && !d.is_empty() => {
                 PathBuf::from(d).join("berth")
             }
             _ => PathBuf::from("/run/berth"),

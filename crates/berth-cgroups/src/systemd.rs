@@ -76,9 +76,7 @@ impl SystemdManager {
         let scope = Scope::new(path, slice, prefix, name, instance)?;
         let rel = match instance {
             Instance::System => scope.rel(),
-            Instance::User => {
-                user_manager_cgroup(nix::unistd::geteuid().as_raw()).join(scope.rel())
-            }
+            Instance::User => user_manager_cgroup(bus::outer_euid()).join(scope.rel()),
         };
         Ok(SystemdManager {
             path: path.to_string(),

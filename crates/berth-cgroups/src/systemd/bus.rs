@@ -111,6 +111,27 @@ fn to_dbus(props: &[Property]) -> Vec<(&str, zvariant::Value<'static>)> {
         .collect()
 }
 
+/// The caller's euid as the parent user namespace sees it (`/proc/self/uid_map`): the user
+/// whose systemd a rootless runtime talks to, also as root of the user's namespace.
+pub(crate) fn outer_euid() -> u32 {
+    let euid = nix::unistd::geteuid().as_raw();
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    map.lines()
+        .find_map(|l| {
+            let f: Vec<u32> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            let [inside, outside, count] = f[..] else {
+                return None;
+            };
+            (euid >= inside && euid - inside < count)
+                .then(|| outside.checked_add(euid - inside))
+                .flatten()
+        })
+        .unwrap_or(euid)
+}
+
 impl Bus {
     /// Connects to the system bus, or the session bus for the user
     /// instance (`$DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`).
@@ -122,7 +143,12 @@ impl Bus {
         async_io::block_on(async {
             let builder = match instance {
                 Instance::System => zbus::connection::Builder::system(),
-                Instance::User => zbus::connection::Builder::session(),
+                // The bus checks the uid the client claims against the socket's peer
+                // credentials, which it sees in its own namespace: root of the user's
+                // namespace (rootless podman's runtime) must claim the user's uid.
+                Instance::User => {
+                    zbus::connection::Builder::session().map(|b| b.user_id(outer_euid()))
+                }
             }
             .map_err(err)?;
             let conn = builder

@@ -14,11 +14,23 @@ use crate::{Error, Result};
 
 /// The manager of a recorded container's cgroup.
 pub fn manager(state: &State) -> Result<Manager> {
-    Ok(Manager::new(
-        &state.cgroups_path,
-        &state.id,
-        state.systemd_cgroup,
-    )?)
+    new_manager(&state.cgroups_path, &state.id, state.systemd_cgroup)
+}
+
+/// The manager for `cgroups_path`. A rootless runtime's systemd is the user's instance, also
+/// when it runs as root of the user's namespace (rootless podman), where berth-cgroups, which
+/// goes by the euid alone, would pick the system's.
+fn new_manager(cgroups_path: &str, id: &str, systemd: bool) -> Result<Manager> {
+    Ok(if systemd && rootless() {
+        Manager::new_systemd(cgroups_path, id, berth_cgroups::systemd::Instance::User)?
+    } else {
+        Manager::new(cgroups_path, id, systemd)?
+    })
+}
+
+/// Whether the runtime runs rootless (see [`crate::plan::HostFacts::rootless`]).
+fn rootless() -> bool {
+    crate::plan::HostFacts::probe().rootless()
 }
 
 /// Whether the container's cgroup is frozen (or being frozen: it is paused either way).
@@ -45,7 +57,7 @@ pub fn check_target(
     c: &CgroupPlan,
     annotations: &std::collections::HashMap<String, String>,
 ) -> Result<Target> {
-    let m = Manager::new(&c.path, id, c.systemd)?.with_annotations(annotations)?;
+    let m = new_manager(&c.path, id, c.systemd)?.with_annotations(annotations)?;
     let existed = m.exists();
     let busy = m.check_usable()?;
     let warning = (!busy.is_empty()).then(|| {
@@ -173,7 +185,7 @@ pub fn for_exec(
             let writable =
                 nix::unistd::access(&target.join("cgroup.procs"), nix::unistd::AccessFlags::W_OK)
                     .is_ok();
-            if !writable && !nix::unistd::geteuid().is_root() && sub.is_empty() {
+            if !writable && rootless() && sub.is_empty() {
                 // Rootless, in a cgroup it may not write: stay where the caller is.
                 continue;
             }
@@ -192,7 +204,7 @@ pub fn for_exec(
                 Ok(fd) => procs.push(fd),
                 // Rootless, in a cgroup it may not write (the init could not either).
                 Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM)
-                    if !nix::unistd::geteuid().is_root() && sub.is_empty() => {}
+                    if rootless() && sub.is_empty() => {}
                 // A hierarchy the container's cgroup was never made in (or removed).
                 Err(nix::errno::Errno::ENOENT) if sub.is_empty() => {}
                 Err(e) => return Err(Error::sys("open", &p, e)),

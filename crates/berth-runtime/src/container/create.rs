@@ -206,6 +206,7 @@ pub(crate) fn create(rt: &Runtime, opts: CreateOptions, start: StartMode) -> Res
         console,
         start,
         &mut undo,
+        &mut warnings,
     ) {
         Ok(master) => {
             let init = undo.child.take().expect("spawned");
@@ -290,6 +291,7 @@ fn setup(
     console: ConsoleSetup<'_>,
     start: StartMode,
     undo: &mut Undo,
+    warnings: &mut Vec<String>,
 ) -> Result<Option<OwnedFd>> {
     let hooks_ctx = &p.init.hook_context;
     let recorded = Recorded {
@@ -320,7 +322,11 @@ fn setup(
                     helper.abandon();
                     return Err(e.in_field("linux.resources"));
                 }
-                rt.step(|| format!("create {}: no cgroup (rootless): {e}", opts.id));
+                // runc says nothing; the user should know that nothing limits it.
+                warnings.push(format!(
+                    "no cgroup for the container (rootless, not allowed: {e}): it runs in its \
+                     caller's cgroup"
+                ));
                 skipped = true;
                 undo.cgroup = None;
                 state.own_cgroup = false;
@@ -448,8 +454,19 @@ fn setup(
             }
             Msg::Console(fd) => master = Some(fd),
             Msg::Devices(wait) => {
-                if !skipped {
-                    cgroup::apply_devices(&manager, &p.cgroup.devices)?;
+                // Rootless, the device rules are tried and their failure ignored (as runc): an
+                // unprivileged user may not attach the BPF program of a v2 cgroup, and its
+                // container cannot make device nodes anyway.
+                let applied = match skipped {
+                    true => Ok(()),
+                    false => cgroup::apply_devices(&manager, &p.cgroup.devices),
+                };
+                match applied {
+                    Ok(()) => {}
+                    Err(e) if rt.host.rootless() => {
+                        rt.step(|| format!("create {}: no device rules (rootless): {e}", opts.id));
+                    }
+                    Err(e) => return Err(e),
                 }
                 if wait {
                     chan.send(Msg::DevicesDone)?;

@@ -13,8 +13,11 @@ pub struct HostFacts {
     /// Whether AppArmor and SELinux are enabled.
     pub apparmor: bool,
     pub selinux: bool,
-    /// The effective uid of the runtime (non-zero: rootless).
+    /// The effective uid of the runtime.
     pub euid: u32,
+    /// The uid that `euid` is in the parent user namespace: not `euid` when the runtime runs in
+    /// a user namespace (rootless podman runs it as uid 0 in the user's namespace).
+    pub outer_uid: u32,
     /// Socket activation: fds 3.. handed to the runtime under `LISTEN_FDS` go to the container
     /// as well (the caller reads its own environment; the library never does).
     pub listen_fds: i32,
@@ -37,16 +40,52 @@ impl HostFacts {
                     apparmor: apparmor_enabled(),
                     selinux: std::path::Path::new("/sys/fs/selinux/enforce").exists(),
                     euid: nix::unistd::geteuid().as_raw(),
+                    outer_uid: outer_uid(nix::unistd::geteuid().as_raw()),
                     listen_fds: 0,
                 }
             })
             .clone()
     }
 
-    /// Whether the runtime runs without root privileges.
+    /// Whether the runtime runs without the host's root privileges: as another user, or as
+    /// root of a user namespace that a user made (as runc, which then skips the cgroups it
+    /// cannot write and uses the user's systemd and `$XDG_RUNTIME_DIR`).
     pub fn rootless(&self) -> bool {
-        self.euid != 0
+        self.euid != 0 || self.outer_uid != 0
     }
+}
+
+/// Whether this process runs in a user namespace other than the host's (its uid map is not
+/// the identity of all ids), where `mknod` is refused even to root.
+pub fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+}
+
+/// The uid that `uid` maps to in the parent user namespace (`/proc/self/uid_map`); `uid`
+/// itself when the map cannot be read.
+fn outer_uid(uid: u32) -> u32 {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .ok()
+        .and_then(|m| map_id(&m, uid))
+        .unwrap_or(uid)
+}
+
+/// `id` through the lines `inside outside count` of an id map.
+fn map_id(map: &str, id: u32) -> Option<u32> {
+    map.lines().find_map(|l| {
+        let f: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let [inside, outside, count] = f[..] else {
+            return None;
+        };
+        let id = u64::from(id);
+        (id >= inside && id - inside < count)
+            .then(|| u32::try_from(outside + id - inside).ok())
+            .flatten()
+    })
 }
 
 fn apparmor_enabled() -> bool {
@@ -65,7 +104,37 @@ impl HostFacts {
             apparmor: false,
             selinux: false,
             euid: 0,
+            outer_uid: 0,
             listen_fds: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_id_translates_through_the_right_line() {
+        let initial = "         0          0 4294967295\n";
+        assert_eq!(map_id(initial, 0), Some(0));
+        assert_eq!(map_id(initial, 1000), Some(1000));
+        // Rootless podman's namespace: root is the user, the rest its subordinate range.
+        let podman = "         0       1001          1\n         1     100000      65536\n";
+        assert_eq!(map_id(podman, 0), Some(1001));
+        assert_eq!(map_id(podman, 1), Some(100000));
+        assert_eq!(map_id(podman, 65536), Some(165535));
+        assert_eq!(map_id(podman, 65537), None);
+    }
+
+    #[test]
+    fn root_of_a_users_namespace_is_rootless() {
+        let mut h = HostFacts::for_tests();
+        assert!(!h.rootless());
+        h.outer_uid = 1001;
+        assert!(h.rootless());
+        h.outer_uid = 0;
+        h.euid = 1001;
+        assert!(h.rootless());
     }
 }

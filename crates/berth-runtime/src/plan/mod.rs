@@ -313,7 +313,9 @@ fn time_offsets(linux: &Linux) -> Option<String> {
 }
 
 /// The container's cgroup directory relative to a hierarchy's root, from `linux.cgroupsPath`.
-fn cgroup_relative(path: &str, id: &str, systemd: bool) -> Result<PathBuf> {
+/// `user`: the scope is made by the systemd of this user (a rootless runtime), whose units are
+/// below its manager's cgroup, where logind starts it.
+fn cgroup_relative(path: &str, id: &str, systemd: bool, user: Option<u32>) -> Result<PathBuf> {
     use berth_cgroups::CgroupsPath;
     let field = |e: berth_cgroups::CgroupError| Error::config("linux.cgroupsPath", e.to_string());
     Ok(
@@ -326,12 +328,15 @@ fn cgroup_relative(path: &str, id: &str, systemd: bool) -> Result<PathBuf> {
                 prefix,
                 name,
             } => {
-                let slice = if slice.is_empty() {
-                    "system.slice".to_string()
-                } else {
-                    slice
+                let slice = match (slice.is_empty(), user) {
+                    (false, _) => slice,
+                    (true, None) => "system.slice".to_string(),
+                    (true, Some(_)) => "user.slice".to_string(),
                 };
-                let mut rel = PathBuf::new();
+                let mut rel = match user {
+                    Some(u) => PathBuf::from(format!("user.slice/user-{u}.slice/user@{u}.service")),
+                    None => PathBuf::new(),
+                };
                 let stem = slice.trim_end_matches(".slice");
                 let mut acc = String::new();
                 for part in stem.split('-') {
@@ -494,7 +499,12 @@ pub fn build(spec: Spec, inp: PlanInputs<'_>) -> Result<Plan> {
         no_pivot: inp.no_pivot,
         keyring: (!inp.no_new_keyring).then(|| format!("_ses.{}", inp.id)),
         cgroup: CgroupMountInfo {
-            path: cgroup_relative(&cgroup_path, inp.id, systemd)?,
+            path: cgroup_relative(
+                &cgroup_path,
+                inp.id,
+                systemd,
+                host.rootless().then_some(host.outer_uid),
+            )?,
             unified: host.cgroup_mode == berth_cgroups::CgroupMode::Unified,
             cgroupns: ns.has(CloneFlags::CLONE_NEWCGROUP),
         },
@@ -658,5 +668,26 @@ mod tests {
         let p = build(spec, inp).unwrap();
         assert_eq!(p.preserve_fds, 3);
         assert_eq!(p.process.env, ["A=1", "LISTEN_FDS=2", "LISTEN_PID=1"]);
+    }
+
+    #[test]
+    fn systemd_scope_of_a_rootless_runtime_is_below_the_user_manager() {
+        let rel = |path, user| cgroup_relative(path, "c1", true, user).unwrap();
+        assert_eq!(
+            rel("a-b.slice:p:c1", None),
+            Path::new("a.slice/a-b.slice/p-c1.scope")
+        );
+        assert_eq!(
+            rel("user.slice:p:c1", Some(1001)),
+            Path::new("user.slice/user-1001.slice/user@1001.service/user.slice/p-c1.scope")
+        );
+        assert_eq!(
+            rel(":berth:c1", Some(1001)),
+            Path::new("user.slice/user-1001.slice/user@1001.service/user.slice/berth-c1.scope")
+        );
+        assert_eq!(
+            rel(":berth:c1", None),
+            Path::new("system.slice/berth-c1.scope")
+        );
     }
 }

@@ -314,7 +314,9 @@ impl<'a> Pipeline<'a> {
         self.before_root()?;
         // Hooks run in the container's namespaces get the pid as the container sees it.
         let own_pid = nix::unistd::getpid().as_raw();
-        let mknod = !j.ns.in_user_ns();
+        // No device nodes in a user namespace: the container's own, or the one the runtime
+        // was started in (rootless podman's); the host's are bound instead.
+        let mknod = !j.ns.in_user_ns() && !crate::plan::host::in_user_namespace();
         let root = rootfs::prepare(plan, self.fds.trees.as_ref(), mknod, p.terminal)?;
         self.fds.trees = None;
         // Writing the rules denies everything for a moment: an init that opens the pty
