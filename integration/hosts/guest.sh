@@ -89,9 +89,9 @@ part_cmd() { # the command of a part, as an array in CMD
 	cri)
 		CMD=(env SYSTEMD_CGROUP=1 bash "$REPO/integration/shim/run.sh" cri) ;;
 	rootless-berth)
-		CMD=(env RUNTIME=$BERTH bash "$REPO/integration/hosts/rootless.sh" guest) ;;
+		CMD=(env ROOTLESS_USER=$USER1 RUNTIME=$BERTH bash "$REPO/integration/hosts/rootless.sh" guest) ;;
 	rootless-runc)
-		CMD=(env RUNTIME=$RUNC bash "$REPO/integration/hosts/rootless.sh" guest) ;;
+		CMD=(env ROOTLESS_USER=$USER1 RUNTIME=$RUNC bash "$REPO/integration/hosts/rootless.sh" guest) ;;
 	*)
 		echo "guest.sh: unknown part $1" >&2
 		return 1 ;;

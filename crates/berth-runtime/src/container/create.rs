@@ -148,6 +148,9 @@ pub(crate) fn create(rt: &Runtime, opts: CreateOptions, start: StartMode) -> Res
         .map(|f| format!("config.json: unknown property {f} ignored"))
         .collect();
     warnings.extend(p.warnings.iter().cloned());
+    for note in &p.notes {
+        rt.step(|| format!("create {}: {note}", opts.id));
+    }
     let console_mode = match (p.process.terminal, &opts.console) {
         (false, _) => ConsoleMode::None,
         (true, Console::Socket(_)) => ConsoleMode::Socket,

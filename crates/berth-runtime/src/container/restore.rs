@@ -127,6 +127,9 @@ impl Runtime {
         self.step(|| format!("restore {}: CRIU {version}", opts.id));
         let target = cgroup::check_target(&opts.id, &p.cgroup, &p.annotations)?;
         let mut warnings: Vec<String> = p.warnings.clone();
+        for note in &p.notes {
+            self.step(|| format!("restore {}: {note}", opts.id));
+        }
         warnings.extend(target.warning.clone());
         let mut state = State {
             oci_version: oci_spec::runtime::VERSION.to_string(),

@@ -154,8 +154,13 @@ pub struct Plan {
     /// fds 3 .. 3+preserve_fds go to the container (`--preserve-fds` and `LISTEN_FDS`).
     pub preserve_fds: i32,
     pub exec_defaults: ExecDefaults,
-    /// What was ignored (unknown syscall names, ...). The caller logs them.
+    /// What was ignored that the user should hear of. The caller logs them as warnings.
     pub warnings: Vec<String>,
+    /// What was ignored as a matter of course: syscall names this architecture lacks, which
+    /// the usual multi-architecture profiles (Docker's, podman's) always contain. The caller
+    /// logs them at debug level (runc too): as warnings on stderr, engines that pass the
+    /// runtime's stderr on would show them in every container's output.
+    pub notes: Vec<String>,
 }
 
 fn absolute_paths(field: &str, list: &Option<Vec<String>>) -> Result<Vec<PathBuf>> {
@@ -464,11 +469,12 @@ pub fn build(spec: Spec, inp: PlanInputs<'_>) -> Result<Plan> {
         _ if systemd => format!(":berth:{}", inp.id),
         _ => format!("/berth/{}", inp.id),
     };
-    let mut warnings = Vec::new();
+    let warnings = Vec::new();
+    let mut notes = Vec::new();
     let seccomp = match linux.seccomp() {
         Some(s) => {
             let (plan, w) = seccomp::plan("linux.seccomp", s, process.no_new_privileges)?;
-            warnings.extend(w);
+            notes.extend(w);
             Some(plan)
         }
         None => None,
@@ -538,6 +544,7 @@ pub fn build(spec: Spec, inp: PlanInputs<'_>) -> Result<Plan> {
         seccomp,
         preserve_fds,
         warnings,
+        notes,
     })
 }
 
