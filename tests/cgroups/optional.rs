@@ -21,11 +21,7 @@ fn refused(key: &str, value: Value, field: &str) {
     if is_berth() {
         assert!(err.contains(field), "the error names {field}: {err}");
     }
-    assert!(
-        c.cgroup().existing().is_empty(),
-        "cgroup left: {:?}",
-        c.cgroup().existing()
-    );
+    c.cgroup().assert_gone();
     assert_eq!(c.rt_ok(&["list", "-q"]).trim(), "", "state left");
 }
 
@@ -122,6 +118,6 @@ fn rdma_limits_are_written_or_refused() {
         let err = text(&out.stderr);
         assert!(err.contains("linux.resources.rdma"), "{err}");
     }
-    assert!(c.cgroup().existing().is_empty(), "cgroup left");
+    c.cgroup().assert_gone();
     assert_eq!(c.rt_ok(&["list", "-q"]).trim(), "", "state left");
 }
