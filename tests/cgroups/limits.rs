@@ -164,12 +164,21 @@ fn container_sees_its_limits(cgroupns: bool) {
     }
     c.resource("memory", json!({"limit": 48 * MIB}));
     c.resource("pids", json!({"limit": 37}));
-    let (mem, pids) = if is_v2() {
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max")
+    let (mem, pids) = if is_v2() && !cgroupns && !is_berth() {
+        // runc 1.1.5 on v2 without a cgroup namespace mounts a new cgroup2 there: the whole
+        // hierarchy as the host sees it, the container's limits at its own path in it
+        // (berth binds the container's cgroup at /sys/fs/cgroup).
+        let own = format!("/sys/fs/cgroup/{}", c.cgroup().path);
+        (format!("{own}/memory.max"), format!("{own}/pids.max"))
+    } else if is_v2() {
+        (
+            "/sys/fs/cgroup/memory.max".to_string(),
+            "/sys/fs/cgroup/pids.max".to_string(),
+        )
     } else {
         (
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-            "/sys/fs/cgroup/pids/pids.max",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes".to_string(),
+            "/sys/fs/cgroup/pids/pids.max".to_string(),
         )
     };
     c.sh(&format!(
