@@ -321,9 +321,12 @@ fn berth_only_killed_create_then_delete_force_leaves_nothing() {
 }
 
 /// A second container given the first one's `linux.cgroupsPath`. cgroupfs: both share the
-/// cgroup (runc's behaviour too). systemd: a scope is one unit, so the second `create` fails,
-/// and must not take the first container's scope with it (stopping it on its way out
-/// would kill the first container).
+/// cgroup (runc and berth). berth's systemd driver: a scope is one unit, so the second
+/// `create` fails, and must not take the first container's scope with it (stopping it on its
+/// way out would kill the first container). runc 1.1.5's systemd driver ignores systemd's
+/// UnitExists: the second `create` succeeds, and its init stays in the cgroup of runc's
+/// caller, without any of the spec's limits (seen in the systemd guest); that placement is
+/// not checked for it.
 #[test]
 fn second_create_in_the_same_cgroup_leaves_the_first_running() {
     let mut c = Ctx::new();
@@ -331,7 +334,7 @@ fn second_create_in_the_same_cgroup_leaves_the_first_running() {
     let (first, pid) = c.start();
     let cg = c.cgroup();
     let (out, second) = c.try_create();
-    if systemd() {
+    if systemd() && is_berth() {
         assert!(
             !out.status.success(),
             "a second container in {} was created",
@@ -348,7 +351,12 @@ fn second_create_in_the_same_cgroup_leaves_the_first_running() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         let init = c.state(&second)["pid"].as_i64().unwrap() as i32;
         let ctrl = if is_v2() { "" } else { "memory" };
-        assert_eq!(proc_cgroup(init, ctrl), Some(format!("/{}", cg.path)));
+        let at = proc_cgroup(init, ctrl);
+        if systemd() {
+            eprintln!("runc's second container is in {at:?}");
+        } else {
+            assert_eq!(at, Some(format!("/{}", cg.path)));
+        }
     }
     assert_eq!(c.status(&first), "running");
     let procs = std::fs::read_to_string(cg.dir("pids").join("cgroup.procs")).unwrap();
