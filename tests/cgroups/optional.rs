@@ -3,6 +3,8 @@
 //! with an error naming the field (berth; other runtimes only have to fail) and leaves no
 //! container, cgroup or process behind. This repo's hybrid host takes the second branch for
 //! most of them, the cgroup v2 guest of `make test-cgv2` the first for hugetlb and unified.
+//! runc 1.1.5 with `--systemd-cgroup` on v2 accepts `network` (classID, priorities) and
+//! writes it nowhere: its systemd run skips the two `network_` tests by name.
 
 use serde_json::{json, Value};
 
@@ -21,11 +23,7 @@ fn refused(key: &str, value: Value, field: &str) {
     if is_berth() {
         assert!(err.contains(field), "the error names {field}: {err}");
     }
-    assert!(
-        c.cgroup().existing().is_empty(),
-        "cgroup left: {:?}",
-        c.cgroup().existing()
-    );
+    c.cgroup().assert_gone();
     assert_eq!(c.rt_ok(&["list", "-q"]).trim(), "", "state left");
 }
 
@@ -122,6 +120,6 @@ fn rdma_limits_are_written_or_refused() {
         let err = text(&out.stderr);
         assert!(err.contains("linux.resources.rdma"), "{err}");
     }
-    assert!(c.cgroup().existing().is_empty(), "cgroup left");
+    c.cgroup().assert_gone();
     assert_eq!(c.rt_ok(&["list", "-q"]).trim(), "", "state left");
 }

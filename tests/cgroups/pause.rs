@@ -94,7 +94,7 @@ fn kill_and_delete_of_a_paused_container_do_not_hang() {
     // rt() gives up (and fails the test) after 60 s.
     c.rt_ok(&["kill", &id, "KILL"]);
     c.rt_ok(&["delete", "--force", &id]);
-    assert!(c.cgroup().existing().is_empty(), "cgroup left");
+    c.cgroup().assert_gone();
     wait_for(10, "the init to be gone", || {
         (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(())
     });
@@ -107,7 +107,7 @@ fn delete_force_of_a_paused_container_does_not_hang() {
     c.rt_ok(&["exec", "--detach", &id, "sleep", "999"]);
     c.rt_ok(&["pause", &id]);
     c.rt_ok(&["delete", "--force", &id]);
-    assert!(c.cgroup().existing().is_empty(), "cgroup left");
+    c.cgroup().assert_gone();
     wait_for(10, "the init to be gone", || {
         (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(())
     });

@@ -1,6 +1,7 @@
 //! The cgroup tests' extension of the harness: a [`Ctx`] that gives every test its own
 //! `linux.cgroupsPath` (removed on drop if a failed test left it), resource and cgroup
-//! namespace setters, and readers of the container's cgroup files.
+//! namespace setters, and readers of the container's cgroup files and, in the systemd mode
+//! (`BERTH_TEST_CGROUP_DRIVER=systemd`, see [`harness::systemd`]), of its scope's properties.
 
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
@@ -9,8 +10,8 @@ use serde_json::{json, Value};
 
 use crate::harness;
 pub use crate::harness::{
-    cannot_run, cgroup_dirs, in_container, is_berth, is_v2, text, v1_mount, wait_for, KillOnDrop,
-    CGROUP_ROOT,
+    cannot_run, cgroup_dirs, in_container, is_berth, is_v2, systemd, text, unit_left,
+    unit_properties, v1_mount, wait_for, KillOnDrop, CGROUP_ROOT,
 };
 
 /// The v1 controllers a runtime manages that this host has a hierarchy for.
@@ -37,16 +38,65 @@ pub fn has_controller(controller: &str) -> bool {
     }
 }
 
-/// A container's cgroup, by its path relative to the hierarchies' roots.
+/// A container's cgroup, by its path relative to the hierarchies' roots; in the systemd
+/// mode also its scope unit.
 #[derive(Clone, Debug)]
 pub struct Cgroup {
     pub path: String,
+    pub unit: Option<String>,
 }
 
 impl Cgroup {
     pub fn new(path: &str) -> Cgroup {
         Cgroup {
             path: path.trim_start_matches('/').to_string(),
+            unit: None,
+        }
+    }
+
+    /// The cgroup a `linux.cgroupsPath` names: in the systemd mode `slice:prefix:name` is
+    /// the scope `prefix-name.scope` in the slice's directory (see [`slice_dir`]).
+    pub fn of_cgroups_path(value: &str) -> Cgroup {
+        if !systemd() {
+            return Cgroup::new(value);
+        }
+        let parts: Vec<&str> = value.split(':').collect();
+        let [slice, prefix, name] = parts[..] else {
+            panic!("cgroupsPath {value:?} is not slice:prefix:name");
+        };
+        let slice = if slice.is_empty() {
+            "system.slice"
+        } else {
+            slice
+        };
+        let unit = format!("{prefix}-{name}.scope");
+        Cgroup {
+            path: format!("{}/{unit}", slice_dir(slice)),
+            unit: Some(unit),
+        }
+    }
+
+    /// In the systemd mode, that systemd shows the scope's properties as `want` says
+    /// (`systemctl show` formats: `67108864`, `infinity`, `500ms`, `0-1`, `yes`). The
+    /// cgroupfs mode has no unit: the callers check the cgroup files in both modes.
+    #[track_caller]
+    pub fn assert_properties(&self, want: &[(&str, &str)]) {
+        let Some(unit) = &self.unit else { return };
+        let names: Vec<&str> = want.iter().map(|(n, _)| *n).collect();
+        let got = unit_properties(unit, &names);
+        for (name, value) in want {
+            let v = got.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+            assert_eq!(v, Some(*value), "{unit}: {name} (all: {got:?})");
+        }
+    }
+
+    /// Nothing of this cgroup is left: no directory in any hierarchy and, in the systemd
+    /// mode, no scope in any state but inactive (a failed one is left).
+    #[track_caller]
+    pub fn assert_gone(&self) {
+        assert_eq!(self.existing(), Vec::<PathBuf>::new(), "cgroup left");
+        if let Some(unit) = &self.unit {
+            assert_eq!(unit_left(unit), None, "scope {unit} left");
         }
     }
 
@@ -112,8 +162,31 @@ pub fn cgroup_line(text: &str, controller: &str) -> Option<String> {
     })
 }
 
-/// The harness's [`harness::Ctx`] with a cgroup of its own: `linux.cgroupsPath` is
-/// `/berth-test-<pid>-<n>`, removed on drop after the containers.
+/// systemd's cgroup directory of `slice` (relative to the root): `a-b.slice` is
+/// `a.slice/a-b.slice`, `-.slice` the root.
+pub fn slice_dir(slice: &str) -> String {
+    let stem = slice
+        .strip_suffix(".slice")
+        .unwrap_or_else(|| panic!("{slice} is no slice"));
+    if stem == "-" {
+        return String::new();
+    }
+    let mut dirs = Vec::new();
+    let mut acc = String::new();
+    for part in stem.split('-') {
+        if !acc.is_empty() {
+            acc.push('-');
+        }
+        acc.push_str(part);
+        dirs.push(format!("{acc}.slice"));
+    }
+    dirs.join("/")
+}
+
+/// The harness's [`harness::Ctx`] with a cgroup of its own, removed on drop after the
+/// containers: `linux.cgroupsPath` is `/berth-test-<pid>-<n>`; in the systemd mode
+/// `system.slice:berth-test:<pid>-<n>`, the scope `berth-test-<pid>-<n>.scope` in
+/// `system.slice`, stopped on drop if still there.
 pub struct Ctx(harness::Ctx);
 
 impl Deref for Ctx {
@@ -131,11 +204,25 @@ impl DerefMut for Ctx {
 
 impl Ctx {
     pub fn new() -> Ctx {
-        let mut c = harness::Ctx::new();
-        let path = format!("/berth-test-{}-{}", std::process::id(), harness::unique());
-        c.config["linux"]["cgroupsPath"] = json!(path);
-        c.own_cgroup(&path);
-        Ctx(c)
+        let name = format!("{}-{}", std::process::id(), harness::unique());
+        let path = if systemd() {
+            format!("system.slice:berth-test:{name}")
+        } else {
+            format!("/berth-test-{name}")
+        };
+        let mut c = Ctx(harness::Ctx::new());
+        c.set_cgroups_path(&path);
+        c
+    }
+
+    /// Sets `linux.cgroupsPath`, and owns its cgroup (and unit) for the cleanup.
+    pub fn set_cgroups_path(&mut self, path: &str) {
+        self.config["linux"]["cgroupsPath"] = json!(path);
+        let cg = Cgroup::of_cgroups_path(path);
+        self.own_cgroup(&cg.path);
+        if let Some(unit) = &cg.unit {
+            self.own_unit(unit);
+        }
     }
 
     /// This test's cgroup (as `linux.cgroupsPath` now says).
@@ -143,7 +230,7 @@ impl Ctx {
         let path = self.config["linux"]["cgroupsPath"]
             .as_str()
             .expect("cgroupsPath set");
-        Cgroup::new(path)
+        Cgroup::of_cgroups_path(path)
     }
 
     /// Sets `linux.resources.KEY` (keeping the device rules).

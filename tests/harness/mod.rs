@@ -7,6 +7,12 @@
 //! cgroups it named and its ids' default cgroups, and anything still mounted under its
 //! directory (a mount the runtime left there fails a test that otherwise passed).
 //! The cgroup tests extend it in `cgroups::util`.
+//!
+//! `BERTH_TEST_CGROUP_DRIVER=systemd` (default `cgroupfs`) runs every runtime command with
+//! `--systemd-cgroup` (a host with systemd as PID 1: the systemd guest of `integration/vm/run
+//! --systemd`). Dropping the `Ctx` then also stops the systemd units of its own that are
+//! still there (its ids' default scopes and the units the test named), and fails a test that
+//! otherwise passed when it had to.
 
 use std::cell::RefCell;
 use std::os::unix::process::CommandExt;
@@ -41,6 +47,26 @@ pub fn runtime() -> PathBuf {
 /// extra checks on top of what every runtime must do.
 pub fn is_berth() -> bool {
     std::env::var_os("RUNTIME").is_none()
+}
+
+/// Whether the tests drive the runtime's systemd cgroup driver: `BERTH_TEST_CGROUP_DRIVER`
+/// is `systemd`; unset or `cgroupfs` is the cgroupfs driver, anything else a mistake.
+pub fn systemd() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(
+        || match std::env::var("BERTH_TEST_CGROUP_DRIVER").as_deref() {
+            Err(_) | Ok("") | Ok("cgroupfs") => false,
+            Ok("systemd") => {
+                assert!(
+                    Path::new("/run/systemd/system").is_dir(),
+                    "BERTH_TEST_CGROUP_DRIVER=systemd needs systemd as PID 1 \
+                     (integration/vm/run --systemd)"
+                );
+                true
+            }
+            Ok(other) => panic!("BERTH_TEST_CGROUP_DRIVER={other}: systemd or cgroupfs"),
+        },
+    )
 }
 
 /// How long one runtime command may take: `$BERTH_TEST_TIMEOUT` seconds, default 60.
@@ -121,6 +147,7 @@ pub struct Ctx {
     pub config: Value,
     ids: RefCell<Vec<String>>,
     cgroups: RefCell<Vec<String>>,
+    units: RefCell<Vec<String>>,
 }
 
 impl Ctx {
@@ -149,6 +176,7 @@ impl Ctx {
             config: default_config(),
             ids: Default::default(),
             cgroups: Default::default(),
+            units: Default::default(),
             dir,
         }
     }
@@ -163,6 +191,11 @@ impl Ctx {
     /// Remembers a cgroup (path relative to the hierarchies' roots) to remove on drop.
     pub fn own_cgroup(&self, path: &str) {
         self.cgroups.borrow_mut().push(path.to_string());
+    }
+
+    /// Remembers a systemd unit (a scope, a slice) to stop on drop, if it is still there.
+    pub fn own_unit(&self, unit: &str) {
+        self.units.borrow_mut().push(unit.to_string());
     }
 
     pub fn rootfs(&self) -> PathBuf {
@@ -196,10 +229,15 @@ impl Ctx {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 
-    /// A runtime command with this test's `--root`, stdin from /dev/null.
+    /// A runtime command with this test's `--root` (and `--systemd-cgroup` under
+    /// [`systemd`]), stdin from /dev/null.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(runtime());
-        c.arg("--root").arg(&self.root).args(args);
+        c.arg("--root").arg(&self.root);
+        if systemd() {
+            c.arg("--systemd-cgroup");
+        }
+        c.args(args);
         c.stdin(Stdio::null());
         c
     }
@@ -322,6 +360,22 @@ impl Drop for Ctx {
             c.stderr(Stdio::null());
             let _ = try_capture(c, Duration::from_secs(30));
         }
+        // The units the test named, and each id's default scope (berth's and runc's), if
+        // still there after `delete --force`; before the cgroups: systemd owns theirs.
+        let mut left_units = Vec::new();
+        if systemd() {
+            let mut units = self.units.borrow().clone();
+            for id in self.ids.borrow().iter() {
+                units.push(format!("berth-{id}.scope"));
+                units.push(format!("runc-{id}.scope"));
+            }
+            for unit in &units {
+                if let Some(state) = unit_left(unit) {
+                    stop_unit(unit);
+                    left_units.push(format!("{unit} ({state})"));
+                }
+            }
+        }
         // The cgroups the test named, and each id's default ones (`/berth/ID` for berth,
         // `/ID` for runc): nothing of anyone else's, the ids are unique.
         let mut cgroups = self.cgroups.borrow().clone();
@@ -344,6 +398,61 @@ impl Drop for Ctx {
         if !left.is_empty() && !std::thread::panicking() {
             panic!("mounts left under the test's directory after delete: {left:?}");
         }
+        if !left_units.is_empty() && !std::thread::panicking() {
+            panic!("systemd units left after delete --force: {left_units:?}");
+        }
+    }
+}
+
+// ---- systemd: the units of the systemd mode (see [`systemd`]) ----
+
+/// `systemctl show -p NAME...` of `unit` as (name, value) pairs, in systemd's order.
+pub fn unit_properties(unit: &str, names: &[&str]) -> Vec<(String, String)> {
+    let mut cmd = Command::new("systemctl");
+    cmd.arg("show");
+    for n in names {
+        cmd.arg("-p").arg(n);
+    }
+    cmd.arg("--").arg(unit);
+    let out = capture(cmd);
+    assert!(
+        out.status.success(),
+        "systemctl show {unit}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// `Some("ActiveState/SubState")` when systemd has `unit` in any state but inactive (a
+/// failed unit is left too: it stays until reset), `None` when it is gone or inactive.
+pub fn unit_left(unit: &str) -> Option<String> {
+    let p = unit_properties(unit, &["ActiveState", "SubState", "LoadState"]);
+    let get = |k: &str| {
+        p.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    (get("ActiveState") != "inactive").then(|| {
+        format!(
+            "{}/{}, {}",
+            get("ActiveState"),
+            get("SubState"),
+            get("LoadState")
+        )
+    })
+}
+
+/// `systemctl stop` and `reset-failed` of `unit` (one of the test's own).
+pub fn stop_unit(unit: &str) {
+    for verb in ["stop", "reset-failed"] {
+        let mut cmd = Command::new("systemctl");
+        cmd.args([verb, "--", unit]).stderr(Stdio::null());
+        let _ = try_capture(cmd, Duration::from_secs(30));
     }
 }
 

@@ -165,6 +165,13 @@ impl CgroupError {
         }
     }
 
+    /// The systemd driver found the container's scope live before it
+    /// made it ([`crate::systemd::SystemdError::InUse`]): the cgroup is
+    /// not the failed container's to remove.
+    pub fn is_in_use(&self) -> bool {
+        matches!(self, CgroupError::Systemd(e) if matches!(**e, crate::systemd::SystemdError::InUse { .. }))
+    }
+
     /// Attaches the spec field being applied, unless the error already names one.
     pub(crate) fn in_field(self, field: impl Into<String>) -> Self {
         match self {

@@ -167,8 +167,8 @@ impl Bus {
 
     /// Starts the transient unit `unit` with `props` and waits for the
     /// job. A failed unit of that name left from an earlier run is reset
-    /// and the start retried once; a unit that failed to start is reset so
-    /// nothing is left.
+    /// and the start retried once; a live one is [`SystemdError::InUse`].
+    /// A unit that failed to start is reset so nothing is left.
     pub(crate) fn start_transient(&self, unit: &str, props: &[Property]) -> Result<()> {
         let props = to_dbus(props);
         async_io::block_on(async {
@@ -184,9 +184,19 @@ impl Bus {
             {
                 Err(e) if is_error(&e, UNIT_EXISTS) => {
                     let _ = self.proxy.reset_failed_unit(unit).await;
-                    self.proxy
+                    match self
+                        .proxy
                         .start_transient_unit(unit, "replace", &props, &[])
                         .await
+                    {
+                        // Still there: a live unit, someone else's.
+                        Err(e) if is_error(&e, UNIT_EXISTS) => {
+                            return Err(SystemdError::InUse {
+                                unit: unit.to_string(),
+                            })
+                        }
+                        r => r,
+                    }
                 }
                 r => r,
             }

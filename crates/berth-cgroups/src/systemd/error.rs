@@ -36,6 +36,13 @@ pub enum SystemdError {
         /// systemd's job result.
         result: String,
     },
+    /// The scope exists and is live: another container's (or anyone's).
+    /// Not ours to stop when the create fails.
+    #[error("the systemd unit `{unit}` already exists: the cgroups path is in use")]
+    InUse {
+        /// The unit.
+        unit: String,
+    },
     /// The job's `JobRemoved` signal did not come in time.
     #[error("timed out after {secs} s waiting for systemd to {verb} `{unit}`")]
     JobTimeout {

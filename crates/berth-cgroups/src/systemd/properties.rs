@@ -198,9 +198,10 @@ fn cpu(c: &LinuxCpu, host: Host, out: &mut Vec<Property>) -> Result<()> {
     quota(
         c.quota().filter(|&q| q != 0),
         c.period().filter(|&p| p != 0),
+        ["linux.resources.cpu.quota", "linux.resources.cpu.period"],
         host,
         out,
-    );
+    )?;
     if let Some(cpus) = c.cpus().as_deref().filter(|s| !s.trim().is_empty()) {
         cpuset("AllowedCPUs", cpus, "linux.resources.cpu.cpus", host, out)?;
     }
@@ -216,9 +217,38 @@ fn cpu(c: &LinuxCpu, host: Host, out: &mut Vec<Property>) -> Result<()> {
     Ok(())
 }
 
+/// The kernel's bounds (kernel/sched/core.c): a CFS period of 1 ms to 1 s,
+/// a quota of at least 1 ms.
+const MIN_CFS_US: u64 = 1_000;
+const MAX_CFS_PERIOD_US: u64 = 1_000_000;
+
 /// `CPUQuotaPeriodUSec` (systemd 242) and `CPUQuotaPerSecUSec`. A quota
 /// of -1 is unlimited; a period alone leaves systemd's quota as it is.
-fn quota(quota: Option<i64>, period: Option<u64>, host: Host, out: &mut Vec<Property>) {
+/// Values the kernel refuses are refused here, before systemd sees them
+/// (`fields`: the quota's and the period's names for the error): systemd
+/// would round a 0.5 ms quota up to its 10 ms step and write that to
+/// `cpu.max`, so the failed write of the files would leave a changed limit.
+fn quota(
+    quota: Option<i64>,
+    period: Option<u64>,
+    fields: [&str; 2],
+    host: Host,
+    out: &mut Vec<Property>,
+) -> Result<()> {
+    if let Some(q) = quota.filter(|&q| q > 0 && (q as u64) < MIN_CFS_US) {
+        return Err(CgroupError::invalid(
+            fields[0],
+            format!("{q} µs is below the kernel's minimum quota of {MIN_CFS_US} µs"),
+        ));
+    }
+    if let Some(p) = period.filter(|p| !(MIN_CFS_US..=MAX_CFS_PERIOD_US).contains(p)) {
+        return Err(CgroupError::invalid(
+            fields[1],
+            format!(
+                "{p} µs is outside the kernel's periods, {MIN_CFS_US} to {MAX_CFS_PERIOD_US} µs"
+            ),
+        ));
+    }
     if let Some(p) = period.filter(|_| host.version >= 242) {
         out.push(prop("CPUQuotaPeriodUSec", Value::U64(p)));
     }
@@ -228,6 +258,7 @@ fn quota(quota: Option<i64>, period: Option<u64>, host: Host, out: &mut Vec<Prop
             Value::U64(quota_per_sec(q, period)),
         ));
     }
+    Ok(())
 }
 
 /// CPU time per second of wall time, as systemd wants the quota. systemd
@@ -338,8 +369,7 @@ fn unified(key: &str, v: &str, host: Host, out: &mut Vec<Property>) -> Result<()
                 .map(|p| p.parse::<u64>())
                 .transpose()
                 .map_err(|_| CgroupError::invalid(&field, format!("bad period in `{v}`")))?;
-            quota(Some(q), p, host, out);
-            return Ok(());
+            return quota(Some(q), p, [&field, &field], host, out);
         }
         "cpuset.cpus" => return cpuset("AllowedCPUs", v, &field, host, out),
         "cpuset.mems" => return cpuset("AllowedMemoryNodes", v, &field, host, out),
@@ -471,6 +501,29 @@ mod tests {
         assert_eq!(quota_per_sec(1, Some(1_000_000)), 10_000);
         assert_eq!(quota_per_sec(-1, Some(100_000)), INFINITY);
         assert_eq!(quota_per_sec(i64::MAX, Some(1)), INFINITY);
+    }
+
+    #[test]
+    fn quota_and_period_the_kernel_refuses_are_refused_by_name() {
+        let refused = |cpu: serde_json::Value| {
+            let r: LinuxResources = serde_json::from_value(json!({ "cpu": cpu })).unwrap();
+            resource_properties(&r, V2, &mut || String::new())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = refused(json!({"quota": 500, "period": 100000}));
+        assert!(e.contains("linux.resources.cpu.quota"), "{e}");
+        for p in [999, 1_000_001] {
+            let e = refused(json!({"quota": 50000, "period": p}));
+            assert!(e.contains("linux.resources.cpu.period"), "{e}");
+        }
+        let r: LinuxResources =
+            serde_json::from_value(json!({"unified": {"cpu.max": "500 100000"}})).unwrap();
+        let e = resource_properties(&r, V2, &mut || String::new()).unwrap_err();
+        assert!(e.to_string().contains("unified.cpu.max"), "{e}");
+        // The bounds themselves are fine.
+        props(json!({"cpu": {"quota": 1000, "period": 1000}}), V2);
+        props(json!({"cpu": {"quota": 1000, "period": 1_000_000}}), V2);
     }
 
     #[test]

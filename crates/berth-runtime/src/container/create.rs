@@ -424,7 +424,13 @@ fn setup(
     }
     if manager.needs_pid_to_create() {
         rt.step(|| format!("create {}: systemd scope for pid {pid}", opts.id));
-        manager.create_with_pid(pid, &p.cgroup.resources)?;
+        if let Err(e) = manager.create_with_pid(pid, &p.cgroup.resources) {
+            // Another container's scope: not ours to stop on the way out.
+            if e.is_in_use() {
+                undo.cgroup = None;
+            }
+            return Err(e.into());
+        }
     } else if !placed && !skipped {
         // A driver that could not give us its cgroup's files: the process is moved in from
         // here, before it runs anything of the container.
