@@ -78,8 +78,12 @@ part_cmd() { # the command of a part, as an array in CMD
 	cgroups-berth)
 		CMD=(env BERTH_TEST_CGROUP_DRIVER=systemd "$HOSTS_TESTS_BIN" cgroups:: --test-threads=2) ;;
 	cgroups-runc)
+		# runc 1.1.5 accepts network classID/priorities and writes them nowhere, and refuses
+		# --memory-swap without --memory (tests/cgroups say more).
 		CMD=(env BERTH_TEST_CGROUP_DRIVER=systemd RUNTIME=$RUNC "$HOSTS_TESTS_BIN" cgroups::
-			--skip berth_only --test-threads=2) ;;
+			--skip berth_only --skip cgroups::optional::network_
+			--skip cgroups::update::update_memory_swap_alone_uses_the_current_limit
+			--test-threads=2) ;;
 	driver)
 		CMD=(env BERTH_TEST_SYSTEMD_USER=$USER1 "$HOSTS_DRIVER_BIN" --ignored --test-threads=2) ;;
 	clients-berth)
