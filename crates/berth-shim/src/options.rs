@@ -2,10 +2,12 @@
 //! of them in the bundle for the `delete` subcommand.
 //!
 //! containerd passes runc shims `containerd.runc.v1.Options`: `Root` (the state root; berth
-//! uses `Root/<namespace>` as the runc shim does), `SystemdCgroup` (refused until berth has the
-//! systemd driver), `NoPivotRoot`, `NoNewKeyring`; `BinaryName` does not apply (the runtime is
-//! linked in) and is ignored. CRI sends `runtimeoptions.v1.Options` for runtime types it does
-//! not know; they carry nothing for berth.
+//! uses `Root/<namespace>` as the runc shim does), `SystemdCgroup` (the systemd cgroup driver,
+//! as `berth --systemd-cgroup`), `NoPivotRoot`, `NoNewKeyring`; `BinaryName` does not apply (the
+//! runtime is linked in) and is ignored. CRI sends `runtimeoptions.v1.Options` for runtime types
+//! it does not know; they carry nothing for berth. So that CRI sends the runc options (with
+//! `SystemdCgroup = true`), a handler names the runc type and this shim's binary:
+//! `runtime_type = "io.containerd.runc.v2"`, `runtime_path = "/…/containerd-shim-berth-v2"`.
 
 use std::path::{Path, PathBuf};
 
