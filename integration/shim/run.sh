@@ -14,8 +14,8 @@
 #         (handler berthcli), then containerd-shim-runc-v2 + runc.
 #
 # CGROUP_MANAGER=systemd (systemd as PID 1) runs the CRI pods with containerd's
-# `SystemdCgroup = true` for each handler (the berth shim as runtime_type io.containerd.runc.v2
-# with runtime_path, so that it gets the runc options) and a kubelet-style cgroup parent
+# `SystemdCgroup = true` for each handler (for the berth shim in the file that its options'
+# ConfigPath names: CRI gives runc's options to runc's shim only) and a kubelet-style cgroup parent
 # (BCRI-besteffort-podHANDLER.slice): each container must be in its transient scope
 # cri-containerd-ID.scope, and UpdateContainerResources must change the scope's MemoryMax.
 # The default is cgroupfs.
@@ -290,21 +290,20 @@ until_ok() {
 C() { x ctr --address "$SOCK" --namespace "$TAG" "$@"; }
 CK() { x ctr --address "$SOCK" --namespace k8s.io "$@"; }
 
-# The CRI handler "berth": the shim's own runtime type; with SystemdCgroup, the runc type (the
-# options CRI sends are runc's only for it) run by the berth shim's binary (runtime_path).
+# The CRI handler "berth": the shim's own runtime type. CRI gives a shim of a type it does not
+# know runtimeoptions.v1.Options: with SystemdCgroup, their ConfigPath names the berth shim's
+# options file (runc's keys).
 berth_runtime_config() {
-	if [[ $CGROUP_MANAGER == systemd ]]; then
-		cat <<EOF
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth]
-      runtime_type = "io.containerd.runc.v2"
-      runtime_path = "$D/bin/containerd-shim-berth-v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth.options]
-        SystemdCgroup = true
-EOF
-	else
-		cat <<EOF
+	cat <<EOF
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth]
       runtime_type = "io.containerd.berth.v2"
+EOF
+	if [[ $CGROUP_MANAGER == systemd ]]; then
+		echo "SystemdCgroup = true" >"$D/berth-shim.toml"
+		cat <<EOF
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth.options]
+        TypeUrl = "runtimeoptions.v1.Options"
+        ConfigPath = "$D/berth-shim.toml"
 EOF
 	fi
 }

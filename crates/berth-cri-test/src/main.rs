@@ -209,6 +209,20 @@ fn shims_for(shim: &str, id: &str) -> Vec<u32> {
         .collect()
 }
 
+/// The command lines of the processes whose arguments name `id` (for a failure's message).
+fn naming(id: &str) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| {
+        let pid = e.ok()?.file_name().to_str()?.parse::<u32>().ok()?;
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        cmd.contains(id).then(|| format!("{pid}: {cmd}"))
+    })
+    .collect()
+}
+
 struct Cri {
     rt: RuntimeServiceClient<Channel>,
     img: ImageServiceClient<Channel>,
@@ -484,8 +498,9 @@ async fn pod_workflow(
         // One shim per pod: the sandbox's serves the container too.
         ensure!(
             shims_for(&c.a.shim, pod).len() == 1,
-            "no {} serving the sandbox {pod}",
-            c.a.shim
+            "no {} serving the sandbox {pod}; processes naming it: {:?}",
+            c.a.shim,
+            naming(pod)
         );
         ensure!(
             shims_for(&c.a.shim, &id).is_empty(),
