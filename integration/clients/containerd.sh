@@ -222,6 +222,14 @@ cd_t_limits() {
 }
 
 suite_containerd() {
+	if [[ $CGROUP_MANAGER == systemd ]]; then
+		# Its tests are written for cgroupfs paths; containerd with SystemdCgroup is tested
+		# through the CRI in integration/shim.
+		suite_begin containerd
+		suite_skipped containerd "CGROUP_MANAGER=systemd: the ctr suite has no systemd mode yet"
+		suite_end
+		return 0
+	fi
 	suite_prepare containerd containerd || return 0
 	if ! cd_start; then
 		fail_setup "start private containerd" "$WORK/containerd/containerd.log"

@@ -1,6 +1,7 @@
 # shellcheck shell=bash disable=SC2016  # container-side scripts are single-quoted on purpose
 # dockerd 20.10 suite, sourced by run.sh.  A private dockerd (own data-root, exec-root, pidfile,
-# socket, trust key, no bridge/iptables, cgroupfs driver, cgroup parent /TAG/docker) that
+# socket, trust key, no bridge/iptables, cgroupfs driver and cgroup parent /TAG/docker, or with
+# CGROUP_MANAGER=systemd the systemd driver and the slice SLICE, containers in docker-ID.scope) that
 # supervises its own private containerd under its exec-root.  The runtime under test is
 # registered as "under-test" ("runc" is a reserved name) and chosen per container.
 
@@ -12,6 +13,11 @@ DKCMD=()
 dk_start() {
 	DK_DIR=$WORK/docker
 	DK_CG=/$TAG/docker
+	local parent=$DK_CG
+	if [[ $CGROUP_MANAGER == systemd ]]; then
+		DK_CG=/$SLICE
+		parent=$SLICE
+	fi
 	mkdir -p "$DK_DIR"/{data,exec,cli}
 	cat >"$DK_DIR/daemon.json" <<EOF
 {
@@ -25,8 +31,8 @@ dk_start() {
   "ip-masq": false,
   "ip-forward": false,
   "userland-proxy": false,
-  "exec-opts": ["native.cgroupdriver=cgroupfs"],
-  "cgroup-parent": "$DK_CG",
+  "exec-opts": ["native.cgroupdriver=$CGROUP_MANAGER"],
+  "cgroup-parent": "$parent",
   "storage-driver": "overlay2",
   "log-driver": "json-file",
   "features": {"buildkit": false},
@@ -82,6 +88,13 @@ dk_t_zero_resources() {
 	# means unset (runc writes nothing), not "as little as possible" (the kernel clamps 0 to 2).
 	local pid
 	pid=$(eng_field d-d '{{.State.Pid}}')
+	if ((CG_V2)); then
+		local d
+		d=$(cg_dir "$pid" cpu)
+		eq "cpu.weight" 100 "$(cat "$d/cpu.weight")"
+		[[ ! -e $d/io.bfq.weight ]] || eq "io.bfq.weight" "default 100" "$(head -1 "$d/io.bfq.weight")"
+		return
+	fi
 	eq "cpu.shares" 1024 "$(cg_file "$pid" cpu cpu.shares)"
 }
 
@@ -104,18 +117,31 @@ dk_t_hook() {
 }
 
 dk_t_update() {
-	local pid soft shares
+	local pid soft shares d
 	pid=$(eng_field d-d '{{.State.Pid}}')
+	d=$(cg_dir "$pid" cpu)
 	soft=$(cg_file "$pid" memory memory.soft_limit_in_bytes)
-	shares=$(cg_file "$pid" cpu cpu.shares)
+	if ((CG_V2)); then
+		shares=$(cat "$d/cpu.weight")
+	else
+		shares=$(cg_file "$pid" cpu cpu.shares)
+	fi
 	# dockerd sends {"memory":{"limit":..,"reservation":0,"swap":..,"kernel":0},
 	#   "cpu":{"shares":0,"quota":50000,"period":100000},"blockIO":{"weight":0}}: zeros are "unset".
 	Dk update --memory 128m --memory-swap 256m --cpus 0.5 d-d
 	eq "memory.limit_in_bytes" 134217728 "$(cg_file "$pid" memory memory.limit_in_bytes)"
-	eq "memory.memsw.limit_in_bytes" 268435456 "$(cg_file "$pid" memory memory.memsw.limit_in_bytes)"
+	if ((CG_V2)); then
+		eq "memory.swap.max (swap beyond memory)" 134217728 "$(cat "$d/memory.swap.max")"
+	else
+		eq "memory.memsw.limit_in_bytes" 268435456 "$(cg_file "$pid" memory memory.memsw.limit_in_bytes)"
+	fi
 	eq "cpu.cfs_quota_us" 50000 "$(cg_file "$pid" cpu cpu.cfs_quota_us)"
 	eq "memory.soft_limit_in_bytes unchanged" "$soft" "$(cg_file "$pid" memory memory.soft_limit_in_bytes)"
-	eq "cpu.shares unchanged" "$shares" "$(cg_file "$pid" cpu cpu.shares)"
+	if ((CG_V2)); then
+		eq "cpu.weight unchanged" "$shares" "$(cat "$d/cpu.weight")"
+	else
+		eq "cpu.shares unchanged" "$shares" "$(cg_file "$pid" cpu cpu.shares)"
+	fi
 	runtime_was_called update
 }
 
@@ -142,8 +168,15 @@ dk_t_rm() {
 			return 1
 		fi
 	done
-	if [[ -d /sys/fs/cgroup/memory$DK_CG/$id ]]; then
-		echo "FAIL: cgroup $DK_CG/$id left behind"
+	local cg
+	cg=$(cg_mem_root)$DK_CG/$id
+	[[ $CGROUP_MANAGER == systemd ]] && cg=$(cg_mem_root)$DK_CG/docker-$id.scope
+	if [[ -d $cg ]]; then
+		echo "FAIL: cgroup $cg left behind"
+		return 1
+	fi
+	if [[ $CGROUP_MANAGER == systemd ]] && systemctl is-active -q "docker-$id.scope"; then
+		echo "FAIL: docker-$id.scope still active"
 		return 1
 	fi
 }
@@ -159,6 +192,7 @@ suite_docker() {
 	ENG=Dk ENG_CG=$DK_CG ENG_PREFIX=d
 	ENG_CMD=("${DKCMD[@]}")
 	ENG_RUN=(--runtime "$DK_RT" --network none)
+	ENG_SCOPE=docker
 	if ! Dk load -i "$IMAGE_DIR/docker.tar" >"$DK_DIR/load.log" 2>&1; then
 		fail_setup "docker load" "$DK_DIR/load.log"
 		dk_stop

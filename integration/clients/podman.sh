@@ -1,12 +1,13 @@
 # shellcheck shell=bash disable=SC2016  # container-side scripts are single-quoted on purpose
 # podman 4.3 + conmon suite, sourced by run.sh.  Private --root/--runroot/--tmpdir, a private
 # containers.conf (CONTAINERS_CONF) and storage.conf; every container goes under the cgroup
-# parent /TAG/podman; `podman --runtime WRAPPER` makes conmon call the runtime.
+# parent /TAG/podman (CGROUP_MANAGER=systemd: the slice SLICE, containers in libpod-ID.scope);
+# `podman --runtime WRAPPER` makes conmon call the runtime.
 
 P() {
 	x env TMPDIR="$PM_DIR/tmp" CONTAINERS_CONF="$PM_DIR/containers.conf" CONTAINERS_STORAGE_CONF="$PM_DIR/storage.conf" \
 		podman --root "$PM_DIR/root" --runroot "$PM_DIR/runroot" --tmpdir "$PM_DIR/tmp" \
-		--runtime "$WRAPPER" --cgroup-manager cgroupfs --events-backend file "$@"
+		--runtime "$WRAPPER" --cgroup-manager "$CGROUP_MANAGER" --events-backend file "$@"
 }
 
 # The same command line for under_tty (which cannot call a shell function).
@@ -15,6 +16,7 @@ PCMD=()
 pm_setup() {
 	PM_DIR=$WORK/podman
 	PM_CG=/$TAG/podman
+	[[ $CGROUP_MANAGER == systemd ]] && PM_CG=/$SLICE
 	mkdir -p "$PM_DIR"/{root,runroot,tmp,net,volumes}
 	cat >"$PM_DIR/containers.conf" <<EOF
 [containers]
@@ -23,7 +25,7 @@ default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 log_driver = "k8s-file"
 
 [engine]
-cgroup_manager = "cgroupfs"
+cgroup_manager = "$CGROUP_MANAGER"
 events_logger = "file"
 events_logfile_path = "$PM_DIR/events.log"
 lock_type = "file"
@@ -42,7 +44,7 @@ runroot = "$PM_DIR/runroot"
 EOF
 	PCMD=(env TMPDIR="$PM_DIR/tmp" CONTAINERS_CONF="$PM_DIR/containers.conf" CONTAINERS_STORAGE_CONF="$PM_DIR/storage.conf"
 		podman --root "$PM_DIR/root" --runroot "$PM_DIR/runroot" --tmpdir "$PM_DIR/tmp"
-		--runtime "$WRAPPER" --cgroup-manager cgroupfs --events-backend file)
+		--runtime "$WRAPPER" --cgroup-manager "$CGROUP_MANAGER" --events-backend file)
 }
 
 pm_stop() {
@@ -78,8 +80,15 @@ pm_t_rm() {
 		echo "FAIL: runtime still lists $id"
 		return 1
 	fi
-	if [[ -d /sys/fs/cgroup/memory$PM_CG/libpod-$id ]]; then
-		echo "FAIL: cgroup libpod-$id left behind"
+	local cg
+	cg=$(cg_mem_root)$PM_CG/libpod-$id
+	[[ $CGROUP_MANAGER == systemd ]] && cg+=.scope
+	if [[ -d $cg ]]; then
+		echo "FAIL: cgroup $cg left behind"
+		return 1
+	fi
+	if [[ $CGROUP_MANAGER == systemd ]] && systemctl is-active -q "libpod-$id.scope"; then
+		echo "FAIL: libpod-$id.scope still active"
 		return 1
 	fi
 }
@@ -91,6 +100,8 @@ suite_podman() {
 	ENG=P ENG_CG=$PM_CG ENG_PREFIX=p
 	ENG_CMD=("${PCMD[@]}")
 	ENG_RUN=(--cgroup-parent "$PM_CG")
+	[[ $CGROUP_MANAGER == systemd ]] && ENG_RUN=(--cgroup-parent "$SLICE")
+	ENG_SCOPE=libpod
 	if ! P load -i "$IMAGE_DIR/oci.tar" >"$PM_DIR/load.log" 2>&1; then
 		fail_setup "podman load" "$PM_DIR/load.log"
 		suite_end

@@ -2,13 +2,16 @@
 # Real-engine integration suites: containerd (ctr + containerd-shim-runc-v2), podman (+ conmon)
 # and dockerd drive an OCI runtime unchanged, each through a private daemon.
 #
-#   integration/clients/run.sh [containerd|podman|docker|all]
+#   integration/clients/run.sh [containerd|podman|docker|all]...
 #
 # RUNTIME=/usr/sbin/runc proves the suites right; the default is berth's debug build.
 # Every runtime invocation goes through a logging wrapper (argv, cwd, fds, exit status, and
 # what the runtime wrote to its --log file); failed tests print the calls they made.
 # LOGDIR=DIR keeps the call log, the created containers' config.json files, daemon logs and test
 # outputs after the run.  TIMEOUT=secs bounds each command.
+# CGROUP_MANAGER=systemd (on a host whose PID 1 is systemd) has podman and dockerd use their systemd
+# cgroup managers (containers in transient scopes `libpod-ID.scope`, `docker-ID.scope` under this
+# run's slice, checked with systemctl); the default is cgroupfs.  Cgroup v1 and v2 both work.
 # STRIP_ZERO_BLKIO=1 (diagnostic only) has the wrapper delete "blockIO": {"weight": 0} from each
 # config before create, to see what else fails past that runtime bug.
 set -euo pipefail
@@ -18,17 +21,30 @@ REPO=$(cd "$HERE/../.." && pwd)
 RUNTIME=${RUNTIME:-$REPO/target/debug/berth}
 TIMEOUT=${TIMEOUT:-60}
 LOGDIR=${LOGDIR:-}
-SUITES=${1:-all}
+CGROUP_MANAGER=${CGROUP_MANAGER:-cgroupfs}
+SUITES=${*:-all}
+[[ $SUITES == all ]] && SUITES="containerd podman docker"
+for s in $SUITES; do
+	case $s in
+	containerd | podman | docker) ;;
+	*)
+		echo "usage: $0 [containerd|podman|docker]... (default: all)" >&2
+		exit 2
+		;;
+	esac
+done
 
-case $SUITES in
-containerd | podman | docker) ;;
-all) SUITES="containerd podman docker" ;;
+case $CGROUP_MANAGER in
+cgroupfs | systemd) ;;
 *)
-	echo "usage: $0 [containerd|podman|docker|all]" >&2
+	echo "$0: CGROUP_MANAGER=$CGROUP_MANAGER: cgroupfs or systemd" >&2
 	exit 2
 	;;
 esac
-
+if [[ $CGROUP_MANAGER == systemd && ! -d /run/systemd/system ]]; then
+	echo "$0: CGROUP_MANAGER=systemd needs systemd as PID 1" >&2
+	exit 2
+fi
 if [[ $(id -u) != 0 ]]; then
 	echo "$0: must run as root" >&2
 	exit 2
@@ -42,6 +58,11 @@ RUNTIME=$(readlink -f "$RUNTIME")
 # All state of this run lives under WORK; TAG names its cgroups and containerd namespace.
 WORK=$(mktemp -d /tmp/berth-clients.XXXXXX)
 TAG=berth-clients-$$
+# The systemd slice of this run (no "-": that would nest it in berth.slice and berth-clients.slice).
+SLICE=berth_clients_$$.slice
+# Pure cgroup v2 (else v1 controllers, perhaps with a hybrid unified hierarchy).
+CG_V2=0
+[[ -e /sys/fs/cgroup/cgroup.controllers ]] && CG_V2=1
 CALLS=$WORK/runtime-calls.log
 STARTED_PIDS=()
 # Host directories that engines create at hard-coded paths whatever their configuration
@@ -156,6 +177,7 @@ cleanup() {
 	trap "" INT TERM # finish cleaning up even if interrupted again
 	kill_started
 	kill_work_processes
+	[[ $CGROUP_MANAGER == systemd ]] && systemctl stop "$SLICE" 2>/dev/null
 	remove_cgroups
 	unmount_work
 	if [[ -n $LOGDIR ]]; then
@@ -281,7 +303,7 @@ else
 fi
 rc=$?
 {
-	echo "--- $sub exit=$rc pid=$$"
+	echo "--- $sub exit=$rc pid=$$ at $(date +%T.%N)"
 	if [[ -n $logfile && -f $logfile ]]; then
 		tail -c +$((off + 1)) "$logfile" | head -c 4000 | sed 's/^/    log: /'
 	fi
@@ -356,7 +378,7 @@ PY
 suite_begin() {
 	SUITE=$1
 	N=0 PASSED=0 FAILED=0 SKIPPED=0
-	echo "# ===== suite $SUITE (runtime $RUNTIME)"
+	echo "# ===== suite $SUITE (runtime $RUNTIME, cgroup manager $CGROUP_MANAGER)"
 }
 
 # suite_prepare NAME PKG... : begins the suite, installs its packages and builds the image;
@@ -501,15 +523,80 @@ until_ok() {
 	done
 }
 
-# Host-side view of a container's cgroup (v1): cg_file PID CONTROLLER FILE
-cg_file() {
+# The container's cgroup directory as the host sees it: cg_dir PID CONTROLLER (v1; on v2 the
+# one directory).
+cg_dir() {
 	local path
-	path=$(awk -F: -v c="$2" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' "/proc/$1/cgroup")
+	if ((CG_V2)); then
+		path=$(sed -n 's/^0:://p' "/proc/$1/cgroup")
+		[[ -n $path ]] && echo "/sys/fs/cgroup$path"
+	else
+		path=$(awk -F: -v c="$2" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' "/proc/$1/cgroup")
+		[[ -n $path ]] && echo "/sys/fs/cgroup/$2$path"
+	fi
 	[[ -n $path ]] || {
 		echo "no $2 cgroup for pid $1" >&2
 		return 1
 	}
-	cat "/sys/fs/cgroup/$2$path/$3"
+}
+
+# Host-side view of a container's cgroup, in v1 terms: cg_file PID CONTROLLER FILE.  On v2 the
+# v1 file is read from its v2 counterpart: memory.max, memory.low, cpu.max's quota, cgroup.freeze
+# (as FROZEN/THAWED).  v1 files with no exact v2 counterpart are refused (tests check those apart).
+cg_file() {
+	local d
+	d=$(cg_dir "$1" "$2") || return 1
+	if ((!CG_V2)); then
+		cat "$d/$3"
+		return
+	fi
+	case $3 in
+	memory.limit_in_bytes) v2_bytes "$(cat "$d/memory.max")" ;;
+	memory.soft_limit_in_bytes) v2_bytes "$(cat "$d/memory.low")" ;;
+	cpu.cfs_quota_us) awk '{ print $1 == "max" ? -1 : $1 }' "$d/cpu.max" ;;
+	freezer.state) [[ $(cat "$d/cgroup.freeze") == 1 ]] && echo FROZEN || echo THAWED ;;
+	*)
+		echo "cg_file: no v2 counterpart for $3" >&2
+		return 1
+		;;
+	esac
+}
+
+# A v2 byte limit as v1 shows it ("max" is v1's unlimited, 0 stays 0).
+v2_bytes() {
+	[[ $1 == max ]] && echo 9223372036854771712 || echo "$1"
+}
+
+# The container's cgroup line as /proc/PID/cgroup shows it for the memory controller (v1) or the
+# one hierarchy (v2): what a cgroup parent check matches.
+cg_line() {
+	if ((CG_V2)); then
+		grep '^0::' "/proc/$1/cgroup"
+	else
+		grep -E '^[0-9]+:([^:]*,)?memory(,[^:]*)?:' "/proc/$1/cgroup"
+	fi
+}
+
+# The memory cgroup root on this host (where a container's leftover cgroup would be seen).
+cg_mem_root() {
+	((CG_V2)) && echo /sys/fs/cgroup || echo /sys/fs/cgroup/memory
+}
+
+# In systemd mode, the container (PID) really is in a transient scope of SLICE that systemd
+# runs, and systemd knows it as the scope's: scope_check PID UNIT-PREFIX.
+scope_check() {
+	local line path unit
+	line=$(cg_line "$1")
+	path=${line#*:*:}
+	unit=${path##*/}
+	eq "cgroup is a scope of $SLICE" "/$SLICE/$2-" "${path%"$unit"}$2-"
+	[[ $unit == "$2"-*.scope ]] || {
+		echo "FAIL: cgroup $path is not a $2-*.scope"
+		return 1
+	}
+	eq "$unit state" "active running" "$(words "$(systemctl show -p ActiveState -p SubState --value "$unit")")"
+	eq "$unit control group" "$path" "$(systemctl show -p ControlGroup --value "$unit")"
+	eq "$unit delegate" yes "$(systemctl show -p Delegate --value "$unit")"
 }
 
 # The engine really called the runtime (with subcommand $1) during this test.
@@ -520,6 +607,20 @@ runtime_was_called() {
 		echo "FAIL: no '$1' call reached the runtime wrapper"
 		return 1
 	}
+}
+
+# The signals of the `kill` calls that reached the runtime during this test, as numbers, in
+# order (kill ID SIGNAL; names such as TERM or SIGKILL are mapped).
+runtime_kill_signals() {
+	local sig out=()
+	while read -r sig; do
+		sig=${sig#SIG}
+		[[ $sig =~ ^[0-9]+$ ]] || sig=$(kill -l "$sig" 2>/dev/null || echo "$sig")
+		out+=("$sig")
+	done < <(tail -c +$((TEST_MARK + 1)) "$CALLS" | awk '/^argv:/ {
+		for (i = 2; i <= NF; i++) if ($i == "kill") { k = i; break }
+		if (k) { for (j = k + 1; j <= NF; j++) if ($j !~ /^-/) a[++n] = $j; print a[n]; n = 0; k = 0 } }')
+	echo "${out[*]}"
 }
 
 TOTAL_PASSED=0 TOTAL_FAILED=0 TOTAL_SKIPPED=0 TEST_MARK=0
@@ -535,7 +636,7 @@ source "$HERE/podman.sh"
 source "$HERE/docker.sh"
 
 make_wrapper
-log "runtime: $RUNTIME ($("$RUNTIME" --version 2>&1 | head -1)); work dir $WORK"
+log "runtime: $RUNTIME ($("$RUNTIME" --version 2>&1 | head -1)); work dir $WORK; cgroup manager $CGROUP_MANAGER, cgroup v$((CG_V2 ? 2 : 1))"
 for s in $SUITES; do
 	"suite_$s"
 done

@@ -10,7 +10,15 @@
 # faults: containerd killed and restarted while containers run (one exits meanwhile); the
 #         shim SIGKILLed (containerd's `shim delete` must leave nothing behind).
 # cri:    the CRI workflow (crates/berth-cri-test) with a runtime handler of type
-#         io.containerd.berth.v2, then with containerd-shim-runc-v2 + runc.
+#         io.containerd.berth.v2, then containerd-shim-runc-v2 with BinaryName = berth's CLI
+#         (handler berthcli), then containerd-shim-runc-v2 + runc.
+#
+# CGROUP_MANAGER=systemd (systemd as PID 1) runs the CRI pods with containerd's
+# `SystemdCgroup = true` for each handler (for the berth shim in the file that its options'
+# ConfigPath names: CRI gives runc's options to runc's shim only) and a kubelet-style cgroup parent
+# (BCRI-besteffort-podHANDLER.slice): each container must be in its transient scope
+# cri-containerd-ID.scope, and UpdateContainerResources must change the scope's MemoryMax.
+# The default is cgroupfs.
 #
 # SHIM_RUNTIME=runc runs the ctr and faults suites through containerd-shim-runc-v2 + runc, to
 # prove the tests right. SHIM=, CRI_TEST= name the binaries (default: the debug builds).
@@ -23,6 +31,8 @@ REPO=$(cd "$HERE/../.." && pwd)
 SHIM=${SHIM:-$REPO/target/debug/containerd-shim-berth-v2}
 CRI_TEST=${CRI_TEST:-$REPO/target/debug/berth-cri-test}
 SHIM_RUNTIME=${SHIM_RUNTIME:-berth}
+BERTH=${BERTH:-$REPO/target/debug/berth}
+CGROUP_MANAGER=${CGROUP_MANAGER:-cgroupfs}
 TIMEOUT=${TIMEOUT:-60}
 LOGDIR=${LOGDIR:-}
 SUITES=("$@")
@@ -35,6 +45,20 @@ for s in "${SUITES[@]}"; do
 		;;
 	esac
 done
+case $CGROUP_MANAGER in
+cgroupfs) SYSTEMD_CGROUP=false ;;
+systemd)
+	SYSTEMD_CGROUP=true
+	if [[ ! -d /run/systemd/system ]]; then
+		echo "$0: CGROUP_MANAGER=systemd needs systemd as PID 1" >&2
+		exit 2
+	fi
+	;;
+*)
+	echo "$0: CGROUP_MANAGER=$CGROUP_MANAGER: cgroupfs or systemd" >&2
+	exit 2
+	;;
+esac
 if [[ $(id -u) != 0 ]]; then
 	echo "$0: must run as root" >&2
 	exit 2
@@ -53,9 +77,9 @@ runc)
 	exit 2
 	;;
 esac
-for bin in "$SHIM" "$CRI_TEST"; do
+for bin in "$SHIM" "$CRI_TEST" "$BERTH"; do
 	if [[ ! -x $bin ]]; then
-		echo "$0: $bin is not executable (cargo build -p berth-shim -p berth-cri-test first?)" >&2
+		echo "$0: $bin is not executable (cargo build first?)" >&2
 		exit 2
 	fi
 done
@@ -75,6 +99,8 @@ TAG=berth-shim-$$
 D=$WORK/containerd
 SOCK=$D/containerd.sock
 NETNS=$WORK/netns
+# The root slice of the CRI pods in systemd mode (no "-" in it: the pods' slices nest below).
+BCRI=berthcri$$
 CD_PID=
 # containerd 1.6 puts shim sockets in /run/containerd/s whatever its configuration; cleanup
 # removes the directories it made.
@@ -156,6 +182,7 @@ cleanup() {
 	trap "" INT TERM
 	[[ -n $CD_PID ]] && kill -TERM "$CD_PID" 2>/dev/null && sleep 0.5
 	kill_work_processes
+	[[ $CGROUP_MANAGER == systemd ]] && systemctl stop "$BCRI.slice" 2>/dev/null
 	remove_cgroups
 	unmount_work
 	if [[ -n $LOGDIR ]]; then
@@ -263,6 +290,24 @@ until_ok() {
 C() { x ctr --address "$SOCK" --namespace "$TAG" "$@"; }
 CK() { x ctr --address "$SOCK" --namespace k8s.io "$@"; }
 
+# The CRI handler "berth": the shim's own runtime type. CRI gives a shim of a type it does not
+# know runtimeoptions.v1.Options: with SystemdCgroup, their ConfigPath names the berth shim's
+# options file (runc's keys).
+berth_runtime_config() {
+	cat <<EOF
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth]
+      runtime_type = "io.containerd.berth.v2"
+EOF
+	if [[ $CGROUP_MANAGER == systemd ]]; then
+		echo "SystemdCgroup = true" >"$D/berth-shim.toml"
+		cat <<EOF
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth.options]
+        TypeUrl = "runtimeoptions.v1.Options"
+        ConfigPath = "$D/berth-shim.toml"
+EOF
+	fi
+}
+
 write_config() {
 	mkdir -p "$D"/{root,state,tmp,opt,cni,cni-ipam,runc-root,fifo,bin}
 	# containerd finds the shim of runtime io.containerd.berth.v2 in its PATH.
@@ -312,14 +357,19 @@ disabled_plugins = [
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "berth"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth]
-      runtime_type = "io.containerd.berth.v2"
+$(berth_runtime_config)
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berthcli]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berthcli.options]
+        BinaryName = "$BERTH"
+        Root = "$D/berthcli-root"
+        SystemdCgroup = $SYSTEMD_CGROUP
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         BinaryName = "/usr/sbin/runc"
         Root = "$D/runc-root"
-        SystemdCgroup = false
+        SystemdCgroup = $SYSTEMD_CGROUP
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$D/cni"
@@ -822,13 +872,16 @@ suite_faults() {
 # CRI.
 
 suite_cri() {
-	log "suite cri (berth-cri-test)"
-	local h shim out line p f
-	for h in berth runc; do
-		shim=containerd-shim-$h-v2
+	log "suite cri (berth-cri-test, cgroup manager $CGROUP_MANAGER)"
+	local h shim out line p f parent
+	for h in berth berthcli runc; do
+		shim=containerd-shim-runc-v2
+		[[ $h == berth ]] && shim=containerd-shim-berth-v2
 		out=$WORK/cri-$h.out
+		parent=/$TAG-cri
+		[[ $CGROUP_MANAGER == systemd ]] && parent=$BCRI-besteffort-pod$h.slice
 		x "$CRI_TEST" --socket "$SOCK" --handler "$h" --image docker.io/library/berthtest:latest \
-			--cgroup-parent "/$TAG-cri" --log-dir "$WORK/cri-logs/$h" --shim "$shim" >"$out" 2>&1 || true
+			--cgroup-parent "$parent" --log-dir "$WORK/cri-logs/$h" --shim "$shim" >"$out" 2>&1 || true
 		while IFS= read -r line; do
 			if [[ $line =~ ^(not\ )?ok\ [0-9]+\ -\ (.*)$ ]]; then
 				N=$((N + 1))
@@ -849,7 +902,12 @@ suite_cri() {
 			fail_setup "berth-cri-test --handler $h did not finish" "$out"
 		fi
 		p=
-		f=$(find /sys/fs/cgroup -maxdepth 2 -path "*/$TAG-cri/*" -type d 2>/dev/null | head -3)
+		if [[ $CGROUP_MANAGER == systemd ]]; then
+			f=$(find "/sys/fs/cgroup/$BCRI.slice" -name '*.scope' 2>/dev/null | head -3)
+			f+=$(systemctl list-units --all --no-legend --plain 'cri-containerd-*.scope' 2>/dev/null | head -3)
+		else
+			f=$(find /sys/fs/cgroup -maxdepth 2 -path "*/$TAG-cri/*" -type d 2>/dev/null | head -3)
+		fi
 		if [[ -n $f ]]; then
 			fail_setup "cgroups left by the $h pod: $f"
 		fi

@@ -107,6 +107,17 @@ fn berth_only_capability_beyond_the_bounding_set_is_an_error() {
 }
 
 #[test]
+fn signals_start_at_their_defaults() {
+    // Rust's SIGPIPE and glibc's internal signals (32, 33) were ignored in the runtime's
+    // helper and stayed ignored across execve; a container program starts as after runc.
+    let mut c = Ctx::new();
+    c.config["process"]["args"] = json!(["cat", "/proc/self/status"]);
+    let out = c.run_ok();
+    assert_eq!(status_field(&out, "SigIgn:"), "0000000000000000", "{out}");
+    assert_eq!(status_field(&out, "SigBlk:"), "0000000000000000", "{out}");
+}
+
+#[test]
 fn no_new_privileges() {
     let mut c = Ctx::new();
     c.sh("grep NoNewPrivs /proc/self/status");

@@ -128,6 +128,60 @@ fn memory_limit_file(pid: u32) -> Result<PathBuf> {
     bail!("no memory cgroup for pid {pid} in {cg:?}")
 }
 
+/// The process's cgroup path (v2: the one hierarchy; v1: the memory controller's).
+fn cgroup_path(pid: u32) -> Result<String> {
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .with_context(|| format!("read /proc/{pid}/cgroup"))?;
+    let line = cg
+        .lines()
+        .find(|l| {
+            l.split(':')
+                .nth(1)
+                .is_some_and(|c| c.split(',').any(|c| c == "memory"))
+        })
+        .or_else(|| cg.lines().find(|l| l.starts_with("0::")))
+        .ok_or_else(|| anyhow!("no memory cgroup for pid {pid} in {cg:?}"))?;
+    Ok(line.splitn(3, ':').nth(2).unwrap_or_default().to_string())
+}
+
+/// A property of a systemd unit, as `systemctl show` prints it.
+fn unit_property(unit: &str, name: &str) -> Result<String> {
+    let out = std::process::Command::new("systemctl")
+        .args(["show", "-p", name, "--value", unit])
+        .output()
+        .context("run systemctl")?;
+    ensure!(
+        out.status.success(),
+        "systemctl show {unit}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// With a systemd cgroup parent (a `.slice`), the container `id` (init `pid`) must be in the
+/// transient scope `cri-containerd-ID.scope` of that slice, delegated, and systemd must know
+/// it there. Returns the scope's name.
+fn check_scope(parent: &str, id: &str, pid: u32) -> Result<String> {
+    let path = cgroup_path(pid)?;
+    let unit = format!("cri-containerd-{id}.scope");
+    let (dir, last) = path.rsplit_once('/').unwrap_or_default();
+    ensure!(last == unit, "cgroup {path}: not in {unit}");
+    ensure!(
+        dir.rsplit('/').next() == Some(parent),
+        "cgroup {path}: not in the pod's slice {parent}"
+    );
+    let state = unit_property(&unit, "ActiveState")?;
+    ensure!(state == "active", "{unit} is {state}");
+    let cg = unit_property(&unit, "ControlGroup")?;
+    ensure!(
+        cg == path,
+        "{unit}'s control group is {cg}, the init is in {path}"
+    );
+    let delegate = unit_property(&unit, "Delegate")?;
+    ensure!(delegate == "yes", "{unit}: Delegate={delegate}");
+    Ok(unit)
+}
+
 fn read_limit(pid: u32) -> Result<i64> {
     let p = memory_limit_file(pid)?;
     let s = std::fs::read_to_string(&p).with_context(|| format!("read {}", p.display()))?;
@@ -153,6 +207,20 @@ fn shims_for(shim: &str, id: &str) -> Vec<u32> {
                     .any(|w| w[0] == b"-id" && w[1] == id.as_bytes())
         })
         .collect()
+}
+
+/// The command lines of the processes whose arguments name `id` (for a failure's message).
+fn naming(id: &str) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| {
+        let pid = e.ok()?.file_name().to_str()?.parse::<u32>().ok()?;
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        cmd.contains(id).then(|| format!("{pid}: {cmd}"))
+    })
+    .collect()
 }
 
 struct Cri {
@@ -430,8 +498,9 @@ async fn pod_workflow(
         // One shim per pod: the sandbox's serves the container too.
         ensure!(
             shims_for(&c.a.shim, pod).len() == 1,
-            "no {} serving the sandbox {pod}",
-            c.a.shim
+            "no {} serving the sandbox {pod}; processes naming it: {:?}",
+            c.a.shim,
+            naming(pod)
         );
         ensure!(
             shims_for(&c.a.shim, &id).is_empty(),
@@ -441,6 +510,20 @@ async fn pod_workflow(
     }
     .await;
     rep.record("container running, listed, in the pod's shim", &r);
+
+    let systemd = c.a.cgroup_parent.ends_with(".slice");
+    if systemd {
+        let r: Result<()> = async {
+            let pid = c.container_pid(&id).await?;
+            check_scope(&c.a.cgroup_parent, &id, pid)?;
+            Ok(())
+        }
+        .await;
+        rep.record(
+            "systemd: the container is in its scope in the pod's slice",
+            &r,
+        );
+    }
 
     let r: Result<()> = async {
         let out = c
@@ -501,6 +584,14 @@ async fn pod_workflow(
         let pid = c.container_pid(&id).await?;
         let before = read_limit(pid)?;
         ensure!(before == 64 * MIB, "limit before update {before}");
+        if systemd {
+            let unit = format!("cri-containerd-{id}.scope");
+            let max = unit_property(&unit, "MemoryMax")?;
+            ensure!(
+                max == (64 * MIB).to_string(),
+                "{unit}: MemoryMax={max} before the update"
+            );
+        }
         c.rt.update_container_resources(req(cri::UpdateContainerResourcesRequest {
             container_id: id.clone(),
             linux: Some(cri::LinuxContainerResources {
@@ -512,11 +603,25 @@ async fn pod_workflow(
         .await?;
         let after = read_limit(pid)?;
         ensure!(after == 32 * MIB, "limit after update {after}");
+        if systemd {
+            // The scope's property changes too: else systemd would put the old limit back
+            // at its next reload of the unit.
+            let unit = format!("cri-containerd-{id}.scope");
+            let max = unit_property(&unit, "MemoryMax")?;
+            ensure!(
+                max == (32 * MIB).to_string(),
+                "{unit}: MemoryMax={max} after the update"
+            );
+        }
         Ok(())
     }
     .await;
     rep.record(
-        "UpdateContainerResources: memory 64M -> 32M in the cgroup file",
+        if systemd {
+            "UpdateContainerResources: memory 64M -> 32M in the cgroup file and the scope"
+        } else {
+            "UpdateContainerResources: memory 64M -> 32M in the cgroup file"
+        },
         &r,
     );
 

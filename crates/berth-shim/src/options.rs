@@ -2,10 +2,13 @@
 //! of them in the bundle for the `delete` subcommand.
 //!
 //! containerd passes runc shims `containerd.runc.v1.Options`: `Root` (the state root; berth
-//! uses `Root/<namespace>` as the runc shim does), `SystemdCgroup` (refused until berth has the
-//! systemd driver), `NoPivotRoot`, `NoNewKeyring`; `BinaryName` does not apply (the runtime is
-//! linked in) and is ignored. CRI sends `runtimeoptions.v1.Options` for runtime types it does
-//! not know; they carry nothing for berth.
+//! uses `Root/<namespace>` as the runc shim does), `SystemdCgroup` (the systemd cgroup driver,
+//! as `berth --systemd-cgroup`), `NoPivotRoot`, `NoNewKeyring`; `BinaryName` does not apply (the
+//! runtime is linked in) and is ignored. CRI sends `runtimeoptions.v1.Options` for runtime types
+//! it does not know (containerd 1.6 has no way to give another shim runc's options): their
+//! `ConfigPath` names a TOML file with the same keys as runc's options (`SystemdCgroup`, `Root`,
+//! `NoPivotRoot`, `NoNewKeyring`), e.g. `SystemdCgroup = true` for containerd's CRI with the
+//! systemd cgroup driver.
 
 use std::path::{Path, PathBuf};
 
@@ -54,12 +57,60 @@ pub fn parse(any: Option<&Any>) -> Result<Options> {
                 no_new_keyring: o.no_new_keyring,
             })
         }
-        "runtimeoptions.v1.Options" => Ok(Options::default()),
+        "runtimeoptions.v1.Options" => match config_path(&any.value)? {
+            Some(p) => from_file(&p),
+            None => Ok(Options::default()),
+        },
         other => {
             info!("runtime options of type {other:?} ignored");
             Ok(Options::default())
         }
     }
+}
+
+/// `runtimeoptions.v1.Options.config_path` (field 2; field 1 is a type URL).
+fn config_path(bytes: &[u8]) -> Result<Option<PathBuf>> {
+    let bad = |e: containerd_shim::protos::protobuf::Error| {
+        Error::invalid("options", format!("runtimeoptions.v1.Options: {e}"))
+    };
+    let mut is = containerd_shim::protos::protobuf::CodedInputStream::from_bytes(bytes);
+    let mut path = None;
+    while let Some(tag) = is.read_raw_tag_or_eof().map_err(bad)? {
+        if tag == (2 << 3 | 2) {
+            path = Some(is.read_string().map_err(bad)?);
+        } else {
+            let wire = containerd_shim::protos::protobuf::rt::WireType::new(tag & 7)
+                .ok_or_else(|| Error::invalid("options", format!("bad wire type in tag {tag}")))?;
+            is.skip_field(wire).map_err(bad)?;
+        }
+    }
+    Ok(path.filter(|p| !p.is_empty()).map(PathBuf::from))
+}
+
+/// The options file that `runtimeoptions.v1.Options.config_path` names: runc's keys in TOML.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct OptionsFile {
+    #[serde(default)]
+    root: String,
+    #[serde(default)]
+    systemd_cgroup: bool,
+    #[serde(default)]
+    no_pivot_root: bool,
+    #[serde(default)]
+    no_new_keyring: bool,
+}
+
+fn from_file(p: &Path) -> Result<Options> {
+    let text = std::fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?;
+    let f: OptionsFile = toml::from_str(&text)
+        .map_err(|e| Error::invalid(p.display().to_string(), e.to_string()))?;
+    Ok(Options {
+        root: (!f.root.is_empty()).then(|| PathBuf::from(f.root)),
+        systemd_cgroup: f.systemd_cgroup,
+        no_pivot: f.no_pivot_root,
+        no_new_keyring: f.no_new_keyring,
+    })
 }
 
 /// What the bundle file records.
@@ -130,6 +181,32 @@ mod tests {
         assert!(p.systemd_cgroup && p.no_pivot && !p.no_new_keyring);
         let rec = BundleRecord::new(&p, Path::new("/b"), "k8s.io", true);
         assert_eq!(rec.root, Path::new("/run/r/k8s.io"));
+    }
+
+    #[test]
+    fn runtimeoptions_config_path_names_a_toml_file_of_runc_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("berth.toml");
+        std::fs::write(&f, "SystemdCgroup = true\nRoot = \"/run/b\"\n").unwrap();
+        let path = f.to_str().unwrap().as_bytes();
+        // Field 1 (type URL) then field 2 (config path), both length-delimited.
+        let mut value = vec![0x0a, 3, b'a', b'b', b'c', 0x12, path.len() as u8];
+        value.extend_from_slice(path);
+        let any = Any {
+            type_url: "runtimeoptions.v1.Options".into(),
+            value,
+            ..Default::default()
+        };
+        let p = parse(Some(&any)).unwrap();
+        assert!(p.systemd_cgroup && !p.no_pivot);
+        assert_eq!(p.root.as_deref(), Some(Path::new("/run/b")));
+        std::fs::write(&f, "SystemdCgroups = true\n").unwrap();
+        assert!(parse(Some(&any)).is_err(), "a misspelt key is refused");
+        let none = Any {
+            type_url: "runtimeoptions.v1.Options".into(),
+            ..Default::default()
+        };
+        assert_eq!(parse(Some(&none)).unwrap(), Options::default());
     }
 
     #[test]

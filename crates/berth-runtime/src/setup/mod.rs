@@ -478,6 +478,10 @@ impl<'a> Pipeline<'a> {
         sys::set_parent_death_signal(0).map_err(|e| Error::call("prctl(PR_SET_PDEATHSIG)", e))?;
         // Every fd but stdio and the preserved ones is close-on-exec from here.
         sys::close_from_except(3 + self.job.preserve_fds, &[], true);
+        // The program starts with no signal ignored or blocked by us (a shell cannot trap a
+        // signal that was ignored when it started). Before the late seccomp filter, which
+        // may not allow rt_sigaction.
+        sys::reset_signals();
         if let Some(f) = late {
             seccomp::install(f, self.chan)?;
         }

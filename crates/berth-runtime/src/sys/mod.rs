@@ -97,6 +97,56 @@ pub fn set_parent_death_signal(sig: libc::c_int) -> SysResult<()> {
     Ok(())
 }
 
+/// Puts every signal back to its default action and unblocks all: what the new program gets
+/// (as a Go runtime's exec gives runc's containers). A handler is reset by `execve` anyway;
+/// an ignored signal is not, and ours are: Rust ignores SIGPIPE at startup, and glibc's
+/// posix_spawn ignores its internal signals (32, 33) in the helper it starts. The raw system
+/// call: glibc refuses `sigaction` on its internal signals. Errors (a signal number the kernel
+/// does not have) are ignored: there is nothing to reset there.
+pub fn reset_signals() {
+    // The kernel's `struct sigaction` for rt_sigaction: handler, flags, restorer, mask.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: libc::c_ulong,
+        flags: libc::c_ulong,
+        restorer: libc::c_ulong,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL as libc::c_ulong,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction with a valid kernel sigaction struct of the kernel's sigset
+        // size (8 bytes) and no old-action pointer; SIG_DFL needs no restorer.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+    }
+    let empty: u64 = 0;
+    // SAFETY: rt_sigprocmask(SIG_SETMASK) with a valid 8-byte set and no old-set pointer.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &empty as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
+}
+
 /// Joins a new session keyring named `name` (`KEYCTL_JOIN_SESSION_KEYRING`).
 pub fn join_session_keyring(name: &std::ffi::CStr) -> SysResult<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
