@@ -28,7 +28,7 @@ describe() {
 	driver) echo "systemd driver tests (system + user instance)|berth|systemd|root, rootless" ;;
 	clients-berth) echo "podman + dockerd workflows|berth|systemd|root" ;;
 	clients-runc) echo "podman + dockerd workflows|runc|systemd|root" ;;
-	cri) echo "containerd CRI, SystemdCgroup = true|berth shim; runc shim + runc|systemd|root" ;;
+	cri) echo "containerd CRI, SystemdCgroup = true|berth shim; runc shim + berth; runc shim + runc|systemd|root" ;;
 	rootless-berth) echo "rootless: runtime in the user's scope, rootless podman|berth|systemd (user)|rootless" ;;
 	rootless-runc) echo "rootless: runtime in the user's scope, rootless podman|runc|systemd (user)|rootless" ;;
 	*) echo "$1|?|?|?" ;;
@@ -91,7 +91,7 @@ part_cmd() { # the command of a part, as an array in CMD
 	clients-runc)
 		CMD=(env CGROUP_MANAGER=systemd RUNTIME=$RUNC bash "$REPO/integration/clients/run.sh" podman docker) ;;
 	cri)
-		CMD=(env SYSTEMD_CGROUP=1 bash "$REPO/integration/shim/run.sh" cri) ;;
+		CMD=(env CGROUP_MANAGER=systemd bash "$REPO/integration/shim/run.sh" cri) ;;
 	rootless-berth)
 		CMD=(env ROOTLESS_USER=$USER1 RUNTIME=$BERTH bash "$REPO/integration/hosts/rootless.sh" guest) ;;
 	rootless-runc)
