@@ -27,5 +27,10 @@ else
 fi
 ignored=$($cargo test --workspace --tests -q -- --list --ignored 2>/dev/null | grep ': test$' | sed 's/: test$//' || true)
 printf '  %-32s %3d %s\n' "Rust tests marked #[ignore]" "$(grep -c . <<<"$ignored" || true)" "$(echo $ignored)"
+# berth-cgroups' systemd tests are #[ignore]d on the host and run by test-hosts in the systemd
+# guests (cgroup v2 and v1): say whether that run passed them.
+if [ -f target/hosts/results.tsv ]; then
+	printf '  %-32s     %s\n' "(systemd driver tests)" "run by test-hosts: $(awk -F'\t' '$2 == "driver" {printf "%s cgroup %s: %s (%s); ", "guest", $1, $3, $5}' target/hosts/results.tsv)"
+fi
 berth_only=$($cargo test --test tests -q -- --list 2>/dev/null | grep -c '::berth_only_.*: test$' || true)
 printf '  %-32s %3d (berth_only_*, skipped by test-runc)\n' "tests not run against runc" "$berth_only"
