@@ -40,7 +40,7 @@ if [[ ${1:-} == --table ]]; then
 	echo "|---|---|---|---|---|---|---|---|"
 	while IFS=$'\t' read -r layout part st secs counts; do
 		if [[ $layout == host ]]; then
-			d="rootless as nobody on this host (run, lifecycle, exec, limits)|${part#rootless-}|cgroupfs (skipped with a warning)|rootless"
+			d="rootless as nobody on this host (run, lifecycle, exec, limits)|${part#rootless-}|cgroupfs: none writable (skipped with a warning; a limit is refused, as by runc)|rootless"
 			where="this host (6.18, hybrid)"
 		else
 			d=$(describe "$part")
