@@ -48,6 +48,11 @@ command -v jq >/dev/null || die "jq is missing"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/berth-rootless.XXXXXX") || die "mktemp"
 chmod 755 "$WORK"
+# The runtime runs as an unprivileged user, who may not reach the repository (a clone under
+# /root, say): it runs from a copy here.
+mkdir "$WORK/bin" && cp "$RUNTIME" "$WORK/bin/$NAME" && chmod 755 "$WORK/bin" "$WORK/bin/$NAME" ||
+	die "cannot copy $RUNTIME to $WORK/bin"
+RUNTIME=$WORK/bin/$NAME
 CLEANUP=()
 cleanup() {
 	local i

@@ -536,8 +536,20 @@ fn user_instance_scope() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
-    let out = Command::new(std::env::current_exe().unwrap())
+    // The user may not reach this binary where cargo built it (a checkout under /root, say):
+    // it runs a copy in a directory of its own that anyone may enter.
+    let dir = tempfile::Builder::new()
+        .prefix("berth-test-user-")
+        .tempdir()
+        .unwrap();
+    let exe = dir.path().join("systemd-test");
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    for p in [dir.path(), exe.as_path()] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = Command::new(&exe)
         .args(["--ignored", "--exact", "user_instance_scope", "--nocapture"])
         .env("BERTH_TEST_SYSTEMD_INNER", "1")
         .env("XDG_RUNTIME_DIR", &runtime_dir)
