@@ -18,6 +18,9 @@ pub struct HostFacts {
     /// The uid that `euid` is in the parent user namespace: not `euid` when the runtime runs in
     /// a user namespace (rootless podman runs it as uid 0 in the user's namespace).
     pub outer_uid: u32,
+    /// Whether the runtime runs in a user namespace other than the host's (its uid map is not
+    /// the identity of all ids), where `mknod` is refused even to root.
+    pub in_user_ns: bool,
     /// Socket activation: fds 3.. handed to the runtime under `LISTEN_FDS` go to the container
     /// as well (the caller reads its own environment; the library never does).
     pub listen_fds: i32,
@@ -33,14 +36,23 @@ impl HostFacts {
                 let bounding = caps::read(None, caps::CapSet::Bounding)
                     .map(|s| s.iter().fold(0u64, |m, c| m | c.bitmask()))
                     .unwrap_or(0);
+                let euid = nix::unistd::geteuid().as_raw();
+                // One read answers both: who we are outside, and whether there is an outside.
+                let uid_map = std::fs::read_to_string("/proc/self/uid_map").ok();
                 HostFacts {
                     bounding,
                     cgroup_mode: berth_cgroups::detect()
                         .unwrap_or(berth_cgroups::CgroupMode::Unified),
                     apparmor: apparmor_enabled(),
                     selinux: std::path::Path::new("/sys/fs/selinux/enforce").exists(),
-                    euid: nix::unistd::geteuid().as_raw(),
-                    outer_uid: outer_uid(nix::unistd::geteuid().as_raw()),
+                    euid,
+                    outer_uid: uid_map
+                        .as_deref()
+                        .and_then(|m| map_id(m, euid))
+                        .unwrap_or(euid),
+                    in_user_ns: uid_map.as_deref().is_some_and(|m| {
+                        m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"]
+                    }),
                     listen_fds: 0,
                 }
             })
@@ -53,22 +65,6 @@ impl HostFacts {
     pub fn rootless(&self) -> bool {
         self.euid != 0 || self.outer_uid != 0
     }
-}
-
-/// Whether this process runs in a user namespace other than the host's (its uid map is not
-/// the identity of all ids), where `mknod` is refused even to root.
-pub fn in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map")
-        .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
-}
-
-/// The uid that `uid` maps to in the parent user namespace (`/proc/self/uid_map`); `uid`
-/// itself when the map cannot be read.
-fn outer_uid(uid: u32) -> u32 {
-    std::fs::read_to_string("/proc/self/uid_map")
-        .ok()
-        .and_then(|m| map_id(&m, uid))
-        .unwrap_or(uid)
 }
 
 /// `id` through the lines `inside outside count` of an id map.
@@ -105,6 +101,7 @@ impl HostFacts {
             selinux: false,
             euid: 0,
             outer_uid: 0,
+            in_user_ns: false,
             listen_fds: 0,
         }
     }

@@ -104,6 +104,9 @@ pub struct InitPlan {
     /// Propagation of the whole mount namespace (default `rslave`).
     #[serde(with = "bits::ms_flags")]
     pub root_propagation: MsFlags,
+    /// The runtime itself runs in a user namespace (rootless podman's): no `mknod` even
+    /// without a user namespace of the container's; the host's nodes are bound instead.
+    pub runtime_in_user_ns: bool,
     /// Whether `/dev` is the container's own (not bound from the host): then berth creates
     /// the device nodes.
     pub setup_dev: bool,
@@ -493,6 +496,7 @@ pub fn build(spec: Spec, inp: PlanInputs<'_>) -> Result<Plan> {
         mount_ns: ns.has(CloneFlags::CLONE_NEWNS),
         mounts,
         root_propagation,
+        runtime_in_user_ns: inp.host.in_user_ns,
         setup_dev,
         own_dev,
         devices,

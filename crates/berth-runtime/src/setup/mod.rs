@@ -316,7 +316,7 @@ impl<'a> Pipeline<'a> {
         let own_pid = nix::unistd::getpid().as_raw();
         // No device nodes in a user namespace: the container's own, or the one the runtime
         // was started in (rootless podman's); the host's are bound instead.
-        let mknod = !j.ns.in_user_ns() && !crate::plan::host::in_user_namespace();
+        let mknod = !j.ns.in_user_ns() && !plan.runtime_in_user_ns;
         let root = rootfs::prepare(plan, self.fds.trees.as_ref(), mknod, p.terminal)?;
         self.fds.trees = None;
         // Writing the rules denies everything for a moment: an init that opens the pty
