@@ -23,7 +23,9 @@ pub fn runtime(g: &Global, log: &Logger) -> Runtime {
     let rt = Runtime::new(g.state_root())
         .systemd_cgroup(g.systemd_cgroup)
         .criu_binary(g.criu.clone().unwrap_or_else(|| "criu".into()))
-        .listen_fds(listen);
+        .listen_fds(listen)
+        // The command runs one thread: `run` forks the init itself (the library checks).
+        .fork_init(true);
     if !log.debugging() {
         return rt;
     }

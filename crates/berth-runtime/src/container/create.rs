@@ -306,10 +306,23 @@ fn setup(
         CONFIG_FILE,
         &serde_json::to_vec(&recorded).map_err(|e| Error::Protocol(e.to_string()))?,
     )?;
-    // The helper execs while we make the cgroup; it joins the cgroup itself before it
-    // clones the init (born in it: no window in which the container runs unlimited, and none
-    // of the grace-period waits of moving a process in from outside).
-    let helper = spawn::start(p.preserve_fds, &opts.stdio, rt.init_binary.as_deref())?;
+    // `run` from a single-threaded caller may fork the init itself (see `Runtime::fork_init`);
+    // otherwise the helper execs while we make the cgroup. Either joins the cgroup before the
+    // init runs anything of the container (the helper before it clones the init, so the init
+    // is born in it): no window in which the container runs unlimited.
+    let fork = rt.fork_init
+        && start == StartMode::Channel
+        && rt.init_binary.is_none()
+        && spawn::can_fork_init(&p.ns);
+    let helper = match fork {
+        true => None,
+        false => Some(spawn::start(
+            p.preserve_fds,
+            &opts.stdio,
+            rt.init_binary.as_deref(),
+        )?),
+    };
+    let abandon = |h: Option<spawn::Helper>| h.map(spawn::Helper::abandon);
     undo.cgroup = Some(manager.clone());
     // systemd makes its scope around a process: the init, once it exists (below).
     let mut skipped = false;
@@ -322,7 +335,7 @@ fn setup(
             // were asked for.
             Err(e) if rt.host.rootless() && cgroup::is_permission(&e) => {
                 if cgroup::limits_requested(&p.cgroup.resources) {
-                    helper.abandon();
+                    abandon(helper);
                     return Err(e.in_field("linux.resources"));
                 }
                 // runc says nothing; the user should know that nothing limits it.
@@ -337,7 +350,7 @@ fn setup(
                 cgroup::Placement::default()
             }
             Err(e) => {
-                helper.abandon();
+                abandon(helper);
                 return Err(e);
             }
         }
@@ -387,7 +400,11 @@ fn setup(
         roles.push(FdRole::Namespace(flag));
         fds.push(fd);
     }
-    let view = spawn::view::of(rt.init_binary.as_deref())?;
+    // The binary the container must never execute: the view's, or (forked) our own.
+    let runtime = match helper {
+        Some(_) => spawn::view::of(rt.init_binary.as_deref())?.identity,
+        None => crate::setup::exe_guard::runtime_identity(),
+    };
     let job = Job {
         parent_pid: std::process::id() as i32,
         kind: Kind::Init(Box::new(InitJob {
@@ -405,13 +422,17 @@ fn setup(
         seccomp: p.seccomp.clone(),
         console: console.mode,
         preserve_fds: p.preserve_fds,
-        runtime: view.identity,
+        runtime,
         fds: roles,
         process_field: "process".into(),
     };
-    let child = undo.child.insert(helper.launch(&job, fds)?);
+    let (spawned, how) = match helper {
+        Some(h) => (h.launch(&job, fds)?, "by the helper"),
+        None => (spawn::fork_init(&job, fds, &opts.stdio)?, "forked"),
+    };
+    let child = undo.child.insert(spawned);
     let pid = child.pid.as_raw();
-    rt.step(|| format!("create {}: init started, pid {pid}", opts.id));
+    rt.step(|| format!("create {}: init started ({how}), pid {pid}", opts.id));
     state.pid = pid;
     state.start_time = store::process_start_time(pid).ok_or(Error::InitDied("setup"))?;
     dir.save(state)?;

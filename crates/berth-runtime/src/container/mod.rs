@@ -50,6 +50,8 @@ pub struct Runtime {
     root: PathBuf,
     systemd_cgroup: bool,
     init_binary: Option<PathBuf>,
+    /// `run` may fork the init from the caller (see [`Runtime::fork_init`]).
+    fork_init: bool,
     /// The criu binary of `checkpoint` and `restore` (default: `criu` in `PATH`).
     criu: Option<PathBuf>,
     host: HostFacts,
@@ -63,6 +65,7 @@ impl Runtime {
             root: root.into(),
             systemd_cgroup: false,
             init_binary: None,
+            fork_init: false,
             criu: None,
             host: HostFacts::probe(),
             debug: DebugSink::default(),
@@ -92,6 +95,19 @@ impl Runtime {
     /// which must then call [`crate::init_entry`] first thing in `main`).
     pub fn init_binary(mut self, path: impl Into<PathBuf>) -> Runtime {
         self.init_binary = Some(path.into());
+        self
+    }
+
+    /// Lets `run` fork the container's init from the calling process itself, without the
+    /// helper's exec of the runtime binary, when that is safe: the caller runs a single
+    /// thread at that moment (checked), no other binary was set with [`Runtime::init_binary`],
+    /// and the container gets a new pid namespace and joins no namespace (nothing else in the
+    /// container can see the init before it execs the container's program; it is
+    /// non-dumpable until then). Otherwise, and always for `create` (another process may
+    /// join a created container before `start`), the init comes from the helper, exec'd from a
+    /// read-only view of the binary. The `berth` command turns this on.
+    pub fn fork_init(mut self, on: bool) -> Runtime {
+        self.fork_init = on;
         self
     }
 

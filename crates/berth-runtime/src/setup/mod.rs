@@ -200,6 +200,122 @@ fn helper(chan: &Channel, slot: RawFd) -> Result<Infallible> {
     }
 }
 
+/// The init forked from the caller itself (`spawn::fork_init`): returns its pid in the
+/// caller; the child does what the helper would have done (sort out its fds, join its v1
+/// cgroups) and runs the init's pipeline. `chan` is the child's end of the channel.
+pub(crate) fn fork_init(
+    job: &Job,
+    fds: Vec<OwnedFd>,
+    stdio: &crate::spawn::Stdio,
+    chan: Channel,
+    parent_end: RawFd,
+) -> Result<nix::unistd::Pid> {
+    let Kind::Init(init) = &job.kind else {
+        return Err(Error::Protocol("fork_init of an exec job".into()));
+    };
+    let flags = init.ns.clone_flags.bits();
+    let into = JobFds::sort(&job.fds, fds)?;
+    let forked = fork_with(flags, into.cgroup_dir.as_ref().map(|f| f.as_fd()))
+        .map_err(|e| Error::call("clone the container's init", e))?;
+    match forked {
+        // Our copies of the child's fds close here.
+        Forked::Parent(pid) => Ok(pid),
+        Forked::Child => {
+            // The caller's end, wherever it is (it may sit in the preserved range): a caller
+            // that dies now leaves the init an EOF at its first read.
+            // SAFETY: closing our copy of an fd the caller owns; this process never returns to
+            // the caller's code.
+            unsafe { libc::close(parent_end) };
+            forked_child(chan, job, init, into, stdio)
+        }
+    }
+}
+
+/// The forked init: what the helper's exec and its fd handling gave, then the pipeline.
+fn forked_child(
+    chan: Channel,
+    job: &Job,
+    init: &InitJob,
+    fds: JobFds,
+    stdio: &crate::spawn::Stdio,
+) -> ! {
+    let min = 3 + job.preserve_fds;
+    // The channel first, above the preserved range: every error is reported on it.
+    let chan = match above(chan.0, min) {
+        Ok(fd) => Channel(fd),
+        Err(_) => exit_now(1),
+    };
+    match forked_setup(job, fds, stdio, chan.0.as_raw_fd()) {
+        Ok(fds) => Pipeline::new(&chan, job, fds, None).init(init),
+        Err(e) => Pipeline::finish(&chan, Err(e)),
+    }
+}
+
+fn forked_setup(
+    job: &Job,
+    mut fds: JobFds,
+    stdio: &crate::spawn::Stdio,
+    chan: RawFd,
+) -> Result<JobFds> {
+    // No other process may open our /proc entries (and through them the runtime binary we
+    // still run, or our fds); it dies with the runtime until the container is handed off (a
+    // runtime that died before this leaves it EOF on the channel: in its new pid namespace
+    // getppid() cannot tell).
+    prctl::set_dumpable(false)
+        .map_err(|e| Error::call("prctl(PR_SET_DUMPABLE)", nix::errno::Errno::from_raw(e)))?;
+    sys::set_parent_death_signal(libc::SIGKILL)
+        .map_err(|e| Error::call("prctl(PR_SET_PDEATHSIG)", e))?;
+    let min = 3 + job.preserve_fds;
+    // The standard streams: each copied above the preserved range first, so that no dup2
+    // overwrites a source still to be read, then into place (dup2 clears close-on-exec).
+    let mut streams = Vec::new();
+    for (i, s) in [&stdio.stdin, &stdio.stdout, &stdio.stderr]
+        .into_iter()
+        .enumerate()
+    {
+        if let Some(fd) = s {
+            let c = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(min))
+                .map(sys::adopt)
+                .map_err(|e| Error::call("fcntl(F_DUPFD_CLOEXEC)", e))?;
+            streams.push((c, i as RawFd));
+        }
+    }
+    for (c, i) in &streams {
+        // SAFETY: dup2 onto a standard stream's slot; both fds are valid.
+        if unsafe { libc::dup2(c.as_raw_fd(), *i) } < 0 {
+            return Err(Error::call("dup2", nix::errno::Errno::last()));
+        }
+    }
+    drop(streams);
+    // Our fds above the preserved range, and every other fd of the caller's above it closed.
+    let mut keep = vec![chan];
+    let mut lift = |f: &mut Option<OwnedFd>| -> Result<()> {
+        if let Some(fd) = f.take() {
+            let fd = above(fd, min)?;
+            keep.push(fd.as_raw_fd());
+            *f = Some(fd);
+        }
+        Ok(())
+    };
+    lift(&mut fds.console)?;
+    lift(&mut fds.start)?;
+    lift(&mut fds.trees)?;
+    let mut procs = Vec::new();
+    for t in std::mem::take(&mut fds.cgroup_procs) {
+        let t = above(t, min)?;
+        keep.push(t.as_raw_fd());
+        procs.push(t);
+    }
+    fds.cgroup_dir = None;
+    sys::close_from_except(min, &keep, false);
+    // Join the container's cgroups (v1 and hybrid hierarchies) before anything else runs.
+    for tasks in &procs {
+        nix::unistd::write(tasks, b"0")
+            .map_err(|e| Error::call("join the container's cgroup", e))?;
+    }
+    Ok(fds)
+}
+
 /// Joins the namespaces in order (the user namespace comes first: it grants the
 /// capabilities the other joins need; the mount namespace last: it changes how paths
 /// resolve).

@@ -158,6 +158,49 @@ pub fn spawn(
     start(job.preserve_fds, stdio, init_binary)?.launch(job, fds)
 }
 
+/// Whether the calling process runs a single thread (`/proc/self/task` links one entry per
+/// thread beside `.` and `..`).
+fn single_threaded() -> bool {
+    nix::sys::stat::stat("/proc/self/task").is_ok_and(|st| st.st_nlink == 3)
+}
+
+/// Whether a container with namespaces `ns` may have its init forked from the caller (see
+/// `Runtime::fork_init`): a new pid namespace, none joined by path, no new user namespace
+/// (the init joins its v1 cgroups itself, which needs the host's credentials) and no new
+/// time namespace (that takes an unshare by the process that clones the init).
+pub fn can_fork_init(ns: &crate::plan::NamespacePlan) -> bool {
+    ns.clone_flags
+        .contains(nix::sched::CloneFlags::CLONE_NEWPID)
+        && ns.join.is_empty()
+        && !ns.new_user
+        && !ns.new_time
+        && single_threaded()
+}
+
+/// Forks the container's init from the caller itself: no helper, no exec of the runtime
+/// binary, no job to encode. Falls back to the helper if the caller is no longer
+/// single-threaded (a fork would copy one thread of a process whose locks others may hold).
+pub fn fork_init(job: &Job, fds: Vec<OwnedFd>, stdio: &Stdio) -> Result<Spawned> {
+    if !single_threaded() {
+        return spawn(job, fds, stdio, None);
+    }
+    let (parent, child) = sync::pair()?;
+    let pid = crate::setup::fork_init(job, fds, stdio, child, parent.0.as_raw_fd())?;
+    let pidfd = match sys::pidfd::open(pid.as_raw()) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+            return Err(Error::call("pidfd_open", e));
+        }
+    };
+    Ok(Spawned {
+        pid,
+        pidfd,
+        chan: parent,
+    })
+}
+
 impl Spawned {
     /// Kills the process and waits for it (it is our child).
     pub fn kill(&self) {
