@@ -9,7 +9,7 @@ RELEASE_TARGET := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 BERTH_RELEASE := target/$(RELEASE_TARGET)/release/berth
 
 .PHONY: all setup build release demo test lint test-workspace test-runc test-vm test-cgv2 test-hosts test-clients \
-        test-shim conformance fuzz-short bench bench-smoke bench-image bench-shim shim-release clean \
+        test-shim conformance fuzz-short bench bench-smoke bench-image bench-shim bench-order shim-release clean \
         skip-log-reset test-summary
 
 all: build
@@ -102,6 +102,13 @@ fuzz-short:
 # floor), and image pull+unpack against skopeo+umoci; each prints issue 17's targets as met/missed.
 bench: release
 	BERTH=$(CURDIR)/$(BERTH_RELEASE) bash bench/lifecycle.sh
+
+# The release binary's layout (build.rs): bench/order/berth.order lists the functions the runtime
+# verbs run, in the order they first run them, collected with uprobes on the release binary
+# (root; ~30 min: every exec of the probed binary installs its probes). Regenerate it when the
+# start path changed much; names it lists that no longer exist are skipped by the linker.
+bench-order: release
+	python3 bench/order/collect.py $(BERTH_RELEASE) bench/order/workload.sh bench/order/berth.order
 
 # The shim: `ctr run --rm` latency (berth shim, runc shim + runc, runc shim + berth) and the
 # shims' memory per idle container. The shim is linked static and not position-independent:

@@ -254,6 +254,89 @@ fn berth_only_exec_process_runs_from_a_read_only_view_of_the_runtime() {
     drop(init_fds);
 }
 
+/// `run` forks its init from the runtime process (no helper exec of the binary): until the
+/// init has exec'd the container's program it still runs the runtime binary, so nothing may
+/// join the container before then. A NOTIFY filter on execve holds the init at that exec:
+/// the container is "creating", `exec` is refused, and the init is not dumpable (no process
+/// in the container could open its /proc entries, `exe` among them, without CAP_SYS_PTRACE).
+/// The debug log says the init was forked (for `create` it comes from the helper).
+#[test]
+fn berth_only_run_admits_no_exec_before_its_forked_init_execs() {
+    use std::os::fd::AsFd;
+    let mut c = Ctx::new();
+    let listener = super::seccomp::notify_profile(&mut c, &["execve", "execveat"]);
+    c.args(&["true"]);
+    c.write_config();
+    let id = c.id();
+    let run = c.cmd(&[
+        "--debug",
+        "run",
+        "--bundle",
+        c.bundle.to_str().unwrap(),
+        &id,
+    ]);
+    let runner = std::thread::spawn(move || super::harness::capture(run));
+    let (_, fds) = super::seccomp::agent_accept(&listener);
+    let fd = fds.into_iter().next().unwrap();
+    let n = berth_seccomp::notify::recv(fd.as_fd()).unwrap();
+    let status = c.status(&id);
+    let exec = c.rt(&["exec", &id, "true"]);
+    // /proc/PID/status has no dumpable field; a non-dumpable process's /proc/PID/exe is
+    // refused to a process without CAP_SYS_PTRACE. As root with every capability but that
+    // one, in the host's namespaces, the test sees what a container process would.
+    let probe = std::process::Command::new("capsh")
+        .args([
+            "--drop=cap_sys_ptrace",
+            "--",
+            "-c",
+            &format!(
+                "readlink /proc/{}/exe >/dev/null 2>&1 && echo readable || echo refused",
+                n.pid
+            ),
+        ])
+        .output();
+    let _ =
+        berth_seccomp::notify::respond(fd.as_fd(), n.id, berth_seccomp::notify::Response::Continue);
+    let out = runner.join().unwrap();
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("init started (forked)"),
+        "the init was not forked: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(status, "creating");
+    assert!(
+        !exec.status.success(),
+        "exec joined a container whose init had not exec'd"
+    );
+    assert!(
+        text(&exec.stderr).contains("creating"),
+        "{}",
+        text(&exec.stderr)
+    );
+    if let Ok(p) = probe {
+        assert_eq!(text(&p.stdout), "refused\n", "{}", text(&p.stderr));
+    }
+    // `create` still starts its init from the helper.
+    let mut c = Ctx::new();
+    c.args(&["sleep", "1000"]);
+    c.write_config();
+    let id = c.id();
+    let out = c.rt(&[
+        "--debug",
+        "create",
+        "--bundle",
+        c.bundle.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("init started (by the helper)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 fn which(p: &std::path::Path) -> std::path::PathBuf {
     if p.is_absolute() {
         return p.to_path_buf();

@@ -515,8 +515,13 @@ fn setup(
             m => return Err(Error::Protocol(format!("unexpected {m:?} during setup"))),
         }
     }
-    state.status = StoredStatus::Created;
-    dir.save(state)?;
+    // `create`: set up, waiting for `start`. `run` records the change only once its init has
+    // exec'd the container's program (`run.rs`): until then the container is "creating", and
+    // `exec` refuses to join it (a forked init still runs the runtime binary).
+    if start == StartMode::Socket {
+        state.status = StoredStatus::Created;
+        dir.save(state)?;
+    }
     if let Some(pf) = &opts.pid_file {
         write_pid_file(pf, pid)?;
     }

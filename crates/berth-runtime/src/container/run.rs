@@ -8,6 +8,7 @@ use super::{Container, Runtime};
 use crate::spawn::job::StartMode;
 use crate::spawn::sync::Msg;
 use crate::state::oci::hook_state;
+use crate::state::StoredStatus;
 use crate::{hooks, Error, Result};
 
 /// A started container: its init is the caller's child (wait for it with [`Started::pid`]).
@@ -43,6 +44,12 @@ impl Runtime {
                 Some(Msg::Error(e)) => Err(Error::Init(e)),
                 Some(m) => Err(Error::Protocol(format!("unexpected {m:?} at start"))),
             }
+        });
+        // The init exec'd: from now on the container may be joined (see `create::setup`).
+        let started = started.and_then(|()| {
+            let c = &mut created.container;
+            c.state.status = StoredStatus::Created;
+            c.dir.save(&c.state)
         });
         if let Err(e) = started {
             let _ = created.container.delete(true);
