@@ -2,9 +2,10 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 BERTH_DEBUG := target/debug/berth
-# The release binary links glibc statically (static-pie): create, run and exec re-exec berth
-# once (see exe_guard), and a static binary starts about 0.35 ms sooner (no ld.so, no shared
-# libraries to map). The target is named so that build scripts and proc-macros stay dynamic.
+# The release binary links glibc statically (static-pie): create and exec re-exec berth once
+# (its helper; `run` forks its init instead), and a static binary starts about 0.35 ms sooner (no
+# ld.so, no shared libraries to map). The target is named so that build scripts and
+# proc-macros stay dynamic. build.rs lays its start path out first (see `bench-order`).
 RELEASE_TARGET := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 BERTH_RELEASE := target/$(RELEASE_TARGET)/release/berth
 
