@@ -6,7 +6,8 @@
 //! skipped; functions it does not list keep the linker's order.
 //!
 //! Only for release builds on x86_64 Linux, where rustc links with lld (the one linker that
-//! reads an ordering file); `BERTH_NO_ORDER=1` turns it off.
+//! reads an ordering file); `BERTH_NO_ORDER=1` turns it off. The same builds pack their
+//! relative relocations.
 
 use std::path::Path;
 
@@ -23,6 +24,10 @@ fn main() {
             order.display()
         );
         println!("cargo:rustc-link-arg-bin=berth=-Wl,--no-warn-symbol-ordering");
+    }
+    if release && target == "x86_64-unknown-linux-gnu" {
+        // Relative relocations packed (RELR): the static-pie start-up reads ~5 KiB of
+        // `.relr.dyn` instead of 411 KiB of `.rela.dyn` (glibc 2.36 applies both).
         println!("cargo:rustc-link-arg-bin=berth=-Wl,-z,pack-relative-relocs");
     }
 }

@@ -284,17 +284,14 @@ fn berth_only_run_admits_no_exec_before_its_forked_init_execs() {
     // /proc/PID/status has no dumpable field; a non-dumpable process's /proc/PID/exe is
     // refused to a process without CAP_SYS_PTRACE. As root with every capability but that
     // one, in the host's namespaces, the test sees what a container process would.
-    let probe = std::process::Command::new("capsh")
-        .args([
-            "--drop=cap_sys_ptrace",
-            "--",
-            "-c",
-            &format!(
-                "readlink /proc/{}/exe >/dev/null 2>&1 && echo readable || echo refused",
-                n.pid
-            ),
-        ])
-        .output();
+    let probe = std::process::Command::new("setpriv")
+        .args(["--bounding-set", "-sys_ptrace", "sh", "-c"])
+        .arg(format!(
+            "readlink /proc/{}/exe >/dev/null 2>&1 && echo readable || echo refused",
+            n.pid
+        ))
+        .output()
+        .expect("setpriv (util-linux)");
     let _ =
         berth_seccomp::notify::respond(fd.as_fd(), n.id, berth_seccomp::notify::Response::Continue);
     let out = runner.join().unwrap();
@@ -314,9 +311,7 @@ fn berth_only_run_admits_no_exec_before_its_forked_init_execs() {
         "{}",
         text(&exec.stderr)
     );
-    if let Ok(p) = probe {
-        assert_eq!(text(&p.stdout), "refused\n", "{}", text(&p.stderr));
-    }
+    assert_eq!(text(&probe.stdout), "refused\n", "{}", text(&probe.stderr));
     // `create` still starts its init from the helper.
     let mut c = Ctx::new();
     c.args(&["sleep", "1000"]);

@@ -167,19 +167,19 @@ fn single_threaded() -> bool {
 /// Whether a container with namespaces `ns` may have its init forked from the caller (see
 /// `Runtime::fork_init`): a new pid namespace, none joined by path, no new user namespace
 /// (the init joins its v1 cgroups itself, which needs the host's credentials) and no new
-/// time namespace (that takes an unshare by the process that clones the init).
+/// time namespace (that takes an unshare by the process that clones the init). Whether the
+/// caller runs one thread is checked by [`fork_init`] itself, at the fork.
 pub fn can_fork_init(ns: &crate::plan::NamespacePlan) -> bool {
     ns.clone_flags
         .contains(nix::sched::CloneFlags::CLONE_NEWPID)
         && ns.join.is_empty()
         && !ns.new_user
         && !ns.new_time
-        && single_threaded()
 }
 
 /// Forks the container's init from the caller itself: no helper, no exec of the runtime
-/// binary, no job to encode. Falls back to the helper if the caller is no longer
-/// single-threaded (a fork would copy one thread of a process whose locks others may hold).
+/// binary, no job to encode. A caller running more than one thread gets the helper instead
+/// (a fork would copy one thread of a process whose locks others may hold).
 pub fn fork_init(job: &Job, fds: Vec<OwnedFd>, stdio: &Stdio) -> Result<Spawned> {
     if !single_threaded() {
         return spawn(job, fds, stdio, None);
