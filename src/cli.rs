@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, Command as ClapCommand, FromArgMatches, Parser, Subcommand};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
 
 #[derive(Parser)]
@@ -48,7 +48,7 @@ pub struct Global {
 #[derive(Subcommand)]
 pub enum Command {
     /// Create a container (its process waits for `start`).
-    Create(CreateArgs),
+    Create(Lazy<CreateArgs>),
     /// Start a created container.
     Start { id: String },
     /// Print a container's state as JSON.
@@ -68,9 +68,9 @@ pub enum Command {
         id: String,
     },
     /// Create and start a container.
-    Run(RunArgs),
+    Run(Lazy<RunArgs>),
     /// Run a process in a running container.
-    Exec(ExecArgs),
+    Exec(Lazy<ExecArgs>),
     /// List containers.
     List {
         #[arg(short, long)]
@@ -91,7 +91,7 @@ pub enum Command {
     /// Thaw a paused container.
     Resume { id: String },
     /// Change a container's resource limits.
-    Update(UpdateArgs),
+    Update(Lazy<UpdateArgs>),
     /// Print container events (stats, oom) as JSON lines.
     Events {
         /// Print one stats event and exit.
@@ -114,12 +114,45 @@ pub enum Command {
     /// Checkpoint a running container with CRIU.
     // A flag given twice is given (podman 4.3 repeats --leave-running; runc takes it).
     #[command(args_override_self = true)]
-    Checkpoint(CheckpointArgs),
+    Checkpoint(Lazy<CheckpointArgs>),
     /// Restore a container from a checkpoint.
     #[command(args_override_self = true)]
-    Restore(RestoreArgs),
+    Restore(Lazy<RestoreArgs>),
     /// Images (pull, store, bundle, commit, push) and containers from them (run, ps, logs, exec).
-    Image(crate::image::ImageCli),
+    Image(Lazy<crate::image::ImageCli>),
+}
+
+/// A subcommand's arguments, added to the command line's definition only when that subcommand
+/// is the one given (clap's `Command::defer`). Every call of berth used to build the arguments
+/// of every verb, the image verbs' included: most of its parsing time and heap.
+#[derive(Clone, Debug)]
+pub struct Lazy<T>(pub T);
+
+impl<T: Args> Args for Lazy<T> {
+    fn augment_args(cmd: ClapCommand) -> ClapCommand {
+        cmd.defer(T::augment_args)
+    }
+    fn augment_args_for_update(cmd: ClapCommand) -> ClapCommand {
+        cmd.defer(T::augment_args_for_update)
+    }
+    fn group_id() -> Option<clap::Id> {
+        T::group_id()
+    }
+}
+
+impl<T: FromArgMatches> FromArgMatches for Lazy<T> {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(m).map(Lazy)
+    }
+    fn from_arg_matches_mut(m: &mut ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(m).map(Lazy)
+    }
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+    fn update_from_arg_matches_mut(&mut self, m: &mut ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(m)
+    }
 }
 
 #[derive(Args, Clone)]
@@ -569,7 +602,7 @@ mod tests {
             "c1",
         ])
         .unwrap();
-        let Some(Command::Update(u)) = c.command else {
+        let Some(Command::Update(Lazy(u))) = c.command else {
             panic!("not update")
         };
         assert_eq!(

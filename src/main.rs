@@ -11,7 +11,12 @@ use clap::Parser;
 fn main() {
     // The runtime's helper process is this binary, re-executed from a read-only view of it.
     berth_runtime::init_entry();
+    // `exec` starts the runtime's helper first, so that its exec overlaps ours.
+    commands::exec::prestart();
     let cli = cli::Cli::parse();
+    if !matches!(cli.command, Some(cli::Command::Exec(_))) {
+        commands::exec::abandon();
+    }
     let log = logging::Logger::new(&cli.global);
     if cli.version {
         println!("berth version {}", env!("CARGO_PKG_VERSION"));

@@ -2,7 +2,7 @@
 
 mod create;
 mod events;
-mod exec;
+pub mod exec;
 mod list;
 mod ps;
 mod run;
@@ -10,7 +10,7 @@ mod update;
 
 use berth_runtime::Runtime;
 
-use crate::cli::{Command, Global};
+use crate::cli::{Command, Global, Lazy};
 use crate::logging::Logger;
 
 /// The runtime the global flags describe. Socket activation's `LISTEN_FDS` is read here: the
@@ -36,7 +36,7 @@ pub fn runtime(g: &Global, log: &Logger) -> Runtime {
 pub fn dispatch(g: Global, cmd: Command, log: &Logger) -> anyhow::Result<i32> {
     let rt = runtime(&g, log);
     match cmd {
-        Command::Create(a) => create::run(&rt, a, log),
+        Command::Create(Lazy(a)) => create::run(&rt, a, log),
         Command::Start { id } => {
             log.warn_all(&rt.load_locked(&id)?.start()?);
             Ok(0)
@@ -54,8 +54,8 @@ pub fn dispatch(g: Global, cmd: Command, log: &Logger) -> anyhow::Result<i32> {
             log.warn_all(&rt.delete(&id, force)?);
             Ok(0)
         }
-        Command::Run(a) => run::run(&rt, a, log),
-        Command::Exec(a) => exec::run(&rt, a, log),
+        Command::Run(Lazy(a)) => run::run(&rt, a, log),
+        Command::Exec(Lazy(a)) => exec::run(&rt, a, log),
         Command::List { quiet, format } => list::run(&rt, quiet, &format),
         Command::Ps {
             format,
@@ -64,7 +64,7 @@ pub fn dispatch(g: Global, cmd: Command, log: &Logger) -> anyhow::Result<i32> {
         } => ps::run(&rt, &id, &format, &ps_args),
         Command::Pause { id } => Ok(rt.load_locked(&id)?.pause().map(|()| 0)?),
         Command::Resume { id } => Ok(rt.load_locked(&id)?.resume().map(|()| 0)?),
-        Command::Update(a) => update::run(&rt, a),
+        Command::Update(Lazy(a)) => update::run(&rt, a),
         Command::Events {
             stats,
             interval,
@@ -85,11 +85,11 @@ pub fn dispatch(g: Global, cmd: Command, log: &Logger) -> anyhow::Result<i32> {
             println!("{}", serde_json::to_string_pretty(&rt.features())?);
             Ok(0)
         }
-        Command::Checkpoint(a) => {
+        Command::Checkpoint(Lazy(a)) => {
             log.warn_all(&rt.load_locked(&a.id)?.checkpoint(&a.options()?)?);
             Ok(0)
         }
-        Command::Restore(a) => a.run(&rt, log),
-        Command::Image(cli) => crate::image::run(&g, cli),
+        Command::Restore(Lazy(a)) => a.run(&rt, log),
+        Command::Image(Lazy(cli)) => crate::image::run(&g, cli),
     }
 }

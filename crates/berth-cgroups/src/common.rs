@@ -2,7 +2,9 @@
 //! value, parse the kernel's "flat keyed" and "nested keyed" formats.
 
 use std::collections::HashMap;
-use std::fs::{self, OpenOptions};
+use std::fs;
+
+use nix::fcntl::OFlag;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,11 +16,9 @@ use crate::error::{CgroupError, Result};
 /// tests the fake cgroup directory lists the files the "kernel" has.
 pub(crate) fn write_file(dir: &Path, file: &str, value: &str) -> Result<()> {
     let path = dir.join(file);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(&path)
-        .map_err(|e| CgroupError::io("open", &path, e))?;
+    let mut f = crate::at::open(&path, OFlag::O_WRONLY | OFlag::O_TRUNC)
+        .map(fs::File::from)
+        .map_err(|e| CgroupError::io("open", &path, e.into()))?;
     // cgroupfs takes one value per write(2); write_all may split only on
     // short writes, which kernfs does not do for these sizes.
     f.write_all(value.as_bytes())
@@ -28,13 +28,8 @@ pub(crate) fn write_file(dir: &Path, file: &str, value: &str) -> Result<()> {
 /// Opens the directory `dir` (`O_DIRECTORY|O_CLOEXEC`), e.g. for clone3's
 /// `CLONE_INTO_CGROUP`.
 pub(crate) fn open_dir(dir: &Path) -> Result<std::os::fd::OwnedFd> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(dir)
-        .map(std::os::fd::OwnedFd::from)
-        .map_err(|e| CgroupError::io("open", dir, e))
+    crate::at::open(dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+        .map_err(|e| CgroupError::io("open", dir, e.into()))
 }
 
 /// Fails unless the calling process has exactly one thread.
@@ -66,13 +61,13 @@ pub(crate) fn write_field(dir: &Path, file: &str, value: &str, field: &str) -> R
 /// Reads `dir/file` as a string.
 pub(crate) fn read_file(dir: &Path, file: &str) -> Result<String> {
     let path = dir.join(file);
-    fs::read_to_string(&path).map_err(|e| CgroupError::io("read", path, e))
+    crate::at::read_to_string(&path).map_err(|e| CgroupError::io("read", path, e))
 }
 
 /// Reads `dir/file` if it exists.
 pub(crate) fn read_optional(dir: &Path, file: &str) -> Result<Option<String>> {
     let path = dir.join(file);
-    match fs::read_to_string(&path) {
+    match crate::at::read_to_string(&path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(CgroupError::io("read", path, e)),
@@ -147,7 +142,7 @@ pub(crate) fn pids_recursive(dir: &Path) -> Result<Vec<i32>> {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let procs = d.join("cgroup.procs");
-        match fs::read_to_string(&procs) {
+        match crate::at::read_to_string(&procs) {
             Ok(s) => out.extend(parse_pids(&procs, &s)?),
             // A cgroup removed while we walk it has no tasks.
             Err(e) if e.kind() == ErrorKind::NotFound => continue,
@@ -186,13 +181,13 @@ pub(crate) fn mkdir_p(top: &Path, dir: &Path, made: &mut Vec<PathBuf>) -> Result
     let mut missing: Vec<&Path> = Vec::new();
     let mut cur = dir;
     loop {
-        match fs::create_dir(cur) {
+        match crate::at::create_dir(cur) {
             Ok(()) => {
                 made.push(cur.to_path_buf());
                 break;
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                if missing.is_empty() && !cur.is_dir() {
+                if missing.is_empty() && !crate::at::is_dir(cur) {
                     return Err(CgroupError::NotADirectory {
                         path: cur.to_path_buf(),
                     });
@@ -208,7 +203,7 @@ pub(crate) fn mkdir_p(top: &Path, dir: &Path, made: &mut Vec<PathBuf>) -> Result
         }
     }
     for d in missing.into_iter().rev() {
-        match fs::create_dir(d) {
+        match crate::at::create_dir(d) {
             Ok(()) => made.push(d.to_path_buf()),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
             Err(e) => return Err(mkdir_error(top, d, e)),
@@ -235,14 +230,14 @@ fn mkdir_error(top: &Path, dir: &Path, e: std::io::Error) -> CgroupError {
 /// create that failed half-way). Best effort: it runs on an error path.
 pub(crate) fn rmdir_made(made: &[PathBuf]) {
     for d in made.iter().rev() {
-        let _ = fs::remove_dir(d);
+        let _ = crate::at::remove_dir(d);
     }
 }
 
 /// Tries to remove the cgroup `dir` in one rmdir: true if it is gone (or
 /// was never there), false if it still has tasks or sub-cgroups (EBUSY).
 pub(crate) fn rmdir_if_idle(dir: &Path) -> Result<bool> {
-    match fs::remove_dir(dir) {
+    match crate::at::remove_dir(dir) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(true),
         Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => Ok(true),
@@ -258,7 +253,7 @@ pub(crate) fn rmdir_if_idle(dir: &Path) -> Result<bool> {
 pub(crate) fn rmdir_tree(dir: &Path) -> Result<()> {
     let mut tries = 0;
     loop {
-        let e = match fs::remove_dir(dir) {
+        let e = match crate::at::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
             Err(e) => e,

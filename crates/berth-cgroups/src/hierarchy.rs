@@ -84,7 +84,9 @@ impl Hierarchies {
             return Ok(h.clone());
         }
         let path = Path::new("/proc/self/mountinfo");
-        let text = std::fs::read_to_string(path).map_err(|e| CgroupError::io("read", path, e))?;
+        let text = std::fs::File::open(path)
+            .and_then(crate::at::read_all)
+            .map_err(|e| CgroupError::io("read", path, e))?;
         let h = Arc::new(Hierarchies::parse(&text, Path::new(DEFAULT_ROOT)));
         Ok(HOST.get_or_init(|| h).clone())
     }

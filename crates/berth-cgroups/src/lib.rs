@@ -33,6 +33,7 @@
 
 #![warn(missing_docs)]
 
+pub mod at;
 pub mod devices;
 pub mod error;
 pub mod hierarchy;

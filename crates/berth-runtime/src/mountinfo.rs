@@ -15,7 +15,8 @@ pub struct Mount {
 
 /// The mounts of the calling process's mount namespace.
 pub fn read() -> Result<Vec<Mount>> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo")
+    let text = std::fs::File::open("/proc/self/mountinfo")
+        .and_then(berth_cgroups::at::read_all)
         .map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
     Ok(parse(&text))
 }

@@ -227,7 +227,7 @@ impl V1Manager {
             }
         }
         let task_dir = self.task_dir()?;
-        if leaf_exists.unwrap_or_else(|| task_dir.is_dir()) {
+        if leaf_exists.unwrap_or_else(|| crate::at::is_dir(&task_dir)) {
             pids_recursive(&task_dir)
         } else {
             Ok(Vec::new())
@@ -433,7 +433,7 @@ impl CgroupManager for V1Manager {
     }
 
     fn exists(&self) -> bool {
-        self.dirs().iter().any(|d| d.is_dir())
+        self.dirs().iter().any(|d| crate::at::is_dir(d))
     }
 }
 

@@ -100,7 +100,7 @@ pub fn prepare(m: &Manager, c: &CgroupPlan) -> Result<Placement> {
         let mut tasks = Vec::new();
         for dir in m.paths() {
             let t = dir.join("tasks");
-            match nix::fcntl::open(&t, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+            match berth_cgroups::at::open(&t, OFlag::O_WRONLY) {
                 Ok(fd) => tasks.push(fd),
                 // The cgroup2 directory of a hybrid host has no tasks file: born there.
                 Err(nix::errno::Errno::ENOENT) => {}
@@ -200,7 +200,7 @@ pub fn for_exec(
             // A v1 hierarchy: its `tasks` file moves the writing thread alone, without the
             // global lock of `cgroup.procs` (the helper is single-threaded).
             let p = target.join("tasks");
-            match nix::fcntl::open(&p, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+            match berth_cgroups::at::open(&p, OFlag::O_WRONLY) {
                 Ok(fd) => procs.push(fd),
                 // Rootless, in a cgroup it may not write (the init could not either).
                 Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM)

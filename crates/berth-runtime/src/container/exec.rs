@@ -115,6 +115,11 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
     /// Sub-cgroups of the container's to join: `[controller:]path` (runc's `--cgroup`).
     pub cgroups: Vec<String>,
+    /// A helper the caller started earlier with [`spawn::start`], for these `preserve_fds`
+    /// and `stdio` and the runtime's init binary, so that its exec overlaps the caller's own
+    /// start-up. `None`: exec starts one itself. One started for other `preserve_fds` is
+    /// killed and replaced.
+    pub helper: Option<spawn::Helper>,
 }
 
 /// A started exec process, a child of the caller.
@@ -139,12 +144,22 @@ impl Container {
     }
 
     /// Starts the process; returns once it has exec'd (or with the reason it could not).
-    pub fn exec(&self, opts: ExecOptions) -> Result<Execed> {
+    pub fn exec(&self, mut opts: ExecOptions) -> Result<Execed> {
         self.check(if opts.ignore_paused {
             Verb::ExecIgnorePaused
         } else {
             Verb::Exec
         })?;
+        // The helper execs while we read the container's config and gather its cgroups and
+        // namespaces; the job goes to it once it is ready. An error below kills and reaps it.
+        let helper = match opts.helper.take() {
+            Some(h) if h.preserve_fds() == opts.preserve_fds => h,
+            _ => spawn::start(
+                opts.preserve_fds,
+                &opts.stdio,
+                self.rt.init_binary.as_deref(),
+            )?,
+        };
         let recorded = Recorded::load(&self.dir)?;
         let own = recorded.exec.process.clone().unwrap_or_default();
         let process = match opts.process {
@@ -255,7 +270,7 @@ impl Container {
             fds: roles,
             process_field: field,
         };
-        let child = spawn::spawn(&job, fds, &opts.stdio, self.rt.init_binary.as_deref())?;
+        let child = helper.launch(&job, fds)?;
         // We have its pid and pidfd: it may go on (and send, fail or exit).
         if let Err(e) = child.chan.send(Msg::Go) {
             child.kill();

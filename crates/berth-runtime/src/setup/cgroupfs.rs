@@ -2,10 +2,13 @@
 //! afresh (showing the container's cgroup as their root); without one, the container's own
 //! cgroup directories are bound, so the host's tree stays hidden either way.
 
+use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
+use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
+use nix::sys::stat::Mode;
 
 use super::resolve::{self, fd_path};
 use crate::plan::{CgroupMountInfo, MountPlan};
@@ -25,11 +28,28 @@ fn hierarchies() -> Result<Vec<(PathBuf, String, String)>> {
         .collect())
 }
 
-fn bind(src: &Path, target: &OwnedFd, ro: bool) -> Result<()> {
-    let tree = resolve::clone_tree(src, false)?;
+/// Binds the host's cgroup directory `src` at `target`; `Ok(false)` if `src` does not exist.
+/// `cgroups`: the cgroup root of this mount namespace, from which `src` is resolved without
+/// walking sysfs (see `berth_cgroups::at`).
+fn bind(
+    cgroups: Option<&berth_cgroups::at::Root>,
+    src: &Path,
+    target: &OwnedFd,
+    ro: bool,
+) -> Result<bool> {
+    let tree = match cgroups.and_then(|r| r.split(src)) {
+        Some((dir, rel)) => crate::sys::mount::clone_tree_at(Some(dir), rel, false),
+        None => crate::sys::mount::clone_tree(src, false),
+    };
+    let tree = match tree {
+        Ok(t) => t,
+        Err(nix::errno::Errno::ENOENT) => return Ok(false),
+        Err(e) => return Err(Error::sys("open_tree", src, e)),
+    };
     let set = attr::NOSUID | attr::NODEV | attr::NOEXEC | if ro { attr::RDONLY } else { 0 };
     resolve::set_attrs(tree.as_fd(), false, set, 0, src)?;
-    resolve::attach(&tree, target, src)
+    resolve::attach(&tree, target, src)?;
+    Ok(true)
 }
 
 /// Makes the `cgroup` mount `m`.
@@ -54,7 +74,10 @@ pub fn mount_cgroup(root: BorrowedFd<'_>, m: &MountPlan, cg: &CgroupMountInfo) -
             )
             .map_err(|e| Error::sys("mount cgroup2", &m.destination, e))?;
         } else {
-            bind(&Path::new("/sys/fs/cgroup").join(&cg.path), &target, ro)?;
+            let src = Path::new("/sys/fs/cgroup").join(&cg.path);
+            if !bind(None, &src, &target, ro)? {
+                return Err(Error::sys("open_tree", &src, nix::errno::Errno::ENOENT));
+            }
         }
         return Ok(());
     }
@@ -67,12 +90,19 @@ pub fn mount_cgroup(root: BorrowedFd<'_>, m: &MountPlan, cg: &CgroupMountInfo) -
         Some("mode=755"),
     )
     .map_err(|e| Error::sys("mount tmpfs", &m.destination, e))?;
+    // The tmpfs's root, found once: the directories for the hierarchies are made in it by
+    // name, not by walking the destination (through the container's sysfs) again for each.
+    let tmpfs = resolve::open_in_root(root, &m.destination, OFlag::O_PATH | OFlag::O_DIRECTORY, 0)?;
+    let cgroups = (!cg.cgroupns).then(berth_cgroups::at::Root::open).flatten();
     for (mp, fstype, opts) in hierarchies()? {
         let Ok(sub) = mp.strip_prefix("/sys/fs/cgroup") else {
             continue;
         };
         let dest = m.destination.join(sub);
-        let t = resolve::mkdir_all_in_root(root, &dest, false)?;
+        let t = match sub.components().collect::<Vec<_>>()[..] {
+            [Component::Normal(name)] => dir_in(tmpfs.as_fd(), name, &dest)?,
+            _ => resolve::mkdir_all_in_root(root, &dest, false)?,
+        };
         if cg.cgroupns {
             let data: Vec<&str> = opts
                 .split(',')
@@ -87,15 +117,27 @@ pub fn mount_cgroup(root: BorrowedFd<'_>, m: &MountPlan, cg: &CgroupMountInfo) -
             )
             .map_err(|e| Error::sys("mount cgroup", &dest, e))?;
         } else {
-            let src = mp.join(&cg.path);
-            if src.exists() {
-                bind(&src, &t, ro)?;
-            }
+            bind(cgroups.as_ref(), &mp.join(&cg.path), &t, ro)?;
         }
     }
     if ro {
-        let t = resolve::open_in_root(root, &m.destination, nix::fcntl::OFlag::O_PATH, 0)?;
-        resolve::set_attrs(t.as_fd(), false, attr::RDONLY, 0, &m.destination)?;
+        resolve::set_attrs(tmpfs.as_fd(), false, attr::RDONLY, 0, &m.destination)?;
     }
     Ok(())
+}
+
+/// Makes the directory `name` in the tmpfs `dir` (new, and seen by nobody else yet) and
+/// opens it; `dest` names it in errors.
+fn dir_in(dir: BorrowedFd<'_>, name: &OsStr, dest: &Path) -> Result<OwnedFd> {
+    match nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+        Err(e) => return Err(Error::sys("mkdir", dest, e)),
+    }
+    nix::fcntl::openat(
+        dir,
+        name,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys("open", dest, e))
 }

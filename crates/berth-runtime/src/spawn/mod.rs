@@ -56,6 +56,15 @@ pub struct Helper {
     preserve_fds: i32,
 }
 
+impl std::fmt::Debug for Helper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Helper")
+            .field("pid", &self.pid)
+            .field("preserve_fds", &self.preserve_fds)
+            .finish()
+    }
+}
+
 impl Drop for Helper {
     fn drop(&mut self) {
         if self.chan.take().is_some() {
@@ -104,6 +113,11 @@ pub fn start(preserve_fds: i32, stdio: &Stdio, init_binary: Option<&Path>) -> Re
 }
 
 impl Helper {
+    /// The number of the caller's fds (3..) it was started to pass on.
+    pub fn preserve_fds(&self) -> i32 {
+        self.preserve_fds
+    }
+
     /// Kills the helper (a job that will not come) and reaps it.
     pub fn abandon(self) {
         drop(self)

@@ -31,13 +31,23 @@ fn cpath(p: &Path) -> SysResult<CString> {
 
 /// `open_tree(AT_FDCWD, src, OPEN_TREE_CLONE)`: a detached copy of the mount tree at `src`.
 pub fn clone_tree(src: &Path, recursive: bool) -> SysResult<OwnedFd> {
+    clone_tree_at(None, src, recursive)
+}
+
+/// [`clone_tree`] of `src` relative to `dir` (`None`: the working directory).
+pub fn clone_tree_at(
+    dir: Option<BorrowedFd<'_>>,
+    src: &Path,
+    recursive: bool,
+) -> SysResult<OwnedFd> {
     let c = cpath(src)?;
+    let dir = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
     let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
     if recursive {
         flags |= libc::AT_RECURSIVE as u32;
     }
     // SAFETY: a valid NUL-terminated path; returns a new fd owned by us.
-    super::owned(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) })
+    super::owned(unsafe { libc::syscall(libc::SYS_open_tree, dir, c.as_ptr(), flags) })
 }
 
 /// `open_tree(fd, "", OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH)`: a detached copy of
