@@ -102,16 +102,16 @@ const OBJECTS: &[&str] = &[
 
 /// Whether the JSON path `path` (its dot-separated segments, `*` for an array index; the
 /// document itself is `[""]`) is one of the spec's objects named by `pattern`.
-fn shape_matches(pattern: &str, path: &[&str]) -> bool {
+fn shape_matches(pattern: &[&str], path: &[&str]) -> bool {
     let path = if path.is_empty() { &[""][..] } else { path };
-    let (mut p, mut q) = (pattern.split('.'), path.iter());
-    loop {
-        match (p.next(), q.next()) {
-            (None, None) => return true,
-            (Some(a), Some(b)) if a == "*" || a == *b => {}
-            _ => return false,
-        }
-    }
+    pattern.len() == path.len() && pattern.iter().zip(path).all(|(a, b)| *a == "*" || a == b)
+}
+
+/// [`OBJECTS`] split at their dots, once: every array and scalar of a document is matched
+/// against all of them.
+fn object_patterns() -> &'static [Vec<&'static str>] {
+    static SPLIT: std::sync::OnceLock<Vec<Vec<&'static str>>> = std::sync::OnceLock::new();
+    SPLIT.get_or_init(|| OBJECTS.iter().map(|p| p.split('.').collect()).collect())
 }
 
 /// A step of the JSON path as errors print it.
@@ -147,7 +147,7 @@ fn check_shapes<'a>(
     steps: &mut Vec<Step<'a>>,
 ) -> std::result::Result<(), String> {
     use serde_json::Value;
-    let object = || OBJECTS.iter().any(|p| shape_matches(p, path));
+    let object = || object_patterns().iter().any(|p| shape_matches(p, path));
     match v {
         Value::Object(m) => {
             for (k, child) in m {
