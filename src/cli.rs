@@ -130,13 +130,29 @@ pub struct Lazy<T>(pub T);
 
 impl<T: Args> Args for Lazy<T> {
     fn augment_args(cmd: ClapCommand) -> ClapCommand {
-        cmd.defer(T::augment_args)
+        cmd.defer(keeping_about::<T>)
     }
     fn augment_args_for_update(cmd: ClapCommand) -> ClapCommand {
-        cmd.defer(T::augment_args_for_update)
+        cmd.defer(keeping_about::<T>)
     }
     fn group_id() -> Option<clap::Id> {
         T::group_id()
+    }
+}
+
+/// `T`'s arguments, keeping the subcommand's own help text: clap sets it from the enum
+/// variant's doc before the deferred arguments are added, and `T`'s own doc (a struct
+/// flattened in, say) would replace it.
+fn keeping_about<T: Args>(cmd: ClapCommand) -> ClapCommand {
+    let (about, long) = (cmd.get_about().cloned(), cmd.get_long_about().cloned());
+    let cmd = T::augment_args(cmd);
+    let cmd = match about {
+        Some(a) => cmd.about(a),
+        None => cmd,
+    };
+    match long {
+        Some(l) => cmd.long_about(l),
+        None => cmd.long_about(None::<&'static str>),
     }
 }
 
@@ -609,5 +625,61 @@ mod tests {
             (u.memory, u.cpu_quota, u.pids_limit, u.memory_swap),
             (Some(-1), Some(-1), Some(-1), Some(-1))
         );
+    }
+
+    #[test]
+    fn deferred_subcommands_parse_as_eager_ones() {
+        use clap::{CommandFactory, Parser};
+        // Builds every deferred subcommand too, and checks the whole definition.
+        Cli::command().debug_assert();
+        // Global flags after the subcommand reach it; the deferred args are all there.
+        let c = Cli::try_parse_from([
+            "berth",
+            "run",
+            "--root",
+            "/r",
+            "-d",
+            "-b",
+            "/b",
+            "--preserve-fds",
+            "2",
+            "c1",
+        ])
+        .unwrap();
+        assert_eq!(c.global.root.as_deref(), Some(std::path::Path::new("/r")));
+        let Some(Command::Run(Lazy(r))) = c.command else {
+            panic!("not run")
+        };
+        assert!(r.detach);
+        assert_eq!(
+            (
+                r.create.bundle.to_str(),
+                r.create.preserve_fds,
+                r.create.id.as_str()
+            ),
+            (Some("/b"), 2, "c1")
+        );
+        let c = Cli::try_parse_from(["berth", "image", "--store", "/s", "ls"]).unwrap();
+        let Some(Command::Image(Lazy(i))) = c.command else {
+            panic!("not image")
+        };
+        assert_eq!(i.store.to_str(), Some("/s"));
+        // Each subcommand's help says what `berth --help` says of it.
+        let mut top = Cli::command();
+        for sc in top.get_subcommands_mut() {
+            let listed = sc.get_about().map(|a| a.to_string());
+            sc.build();
+            assert_eq!(
+                sc.get_about().map(|a| a.to_string()),
+                listed,
+                "{}",
+                sc.get_name()
+            );
+        }
+        // A flag of another subcommand is still refused.
+        assert!(
+            Cli::try_parse_from(["berth", "exec", "--detach-keys", "x", "c1", "true"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["berth", "start", "--bundle", "/b", "c1"]).is_err());
     }
 }

@@ -439,3 +439,38 @@ fn symlink_swapped_in_during_setup_stays_inside() {
     );
     assert!(mounts_under(&host).is_empty(), "a mount landed on the host");
 }
+
+/// CVE-2024-21626's class: a runtime fd still open while the container's program is resolved.
+/// The caller of `run --preserve-fds 3` hands on fd 3 only, leaving 4 and 5 free, so the
+/// runtime's own fds (close-on-exec) land there and the forked init inherits them. Each must
+/// be closed before the execve, whose path lookup runs first: through the host's
+/// `/sys/fs/cgroup` (the cgroup code's fd) `/proc/self/fd/N/../../../usr/bin/busybox` was the
+/// host's binary, run in the container.
+#[test]
+fn berth_only_runtime_fds_in_free_preserved_slots_are_closed_before_exec() {
+    for n in [4, 5] {
+        for probe in [
+            format!("/proc/self/fd/{n}"),
+            format!("/proc/self/fd/{n}/../../../usr/bin/busybox"),
+        ] {
+            let mut c = Ctx::new();
+            c.args(&[probe.as_str(), "true"]);
+            c.write_config();
+            let id = c.id();
+            let mut cmd = c.cmd(&[
+                "run",
+                "--preserve-fds",
+                "3",
+                "--bundle",
+                c.bundle.to_str().unwrap(),
+                &id,
+            ]);
+            Ctx::with_fd(&mut cmd, std::fs::File::open("/etc/hostname").unwrap(), 3);
+            let out = super::harness::capture(cmd);
+            let err = text(&out.stderr);
+            assert!(!out.status.success(), "{probe} ran");
+            assert!(err.contains("no such file or directory"), "{probe}: {err}");
+            c.rt(&["delete", "--force", &id]);
+        }
+    }
+}

@@ -41,6 +41,12 @@ impl Root {
 
     /// `path` as this descriptor and a path relative to it, if `path` is below the root.
     pub fn split<'a>(&self, path: &'a Path) -> Option<(BorrowedFd<'_>, &'a Path)> {
+        // `strip_prefix` drops a trailing `/` or `/.`, which the kernel does not ignore
+        // (`file/` is ENOTDIR, `rmdir dir/.` EINVAL): such paths are used as they are.
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str());
+        if bytes.ends_with(b"/") || bytes.ends_with(b"/.") {
+            return None;
+        }
         let rel = path.strip_prefix(DEFAULT_ROOT).ok()?;
         (!rel.as_os_str().is_empty()).then(|| (self.0.as_fd(), rel))
     }
@@ -142,6 +148,8 @@ mod tests {
             Some(std::ffi::OsStr::new("cpu/c1/tasks"))
         );
         assert_eq!(relative(Path::new("/sys/fs/cgroup")), None);
+        assert_eq!(relative(Path::new("/sys/fs/cgroup/cpu/tasks/")), None);
+        assert_eq!(relative(Path::new("/sys/fs/cgroup/cpu/c1/.")), None);
         assert_eq!(relative(Path::new("/sys/fs/cgroupx/a")), None);
         assert_eq!(relative(Path::new("/tmp/fake/cpu")), None);
     }

@@ -43,7 +43,8 @@ fn bind(
     };
     let tree = match tree {
         Ok(t) => t,
-        Err(nix::errno::Errno::ENOENT) => return Ok(false),
+        // What the stat before it skipped (a hierarchy it cannot see) is skipped.
+        Err(_) if !src.exists() => return Ok(false),
         Err(e) => return Err(Error::sys("open_tree", src, e)),
     };
     let set = attr::NOSUID | attr::NODEV | attr::NOEXEC | if ro { attr::RDONLY } else { 0 };

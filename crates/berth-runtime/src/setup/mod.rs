@@ -308,6 +308,19 @@ fn forked_setup(
     }
     fds.cgroup_dir = None;
     sys::close_from_except(min, &keep, false);
+    // Below `min`, a close-on-exec fd is the runtime's own (the caller's streams and preserved
+    // fds came through an exec, so they are not), opened into a slot the caller left free. It
+    // would close at the container's execve, but only after the kernel resolved a path such as
+    // /proc/self/fd/N/.. through it: closed now.
+    for fd in 0..min {
+        let own = nix::fcntl::fcntl(sys::borrow(fd), nix::fcntl::FcntlArg::F_GETFD)
+            .is_ok_and(|f| f & libc::FD_CLOEXEC != 0);
+        if own && !keep.contains(&fd) {
+            // SAFETY: closes an fd nothing in this process uses any more (the caller's copy of
+            // it is the caller's; this child only runs the init pipeline from here).
+            unsafe { libc::close(fd) };
+        }
+    }
     // Join the container's cgroups (v1 and hybrid hierarchies) before anything else runs.
     for tasks in &procs {
         nix::unistd::write(tasks, b"0")
