@@ -28,29 +28,23 @@ fn hierarchies() -> Result<Vec<(PathBuf, String, String)>> {
         .collect())
 }
 
-/// Binds the host's cgroup directory `src` at `target`; `Ok(false)` if `src` does not exist.
-/// `cgroups`: the cgroup root of this mount namespace, from which `src` is resolved without
-/// walking sysfs (see `berth_cgroups::at`).
+/// Binds the host's cgroup directory `src` at `target`. `cgroups`: the cgroup root of this
+/// mount namespace, from which `src` is resolved without walking sysfs (see
+/// `berth_cgroups::at`).
 fn bind(
     cgroups: Option<&berth_cgroups::at::Root>,
     src: &Path,
     target: &OwnedFd,
     ro: bool,
-) -> Result<bool> {
+) -> Result<()> {
     let tree = match cgroups.and_then(|r| r.split(src)) {
         Some((dir, rel)) => crate::sys::mount::clone_tree_at(Some(dir), rel, false),
         None => crate::sys::mount::clone_tree(src, false),
-    };
-    let tree = match tree {
-        Ok(t) => t,
-        // What the stat before it skipped (a hierarchy it cannot see) is skipped.
-        Err(_) if !src.exists() => return Ok(false),
-        Err(e) => return Err(Error::sys("open_tree", src, e)),
-    };
+    }
+    .map_err(|e| Error::sys("open_tree", src, e))?;
     let set = attr::NOSUID | attr::NODEV | attr::NOEXEC | if ro { attr::RDONLY } else { 0 };
     resolve::set_attrs(tree.as_fd(), false, set, 0, src)?;
-    resolve::attach(&tree, target, src)?;
-    Ok(true)
+    resolve::attach(&tree, target, src)
 }
 
 /// Makes the `cgroup` mount `m`.
@@ -75,10 +69,12 @@ pub fn mount_cgroup(root: BorrowedFd<'_>, m: &MountPlan, cg: &CgroupMountInfo) -
             )
             .map_err(|e| Error::sys("mount cgroup2", &m.destination, e))?;
         } else {
-            let src = Path::new("/sys/fs/cgroup").join(&cg.path);
-            if !bind(None, &src, &target, ro)? {
-                return Err(Error::sys("open_tree", &src, nix::errno::Errno::ENOENT));
-            }
+            bind(
+                None,
+                &Path::new("/sys/fs/cgroup").join(&cg.path),
+                &target,
+                ro,
+            )?;
         }
         return Ok(());
     }
@@ -118,7 +114,13 @@ pub fn mount_cgroup(root: BorrowedFd<'_>, m: &MountPlan, cg: &CgroupMountInfo) -
             )
             .map_err(|e| Error::sys("mount cgroup", &dest, e))?;
         } else {
-            bind(cgroups.as_ref(), &mp.join(&cg.path), &t, ro)?;
+            let src = mp.join(&cg.path);
+            match bind(cgroups.as_ref(), &src, &t, ro) {
+                // A hierarchy the container's cgroup is not in (or one it cannot see): left
+                // empty. Asked only on failure, so a start costs no stat per hierarchy.
+                Err(_) if !src.exists() => {}
+                r => r?,
+            }
         }
     }
     if ro {
