@@ -46,6 +46,45 @@ fn init_and_exec_are_in_the_container_cgroup() {
     assert_eq!(cgroup_line(&seen, ctrl), Some(want), "{seen}");
 }
 
+/// berth records where the host's hierarchies are mounted when it makes a container, and
+/// `exec` and `pause` go by that record instead of reading mountinfo; a state written
+/// without it (an older berth's) still finds every cgroup of the init.
+#[test]
+fn berth_only_exec_and_pause_without_recorded_cgroup_mounts() {
+    let mut c = Ctx::new();
+    c.sh("exec sleep 1000");
+    let (id, _) = c.start();
+    let state = c.root.join(&id).join("state.json");
+    let mut recorded: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert!(
+        recorded["cgroupMounts"]
+            .as_array()
+            .is_some_and(|m| !m.is_empty()),
+        "{recorded}"
+    );
+    recorded.as_object_mut().unwrap().remove("cgroupMounts");
+    std::fs::write(&state, recorded.to_string()).unwrap();
+    let want = format!("/{}", c.cgroup().path);
+    let seen = c.rt_ok(&["exec", &id, "cat", "/proc/self/cgroup"]);
+    for ctrl in controllers() {
+        assert_eq!(
+            cgroup_line(&seen, ctrl).as_deref(),
+            Some(want.as_str()),
+            "{ctrl:?}: {seen}"
+        );
+    }
+    c.rt_ok(&["pause", &id]);
+    let out = c.rt(&["exec", &id, "true"]);
+    assert!(!out.status.success(), "exec into a paused container");
+    assert!(
+        text(&out.stderr).contains("paused"),
+        "{}",
+        text(&out.stderr)
+    );
+    c.rt_ok(&["resume", &id]);
+}
+
 #[test]
 fn cgroup_namespace_makes_the_container_cgroup_its_root() {
     let mut c = Ctx::new();

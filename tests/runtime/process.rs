@@ -120,6 +120,29 @@ fn berth_only_signals_start_at_their_defaults() {
     assert_eq!(status_field(&out, "SigBlk:"), "0000000000000000", "{out}");
 }
 
+/// The same for an exec'd process, whose helper resets its signals before the job arrives
+/// (the process then has nothing left to reset), here with SIGINT ignored by exec's caller.
+#[test]
+fn berth_only_exec_signals_start_at_their_defaults() {
+    let mut c = Ctx::new();
+    c.args(&["sleep", "1000"]);
+    let id = c.create();
+    assert!(c.rt(&["start", &id]).status.success());
+    let mut cmd = c.cmd(&["exec", &id, "cat", "/proc/self/status"]);
+    // SAFETY: signal(2) between fork and exec, async-signal-safe.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let out = super::harness::capture(cmd);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = text(&out.stdout);
+    assert_eq!(status_field(&out, "SigIgn:"), "0000000000000000", "{out}");
+    assert_eq!(status_field(&out, "SigBlk:"), "0000000000000000", "{out}");
+}
+
 #[test]
 fn no_new_privileges() {
     let mut c = Ctx::new();

@@ -159,6 +159,25 @@ impl Hierarchies {
         }
     }
 
+    /// The hierarchies a caller recorded earlier from [`Hierarchies::v1`] and
+    /// [`Hierarchies::unified`] of the host's, under the default root: no
+    /// mountinfo read (a verb on an existing container finds its cgroups
+    /// where they were made).
+    pub fn recorded(v1: Vec<V1Hierarchy>, unified: Option<PathBuf>) -> Hierarchies {
+        let root = PathBuf::from(DEFAULT_ROOT);
+        let mode = match &unified {
+            Some(u) if *u == root => CgroupMode::Unified,
+            Some(_) => CgroupMode::Hybrid,
+            None => CgroupMode::Legacy,
+        };
+        Hierarchies {
+            mode,
+            root,
+            v1,
+            unified,
+        }
+    }
+
     /// A unified host whose cgroup2 mount is `root` (also for tests on a
     /// fake cgroupfs in a temp dir).
     pub fn unified_at(root: &Path) -> Hierarchies {

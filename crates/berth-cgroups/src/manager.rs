@@ -89,6 +89,16 @@ impl Manager {
         container_id: &str,
         instance: Instance,
     ) -> Result<Manager> {
+        Manager::new_systemd_with(Hierarchies::host()?, cgroups_path, container_id, instance)
+    }
+
+    /// [`Manager::new_systemd`] on the hierarchies `hier`.
+    pub fn new_systemd_with(
+        hier: Arc<Hierarchies>,
+        cgroups_path: &str,
+        container_id: &str,
+        instance: Instance,
+    ) -> Result<Manager> {
         let CgroupsPath::Systemd {
             slice,
             prefix,
@@ -103,7 +113,7 @@ impl Manager {
             &prefix,
             &name,
             instance,
-            Hierarchies::host()?,
+            hier,
         )?))
     }
 

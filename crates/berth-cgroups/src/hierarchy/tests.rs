@@ -231,3 +231,18 @@ fn thousands_of_unrelated_mounts() {
     let h = parse(&text);
     assert_eq!(h, parse(HYBRID));
 }
+
+/// What a caller records of the host's hierarchies (its v1 list and its cgroup2 mount) gives
+/// back the same hierarchies, mode included.
+#[test]
+fn recorded_hierarchies_round_trip() {
+    let unified = Hierarchies::unified_at(Path::new(ROOT));
+    for h in [parse(HYBRID), unified] {
+        let back = Hierarchies::recorded(h.v1().to_vec(), h.unified().map(Path::to_path_buf));
+        assert_eq!(back, h);
+    }
+    let legacy = Hierarchies::v1_at(Path::new(ROOT), &[&["cpu", "cpuacct"], &["memory"]], false);
+    let back = Hierarchies::recorded(legacy.v1().to_vec(), None);
+    assert_eq!(back, legacy);
+    assert_eq!(back.mode(), CgroupMode::Legacy);
+}

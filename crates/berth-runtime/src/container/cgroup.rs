@@ -3,29 +3,70 @@
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use berth_cgroups::hierarchy::{Hierarchies, V1Hierarchy};
 use berth_cgroups::{CgroupManager, FreezerState, Manager};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
 use crate::plan::CgroupPlan;
+use crate::state::store::CgroupMount;
 use crate::state::State;
 use crate::{Error, Result};
 
-/// The manager of a recorded container's cgroup.
+/// The manager of a recorded container's cgroup, on the hierarchies recorded with it (the
+/// host's, from mountinfo, for a state without them).
 pub fn manager(state: &State) -> Result<Manager> {
-    new_manager(&state.cgroups_path, &state.id, state.systemd_cgroup)
+    let hier = if state.cgroup_mounts.is_empty() {
+        Hierarchies::host()?
+    } else {
+        Arc::new(recorded(&state.cgroup_mounts))
+    };
+    new_manager_with(hier, &state.cgroups_path, &state.id, state.systemd_cgroup)
+}
+
+/// The manager for `cgroups_path` on this host's hierarchies.
+fn new_manager(cgroups_path: &str, id: &str, systemd: bool) -> Result<Manager> {
+    new_manager_with(Hierarchies::host()?, cgroups_path, id, systemd)
 }
 
 /// The manager for `cgroups_path`. A rootless runtime's systemd is the user's instance, also
 /// when it runs as root of the user's namespace (rootless podman), where berth-cgroups, which
 /// goes by the euid alone, would pick the system's.
-fn new_manager(cgroups_path: &str, id: &str, systemd: bool) -> Result<Manager> {
+fn new_manager_with(
+    hier: Arc<Hierarchies>,
+    cgroups_path: &str,
+    id: &str,
+    systemd: bool,
+) -> Result<Manager> {
     Ok(if systemd && rootless() {
-        Manager::new_systemd(cgroups_path, id, berth_cgroups::systemd::Instance::User)?
+        Manager::new_systemd_with(
+            hier,
+            cgroups_path,
+            id,
+            berth_cgroups::systemd::Instance::User,
+        )?
     } else {
-        Manager::new(cgroups_path, id, systemd)?
+        Manager::with_hierarchies(hier, cgroups_path, id, systemd)?
     })
+}
+
+/// Hierarchies from a state's record of them.
+fn recorded(mounts: &[CgroupMount]) -> Hierarchies {
+    let mut v1 = Vec::new();
+    let mut unified = None;
+    for m in mounts {
+        if m.controllers.is_empty() {
+            unified = Some(m.mount_point.clone());
+        } else {
+            v1.push(V1Hierarchy {
+                mount_point: m.mount_point.clone(),
+                controllers: m.controllers.clone(),
+            });
+        }
+    }
+    Hierarchies::recorded(v1, unified)
 }
 
 /// Whether the runtime runs rootless (see [`crate::plan::HostFacts::rootless`]).
@@ -143,6 +184,7 @@ pub fn apply_devices(m: &Manager, rules: &[oci_spec::runtime::LinuxDeviceCgroup]
 /// controller (`Some(ctrl)`) or for all.
 pub fn for_exec(
     init_pid: i32,
+    recorded: &[CgroupMount],
     sub: &[(Option<String>, PathBuf)],
 ) -> Result<(Vec<OwnedFd>, Option<OwnedFd>)> {
     let own = format!("/proc/{init_pid}/cgroup");
@@ -150,7 +192,14 @@ pub fn for_exec(
         Ok(t) => t,
         Err(e) => return Err(Error::io("read", own, e)),
     };
-    let mounts = crate::mountinfo::read()?;
+    // The hierarchies recorded at create; a state without them: the host's, from mountinfo.
+    let read;
+    let mounts = if recorded.is_empty() {
+        read = mounts_now()?;
+        &read
+    } else {
+        recorded
+    };
     let mut procs = Vec::new();
     let mut dir = None;
     for line in text.lines() {
@@ -158,16 +207,15 @@ pub fn for_exec(
         let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
-        let mount = if ctrls.is_empty() {
-            mounts.iter().find(|m| m.fstype == "cgroup2")
-        } else {
-            mounts.iter().find(|m| {
-                m.fstype == "cgroup"
-                    && ctrls
-                        .split(',')
-                        .all(|c| m.super_options.split(',').any(|o| o == c))
-            })
-        };
+        let mount = mounts.iter().find(|m| {
+            if ctrls.is_empty() {
+                m.controllers.is_empty()
+            } else {
+                ctrls
+                    .split(',')
+                    .all(|c| m.controllers.iter().any(|x| x == c))
+            }
+        });
         let Some(mount) = mount else { continue };
         let mut target = mount.mount_point.join(path.trim_start_matches('/'));
         for (ctrl, rel) in sub {
@@ -212,6 +260,27 @@ pub fn for_exec(
         }
     }
     Ok((procs, dir))
+}
+
+/// The host's cgroup hierarchies (read from mountinfo once per process), as a container's
+/// state records them.
+pub fn mounts_now() -> Result<Vec<CgroupMount>> {
+    let h = Hierarchies::host()?;
+    let mut out: Vec<CgroupMount> = h
+        .v1()
+        .iter()
+        .map(|v| CgroupMount {
+            controllers: v.controllers.clone(),
+            mount_point: v.mount_point.clone(),
+        })
+        .collect();
+    if let Some(u) = h.unified() {
+        out.push(CgroupMount {
+            controllers: Vec::new(),
+            mount_point: u.to_path_buf(),
+        });
+    }
+    Ok(out)
 }
 
 /// Checks an `exec --cgroup` value (`[controller:]path`): a path below the container's

@@ -183,6 +183,7 @@ pub(crate) fn create(rt: &Runtime, opts: CreateOptions, start: StartMode) -> Res
         // that `delete` removes (removing a missing cgroup is no error).
         own_cgroup: true,
         host_mounts: !p.init.mount_ns,
+        cgroup_mounts: cgroup::mounts_now().unwrap_or_default(),
     };
     let dir = ContainerDir::create(&rt.root, &state)?;
     rt.step(|| format!("create {}: recorded in {}", opts.id, dir.path.display()));
@@ -427,7 +428,7 @@ fn setup(
         process_field: "process".into(),
     };
     let (spawned, how) = match helper {
-        Some(h) => (h.launch(&job, fds)?, "by the helper"),
+        Some(h) => (h.launch(&job, fds)?.0, "by the helper"),
         None => (spawn::fork_init(&job, fds, &opts.stdio)?, "forked"),
     };
     let child = undo.child.insert(spawned);

@@ -2,8 +2,12 @@
 //! user namespace first) and every cgroup hierarchy its init is in, and goes through the same
 //! setup pipeline as the init, the container's seccomp filter included.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
+
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
 
 use oci_spec::runtime::Process;
 
@@ -130,10 +134,37 @@ pub struct Execed {
     pub master: Option<OwnedFd>,
 }
 
-fn ns_inode(path: &str) -> Option<u64> {
-    std::fs::metadata(path)
-        .ok()
-        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+/// The namespaces of process `pid` that differ from the caller's, opened, in [`JOIN_ORDER`]
+/// (setns into the caller's own user namespace would fail). They are compared by their links
+/// (`net:[4026531840]`), which a readlink gives without the nsfs inode a stat makes. A type
+/// the kernel lacks (no link on either side) is left out.
+fn namespaces_to_join(pid: i32) -> Result<Vec<(CloneFlags, OwnedFd)>> {
+    let dir_flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let theirs = format!("/proc/{pid}/ns");
+    let dir = nix::fcntl::open(theirs.as_str(), dir_flags, Mode::empty())
+        .map_err(|e| Error::sys("open", &theirs, e))?;
+    let ours = nix::fcntl::open("/proc/self/ns", dir_flags, Mode::empty())
+        .map_err(|e| Error::sys("open", "/proc/self/ns", e))?;
+    let mut out = Vec::new();
+    for flag in JOIN_ORDER {
+        let name = proc_name(flag);
+        match (
+            nix::fcntl::readlinkat(&dir, name),
+            nix::fcntl::readlinkat(&ours, name),
+        ) {
+            (Ok(a), Ok(b)) if a != b => {}
+            _ => continue,
+        }
+        let fd = nix::fcntl::openat(
+            &dir,
+            name,
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::sys("open namespace", format!("{theirs}/{name}"), e))?;
+        out.push((flag, fd));
+    }
+    Ok(out)
 }
 
 impl Container {
@@ -145,6 +176,10 @@ impl Container {
 
     /// Starts the process; returns once it has exec'd (or with the reason it could not).
     pub fn exec(&self, mut opts: ExecOptions) -> Result<Execed> {
+        // The init, pinned before its status is checked: if it exits while its namespaces
+        // and cgroups are gathered below (its pid free for another process), this fd says
+        // so. `None` without pidfds (before Linux 5.3): the status is read again instead.
+        let init = crate::sys::pidfd::open(self.state.pid).ok();
         self.check(if opts.ignore_paused {
             Verb::ExecIgnorePaused
         } else {
@@ -223,7 +258,7 @@ impl Container {
             .iter()
             .map(|s| cgroup::parse_sub(s))
             .collect::<Result<Vec<_>>>()?;
-        let (procs, dir) = cgroup::for_exec(pid, &subs)?;
+        let (procs, dir) = cgroup::for_exec(pid, &self.state.cgroup_mounts, &subs)?;
         for p in procs {
             roles.push(FdRole::CgroupProcs);
             fds.push(p);
@@ -232,31 +267,24 @@ impl Container {
             roles.push(FdRole::CgroupDir);
             fds.push(d);
         }
-        // Only namespaces that differ from ours are joined (setns into our own user
-        // namespace would fail).
-        for flag in JOIN_ORDER {
-            let theirs = format!("/proc/{pid}/ns/{}", proc_name(flag));
-            let ours = format!("/proc/self/ns/{}", proc_name(flag));
-            match (ns_inode(&theirs), ns_inode(&ours)) {
-                (Some(a), Some(b)) if a != b => {}
-                _ => continue,
-            }
-            let fd = nix::fcntl::open(
-                theirs.as_str(),
-                nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .map_err(|e| Error::sys("open namespace", &theirs, e))?;
+        let stopped = || Error::WrongState {
+            verb: Verb::Exec,
+            id: self.state.id.clone(),
+            status: Status::Stopped,
+        };
+        let exited = || match &init {
+            Some(fd) => crate::sys::pidfd::poll_in(fd.as_fd(), 0),
+            None => self.status() == Status::Stopped,
+        };
+        let namespaces =
+            namespaces_to_join(pid).map_err(|e| if exited() { stopped() } else { e })?;
+        for (flag, fd) in namespaces {
             roles.push(FdRole::Namespace(flag.bits()));
             fds.push(fd);
         }
         // The init may have exited while we gathered its namespaces.
-        if self.status() == Status::Stopped {
-            return Err(Error::WrongState {
-                verb: Verb::Exec,
-                id: self.state.id.clone(),
-                status: Status::Stopped,
-            });
+        if exited() {
+            return Err(stopped());
         }
         let view = spawn::view::of(self.rt.init_binary.as_deref())?;
         let job = Job {
@@ -270,19 +298,16 @@ impl Container {
             fds: roles,
             process_field: field,
         };
-        let child = helper.launch(&job, fds)?;
-        // We have its pid and pidfd: it may go on (and send, fail or exit).
+        let (child, helper) = helper.launch(&job, fds)?;
+        // We have its pid and pidfd: it may go on (and send, fail or exit). The helper is
+        // reaped after that, while the process sets up.
         if let Err(e) = child.chan.send(Msg::Go) {
             child.kill();
             return Err(e);
         }
+        drop(helper);
         self.rt
             .step(|| format!("exec {}: process started, pid {}", self.state.id, child.pid));
-        let status = match self.status() {
-            Status::Created => (oci_spec::runtime::ContainerState::Created, pid),
-            _ => (oci_spec::runtime::ContainerState::Running, pid),
-        };
-        let ctx: HookContext = self.hook_context();
         let mut master = None;
         let r = (|| loop {
             match child.chan.recv()? {
@@ -291,6 +316,12 @@ impl Container {
                 Some(Msg::Error(e)) => return Err(Error::Init(e)),
                 Some(Msg::Console(fd)) => master = Some(fd),
                 Some(Msg::Seccomp(n)) => {
+                    // What the agent is told of the container (only asked for here).
+                    let status = match self.status() {
+                        Status::Created => (oci_spec::runtime::ContainerState::Created, pid),
+                        _ => (oci_spec::runtime::ContainerState::Running, pid),
+                    };
+                    let ctx: HookContext = self.hook_context();
                     hand_to_agent(seccomp.as_ref(), &ctx, &child, n, status)?;
                     child.chan.send(Msg::SeccompDone)?;
                 }

@@ -146,6 +146,7 @@ impl Runtime {
             systemd_cgroup: p.cgroup.systemd,
             own_cgroup: true,
             host_mounts: false,
+            cgroup_mounts: super::cgroup::mounts_now().unwrap_or_default(),
         };
         let dir = ContainerDir::create(&self.root, &state)?;
         let mut undo = Undo::default();

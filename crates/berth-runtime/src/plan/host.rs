@@ -8,8 +8,10 @@ use std::sync::OnceLock;
 pub struct HostFacts {
     /// The runtime's capability bounding set (what can be granted at all), as a bit mask.
     pub bounding: u64,
-    /// How the host mounts cgroups.
-    pub cgroup_mode: berth_cgroups::CgroupMode,
+    /// How the host mounts cgroups; `None` until asked for (see [`HostFacts::cgroup_mode`]):
+    /// it takes a read of mountinfo that `exec` and the other verbs on a running container
+    /// do without.
+    cgroup_mode: Option<berth_cgroups::CgroupMode>,
     /// Whether AppArmor and SELinux are enabled.
     pub apparmor: bool,
     pub selinux: bool,
@@ -33,16 +35,13 @@ impl HostFacts {
         static CACHE: OnceLock<HostFacts> = OnceLock::new();
         CACHE
             .get_or_init(|| {
-                let bounding = caps::read(None, caps::CapSet::Bounding)
-                    .map(|s| s.iter().fold(0u64, |m, c| m | c.bitmask()))
-                    .unwrap_or(0);
+                let bounding = crate::sys::attrs::bounding_set();
                 let euid = nix::unistd::geteuid().as_raw();
                 // One read answers both: who we are outside, and whether there is an outside.
                 let uid_map = std::fs::read_to_string("/proc/self/uid_map").ok();
                 HostFacts {
                     bounding,
-                    cgroup_mode: berth_cgroups::detect()
-                        .unwrap_or(berth_cgroups::CgroupMode::Unified),
+                    cgroup_mode: None,
                     apparmor: apparmor_enabled(),
                     selinux: std::path::Path::new("/sys/fs/selinux/enforce").exists(),
                     euid,
@@ -57,6 +56,13 @@ impl HostFacts {
                 }
             })
             .clone()
+    }
+
+    /// How the host mounts cgroups (read on the first call in the process, then cached).
+    pub fn cgroup_mode(&self) -> berth_cgroups::CgroupMode {
+        self.cgroup_mode.unwrap_or_else(|| {
+            berth_cgroups::detect().unwrap_or(berth_cgroups::CgroupMode::Unified)
+        })
     }
 
     /// Whether the runtime runs without the host's root privileges: as another user, or as
@@ -96,7 +102,7 @@ impl HostFacts {
     pub fn for_tests() -> HostFacts {
         HostFacts {
             bounding: u64::MAX,
-            cgroup_mode: berth_cgroups::CgroupMode::Unified,
+            cgroup_mode: Some(berth_cgroups::CgroupMode::Unified),
             apparmor: false,
             selinux: false,
             euid: 0,

@@ -515,7 +515,7 @@ pub fn build(spec: Spec, inp: PlanInputs<'_>) -> Result<Plan> {
                 systemd,
                 host.rootless().then_some(host.outer_uid),
             )?,
-            unified: host.cgroup_mode == berth_cgroups::CgroupMode::Unified,
+            unified: host.cgroup_mode() == berth_cgroups::CgroupMode::Unified,
             cgroupns: ns.has(CloneFlags::CLONE_NEWCGROUP),
         },
         create_container_hooks: hooks.create_container().clone().unwrap_or_default(),

@@ -109,6 +109,9 @@ fn helper(chan: &Channel, slot: RawFd) -> Result<Infallible> {
         .map_err(|e| Error::call("prctl(PR_SET_PDEATHSIG)", e))?;
     // Whatever else the caller left open must not reach the container.
     sys::close_from_except(slot + 1, &[], false);
+    // While the job is still on its way: the process cloned below then starts with every
+    // signal at its default and none blocked, and need not reset them before its exec.
+    sys::reset_signals_for_children();
     let Msg::Job(data, fds) = chan.expect(|m| matches!(m, Msg::Job(..)), "its start")? else {
         unreachable!("expect matched Job")
     };
@@ -609,8 +612,10 @@ impl<'a> Pipeline<'a> {
         sys::close_from_except(3 + self.job.preserve_fds, &[], true);
         // The program starts with no signal ignored or blocked by us (a shell cannot trap a
         // signal that was ignored when it started). Before the late seccomp filter, which
-        // may not allow rt_sigaction.
-        sys::reset_signals();
+        // may not allow rt_sigaction. Done already if the helper did it before the clone.
+        if !sys::signals_reset() {
+            sys::reset_signals();
+        }
         if let Some(f) = late {
             seccomp::install(f, self.chan)?;
         }

@@ -132,13 +132,24 @@ fn apply_bounding(c: &CapsPlan) -> Result<()> {
     let Some(keep) = c.bounding else {
         return Ok(());
     };
-    let current = caps::read(None, CapSet::Bounding).unwrap_or_default();
-    for cap in current {
-        if keep & cap.bitmask() == 0 {
-            caps::drop(None, CapSet::Bounding, cap).map_err(|e| Error::Invalid {
-                what: "drop from the bounding set",
-                msg: format!("{cap}: {e}"),
-            })?;
+    // Each capability outside `keep` is dropped without reading the set first (a drop of one
+    // not held succeeds), up to the first number the kernel does not know.
+    for cap in 0..64u32 {
+        let bit = 1u64 << cap;
+        if keep & bit != 0 {
+            continue;
+        }
+        match attrs::bounding_drop(cap) {
+            Ok(()) => {}
+            Err(Errno::EINVAL) => break,
+            // Without CAP_SETPCAP: fine for one that is not held anyway.
+            Err(_) if attrs::bounding_set() & bit == 0 => {}
+            Err(e) => {
+                return Err(Error::Invalid {
+                    what: "drop from the bounding set",
+                    msg: format!("{}: {e}", capabilities::names(bit)),
+                })
+            }
         }
     }
     Ok(())

@@ -124,8 +124,10 @@ impl Helper {
     }
 
     /// Hands the helper `job` with `fds` (in the order of `job.fds`); returns the process it
-    /// cloned. On error nothing is left running.
-    pub fn launch(mut self, job: &Job, fds: Vec<OwnedFd>) -> Result<Spawned> {
+    /// cloned, and the helper, which exits on its own once it has sent the pid: reaped when
+    /// the [`Reap`] is dropped, which the caller may put off until its process has its
+    /// `Go`. On error nothing is left running.
+    pub fn launch(mut self, job: &Job, fds: Vec<OwnedFd>) -> Result<(Spawned, Reap)> {
         debug_assert_eq!(job.preserve_fds, self.preserve_fds);
         let chan = self.chan.take().expect("a helper is launched once");
         let helper = Abandon(self.pid);
@@ -138,8 +140,8 @@ impl Helper {
             Msg::Pid(p) => Pid::from_raw(p),
             _ => unreachable!("expect matched Pid"),
         };
-        // The helper exits once the init is cloned.
-        let _ = nix::sys::wait::waitpid(helper.0, None);
+        // The helper exits once the process is cloned.
+        let reap = Reap(helper.0);
         std::mem::forget(helper);
         let pidfd = match sys::pidfd::open(pid.as_raw()) {
             Ok(fd) => fd,
@@ -148,7 +150,18 @@ impl Helper {
                 return Err(Error::call("pidfd_open", e));
             }
         };
-        Ok(Spawned { pid, pidfd, chan })
+        Ok((Spawned { pid, pidfd, chan }, reap))
+    }
+}
+
+/// A launched helper on its way out (it exits by itself): waited for when dropped.
+#[must_use = "dropping it waits for the helper's exit"]
+pub struct Reap(Pid);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        // The caller may reap it first (a shim's reaper): ECHILD is fine.
+        let _ = nix::sys::wait::waitpid(self.0, None);
     }
 }
 
@@ -169,7 +182,9 @@ pub fn spawn(
     stdio: &Stdio,
     init_binary: Option<&Path>,
 ) -> Result<Spawned> {
-    start(job.preserve_fds, stdio, init_binary)?.launch(job, fds)
+    start(job.preserve_fds, stdio, init_binary)?
+        .launch(job, fds)
+        .map(|(spawned, _reap)| spawned)
 }
 
 /// Whether the calling process runs a single thread (`/proc/self/task` links one entry per

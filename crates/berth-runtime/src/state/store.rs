@@ -69,6 +69,20 @@ pub struct State {
     /// rootfs in the runtime's namespace, and `delete` unmounts them.
     #[serde(default)]
     pub host_mounts: bool,
+    /// The host's cgroup hierarchies as they were mounted when the container was made:
+    /// `exec` finds the init's cgroups through them instead of reading mountinfo. Empty (a
+    /// state written before they were recorded): read it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cgroup_mounts: Vec<CgroupMount>,
+}
+
+/// A mounted cgroup hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CgroupMount {
+    /// Its v1 controllers and name (`cpu`, `cpuacct`; `name=systemd`); none: cgroup2.
+    pub controllers: Vec<String>,
+    pub mount_point: PathBuf,
 }
 
 /// A container's directory under the state root.

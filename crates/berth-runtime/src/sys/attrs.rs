@@ -104,6 +104,30 @@ pub fn capset(permitted: u64, effective: u64, inheritable: u64) -> SysResult<()>
     check(unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut Header, data.as_ptr()) })
 }
 
+/// The calling thread's capability bounding set as a mask, one `PR_CAPBSET_READ` per
+/// capability up to the first the kernel does not know.
+pub fn bounding_set() -> u64 {
+    let mut mask = 0u64;
+    for cap in 0..64u64 {
+        // SAFETY: plain prctl with integer arguments.
+        match unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) } {
+            1 => mask |= 1 << cap,
+            0 => {}
+            _ => break,
+        }
+    }
+    mask
+}
+
+/// `PR_CAPBSET_DROP` of capability number `cap` (dropping one not in the set succeeds).
+pub fn bounding_drop(cap: u32) -> SysResult<()> {
+    // SAFETY: plain prctl with integer arguments.
+    check(
+        unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) }
+            as libc::c_long,
+    )
+}
+
 /// `setdomainname(name)`.
 pub fn set_domainname(name: &str) -> SysResult<()> {
     // SAFETY: pointer and length describe the string's bytes.

@@ -97,6 +97,23 @@ pub fn set_parent_death_signal(sig: libc::c_int) -> SysResult<()> {
     Ok(())
 }
 
+/// Set once this process has reset its signals (the helper does it while it waits for its
+/// job): a process forked from it later has nothing left to reset.
+static SIGNALS_RESET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// [`reset_signals`], remembered for the processes forked afterwards (see
+/// [`signals_reset`]). Only for a process that installs no handler from then on.
+pub fn reset_signals_for_children() {
+    reset_signals();
+    SIGNALS_RESET.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether [`reset_signals_for_children`] ran in this process (or the one it was forked
+/// from): every signal is at its default action and none is blocked.
+pub fn signals_reset() -> bool {
+    SIGNALS_RESET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Puts every signal back to its default action and unblocks all: what the new program gets
 /// (as a Go runtime's exec gives runc's containers). A handler is reset by `execve` anyway;
 /// an ignored signal is not, and ours are: Rust ignores SIGPIPE at startup, and glibc's
