@@ -47,24 +47,32 @@ fn init_and_exec_are_in_the_container_cgroup() {
 }
 
 /// berth records where the host's hierarchies are mounted when it makes a container, and
-/// `exec` and `pause` go by that record instead of reading mountinfo; a state written
-/// without it (an older berth's) still finds every cgroup of the init.
+/// the namespace types of its config; `exec` and `pause` go by those records instead of
+/// reading mountinfo and comparing every namespace with the caller's. A container recorded
+/// without them (by an older berth) still gets every cgroup and namespace of its init.
 #[test]
-fn berth_only_exec_and_pause_without_recorded_cgroup_mounts() {
+fn berth_only_exec_and_pause_without_recorded_cgroup_mounts_and_namespaces() {
     let mut c = Ctx::new();
     c.sh("exec sleep 1000");
-    let (id, _) = c.start();
-    let state = c.root.join(&id).join("state.json");
-    let mut recorded: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
-    assert!(
-        recorded["cgroupMounts"]
-            .as_array()
-            .is_some_and(|m| !m.is_empty()),
-        "{recorded}"
-    );
-    recorded.as_object_mut().unwrap().remove("cgroupMounts");
-    std::fs::write(&state, recorded.to_string()).unwrap();
+    let (id, pid) = c.start();
+    let edit = |file: &str, f: &dyn Fn(&mut serde_json::Value)| {
+        let path = c.root.join(&id).join(file);
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        f(&mut v);
+        std::fs::write(&path, v.to_string()).unwrap();
+    };
+    edit("state.json", &|v| {
+        assert!(
+            v["cgroupMounts"].as_array().is_some_and(|m| !m.is_empty()),
+            "{v}"
+        );
+        v.as_object_mut().unwrap().remove("cgroupMounts");
+    });
+    edit("container.json", &|v| {
+        assert!(v["exec"]["namespaces"].is_array(), "{v}");
+        v["exec"].as_object_mut().unwrap().remove("namespaces");
+    });
     let want = format!("/{}", c.cgroup().path);
     let seen = c.rt_ok(&["exec", &id, "cat", "/proc/self/cgroup"]);
     for ctrl in controllers() {
@@ -73,6 +81,11 @@ fn berth_only_exec_and_pause_without_recorded_cgroup_mounts() {
             Some(want.as_str()),
             "{ctrl:?}: {seen}"
         );
+    }
+    for ns in ["mnt", "net", "pid", "uts", "ipc"] {
+        let init = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+        let seen = c.rt_ok(&["exec", &id, "readlink", &format!("/proc/self/ns/{ns}")]);
+        assert_eq!(seen.trim(), init.to_str().unwrap(), "{ns}");
     }
     c.rt_ok(&["pause", &id]);
     let out = c.rt(&["exec", &id, "true"]);

@@ -134,26 +134,41 @@ pub struct Execed {
     pub master: Option<OwnedFd>,
 }
 
-/// The namespaces of process `pid` that differ from the caller's, opened, in [`JOIN_ORDER`]
-/// (setns into the caller's own user namespace would fail). They are compared by their links
-/// (`net:[4026531840]`), which a readlink gives without the nsfs inode a stat makes. A type
+/// The namespaces of process `pid` that an exec'd process joins, opened, in [`JOIN_ORDER`]:
+/// the types `listed` in the container's config (as runc), or, for a record without the list,
+/// each type whose namespace differs from the caller's. A user namespace is joined only when
+/// it differs (setns into the caller's own fails). Namespaces are compared by their links
+/// (`net:[4026531840]`), which a readlink gives without the nsfs inode a stat makes; a type
 /// the kernel lacks (no link on either side) is left out.
-fn namespaces_to_join(pid: i32) -> Result<Vec<(CloneFlags, OwnedFd)>> {
+fn namespaces_to_join(pid: i32, listed: Option<&[String]>) -> Result<Vec<(CloneFlags, OwnedFd)>> {
     let dir_flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let theirs = format!("/proc/{pid}/ns");
     let dir = nix::fcntl::open(theirs.as_str(), dir_flags, Mode::empty())
         .map_err(|e| Error::sys("open", &theirs, e))?;
-    let ours = nix::fcntl::open("/proc/self/ns", dir_flags, Mode::empty())
-        .map_err(|e| Error::sys("open", "/proc/self/ns", e))?;
+    let mut ours = None;
     let mut out = Vec::new();
     for flag in JOIN_ORDER {
         let name = proc_name(flag);
-        match (
-            nix::fcntl::readlinkat(&dir, name),
-            nix::fcntl::readlinkat(&ours, name),
-        ) {
-            (Ok(a), Ok(b)) if a != b => {}
-            _ => continue,
+        let compare = match listed {
+            Some(l) if !l.iter().any(|n| n == name) => continue,
+            Some(_) => flag == CloneFlags::CLONE_NEWUSER,
+            None => true,
+        };
+        if compare {
+            if ours.is_none() {
+                ours = Some(
+                    nix::fcntl::open("/proc/self/ns", dir_flags, Mode::empty())
+                        .map_err(|e| Error::sys("open", "/proc/self/ns", e))?,
+                );
+            }
+            let ours = ours.as_ref().expect("opened above");
+            match (
+                nix::fcntl::readlinkat(&dir, name),
+                nix::fcntl::readlinkat(ours, name),
+            ) {
+                (Ok(a), Ok(b)) if a != b => {}
+                _ => continue,
+            }
         }
         let fd = nix::fcntl::openat(
             &dir,
@@ -185,8 +200,9 @@ impl Container {
         } else {
             Verb::Exec
         })?;
-        // The helper execs while we read the container's config and gather its cgroups and
-        // namespaces; the job goes to it once it is ready. An error below kills and reaps it.
+        // The helper execs while we gather the container's cgroups, read its config and open
+        // its namespaces; the job goes to it once it is ready. An error below kills and
+        // reaps it.
         let helper = match opts.helper.take() {
             Some(h) if h.preserve_fds() == opts.preserve_fds => h,
             _ => spawn::start(
@@ -195,6 +211,18 @@ impl Container {
                 self.rt.init_binary.as_deref(),
             )?,
         };
+        // The container's v1 cgroups go to the helper first: it joins them (the costliest
+        // step of its job) while we read the container's config and plan the process.
+        let pid = self.state.pid;
+        let subs = opts
+            .cgroups
+            .iter()
+            .map(|s| cgroup::parse_sub(s))
+            .collect::<Result<Vec<_>>>()?;
+        let (procs, dir) = cgroup::for_exec(pid, &self.state.cgroup_mounts, &subs)?;
+        if !procs.is_empty() {
+            helper.join(procs)?;
+        }
         let recorded = Recorded::load(&self.dir)?;
         let own = recorded.exec.process.clone().unwrap_or_default();
         let process = match opts.process {
@@ -244,7 +272,6 @@ impl Container {
                 ))
             }
         };
-        let pid = self.state.pid;
         let mut roles = Vec::new();
         let mut fds: Vec<OwnedFd> = Vec::new();
         if let (ConsoleMode::Socket, Console::Socket(path)) = (console, &opts.console) {
@@ -252,16 +279,6 @@ impl Container {
                 .map_err(|e| Error::io("connect console socket", path, e))?;
             roles.push(FdRole::Console);
             fds.push(OwnedFd::from(s));
-        }
-        let subs = opts
-            .cgroups
-            .iter()
-            .map(|s| cgroup::parse_sub(s))
-            .collect::<Result<Vec<_>>>()?;
-        let (procs, dir) = cgroup::for_exec(pid, &self.state.cgroup_mounts, &subs)?;
-        for p in procs {
-            roles.push(FdRole::CgroupProcs);
-            fds.push(p);
         }
         if let Some(d) = dir {
             roles.push(FdRole::CgroupDir);
@@ -276,8 +293,8 @@ impl Container {
             Some(fd) => crate::sys::pidfd::poll_in(fd.as_fd(), 0),
             None => self.status() == Status::Stopped,
         };
-        let namespaces =
-            namespaces_to_join(pid).map_err(|e| if exited() { stopped() } else { e })?;
+        let namespaces = namespaces_to_join(pid, recorded.exec.namespaces.as_deref())
+            .map_err(|e| if exited() { stopped() } else { e })?;
         for (flag, fd) in namespaces {
             roles.push(FdRole::Namespace(flag.bits()));
             fds.push(fd);

@@ -135,6 +135,11 @@ pub struct InitPlan {
 pub struct ExecDefaults {
     pub process: Option<Process>,
     pub seccomp: Option<LinuxSeccomp>,
+    /// The namespace types the container has of its own, new or joined (`/proc/<pid>/ns`
+    /// names): those `exec` joins, as runc. `None` (a record from before it was kept): every
+    /// namespace of the init that differs from the caller's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<Vec<String>>,
 }
 
 /// A validated container configuration, ready for `create`.
@@ -523,6 +528,11 @@ pub fn build(spec: Spec, inp: PlanInputs<'_>) -> Result<Plan> {
         hook_context,
     };
     let (resources, devices) = resources::for_create(linux.resources().as_ref());
+    let exec_namespaces = namespaces::JOIN_ORDER
+        .iter()
+        .filter(|f| ns.has(**f))
+        .map(|f| namespaces::proc_name(*f).to_string())
+        .collect();
     Ok(Plan {
         id: inp.id.to_string(),
         bundle: bundle.to_path_buf(),
@@ -543,6 +553,7 @@ pub fn build(spec: Spec, inp: PlanInputs<'_>) -> Result<Plan> {
         exec_defaults: ExecDefaults {
             process: spec.process().clone(),
             seccomp: linux.seccomp().clone(),
+            namespaces: Some(exec_namespaces),
         },
         process,
         seccomp,

@@ -85,6 +85,15 @@ pub fn main(slot: RawFd) -> ! {
     exit_now(1)
 }
 
+/// Moves the calling process into the cgroups whose `tasks` (or `cgroup.procs`) files these
+/// are.
+fn join_cgroups(tasks: &[OwnedFd]) -> Result<()> {
+    for t in tasks {
+        nix::unistd::write(t, b"0").map_err(|e| Error::call("join the container's cgroup", e))?;
+    }
+    Ok(())
+}
+
 /// Moves a received fd above the preserved range (it may have landed in a hole there).
 fn above(fd: OwnedFd, min: RawFd) -> Result<OwnedFd> {
     if fd.as_raw_fd() >= min {
@@ -112,8 +121,13 @@ fn helper(chan: &Channel, slot: RawFd) -> Result<Infallible> {
     // While the job is still on its way: the process cloned below then starts with every
     // signal at its default and none blocked, and need not reset them before its exec.
     sys::reset_signals_for_children();
-    let Msg::Job(data, fds) = chan.expect(|m| matches!(m, Msg::Job(..)), "its start")? else {
-        unreachable!("expect matched Job")
+    // Exec: the container's v1 cgroups may come first (see [`Msg::Join`]).
+    let (data, fds) = loop {
+        match chan.expect(|m| matches!(m, Msg::Job(..) | Msg::Join(..)), "its start")? {
+            Msg::Join(tasks) => join_cgroups(&tasks)?,
+            Msg::Job(data, fds) => break (data, fds),
+            _ => unreachable!("expect matched Job or Join"),
+        }
     };
     let fds = fds
         .into_iter()
@@ -128,10 +142,7 @@ fn helper(chan: &Channel, slot: RawFd) -> Result<Infallible> {
     let mut fds = JobFds::sort(&job.fds, fds)?;
     // Join the cgroup while the host's cgroupfs is still visible: the process cloned below
     // is born in it.
-    for tasks in &fds.cgroup_procs {
-        nix::unistd::write(tasks, b"0")
-            .map_err(|e| Error::call("join the container's cgroup", e))?;
-    }
+    join_cgroups(&fds.cgroup_procs)?;
     fds.cgroup_procs.clear();
     match &job.kind {
         Kind::Init(init) => {

@@ -118,6 +118,15 @@ impl Helper {
         self.preserve_fds
     }
 
+    /// Exec, ahead of the job: the v1 `tasks` files of the container's cgroups, which the
+    /// helper joins while the caller still plans the process (a write to each is a cgroup
+    /// migration, the most costly step of its job). A failure of the helper there comes back
+    /// from [`Helper::launch`].
+    pub fn join(&self, tasks: Vec<OwnedFd>) -> Result<()> {
+        let chan = self.chan.as_ref().expect("joined before the launch");
+        send_or_its_error(chan, Msg::Join(tasks))
+    }
+
     /// Kills the helper (a job that will not come) and reaps it.
     pub fn abandon(self) {
         drop(self)
@@ -135,7 +144,7 @@ impl Helper {
             Ok(d) => d,
             Err(e) => return Err(Error::Protocol(format!("encode the job: {e}"))),
         };
-        chan.send(Msg::Job(data, fds))?;
+        send_or_its_error(&chan, Msg::Job(data, fds))?;
         let pid = match chan.expect(|m| matches!(m, Msg::Pid(_)), "its start")? {
             Msg::Pid(p) => Pid::from_raw(p),
             _ => unreachable!("expect matched Pid"),
@@ -163,6 +172,15 @@ impl Drop for Reap {
         // The caller may reap it first (a shim's reaper): ECHILD is fine.
         let _ = nix::sys::wait::waitpid(self.0, None);
     }
+}
+
+/// Sends `m` to the helper; if it is gone, the error it sent before it exited (a failed
+/// join) rather than the broken pipe.
+fn send_or_its_error(chan: &Channel, m: Msg) -> Result<()> {
+    chan.send(m).map_err(|e| match chan.recv() {
+        Ok(Some(Msg::Error(c))) => Error::Init(c),
+        _ => e,
+    })
 }
 
 /// Kills and reaps the helper process when dropped: every early return of a launch.

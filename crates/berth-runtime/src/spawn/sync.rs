@@ -6,6 +6,8 @@
 //!  ─────────────────────────────          ─────────────────────            ─────────────────────
 //!  posix_spawn(read-only view of the
 //!    runtime binary) ───────────────────▶ (started)
+//!  exec: Join{tasks fds} ────────────────▶ exec: enter the v1 cgroups (while the
+//!                                           parent plans the process)
 //!  Job{plan, fds} ──────────────────────▶ exec: enter the cgroup, open procfs
 //!                                         join namespaces by path, user first
 //!                                         init: unshare time, write offsets
@@ -79,6 +81,9 @@ impl From<&Error> for ChildError {
 /// One message of the protocol.
 #[derive(Debug)]
 pub enum Msg {
+    /// Parent → helper (exec), ahead of the job: the v1 `tasks` files of the container's
+    /// cgroups, which the helper joins while the parent plans the process.
+    Join(Vec<OwnedFd>),
     /// Parent → helper: the job (JSON), with its fds.
     Job(Vec<u8>, Vec<OwnedFd>),
     /// Helper → parent: the pid of the process it cloned.
@@ -109,6 +114,7 @@ pub enum Msg {
     Error(ChildError),
 }
 
+const JOIN: u8 = b'N';
 const JOB: u8 = b'J';
 const PID: u8 = b'P';
 const GO: u8 = b'G';
@@ -157,6 +163,7 @@ impl Channel {
     /// Sends one message.
     pub fn send(&self, m: Msg) -> Result<()> {
         let (tag, payload, fds): (u8, Vec<u8>, Vec<OwnedFd>) = match m {
+            Msg::Join(fds) => (JOIN, vec![], fds),
             Msg::Job(data, fds) => (JOB, data, fds),
             Msg::Pid(p) => (PID, p.to_le_bytes().to_vec(), vec![]),
             Msg::Go => (GO, vec![], vec![]),
@@ -200,6 +207,7 @@ impl Channel {
                 .map_err(|_| Error::Protocol("short integer".into()))
         };
         Ok(Some(match head[0] {
+            JOIN => Msg::Join(fds),
             JOB => Msg::Job(payload, fds),
             PID => Msg::Pid(int(&payload)?),
             GO => Msg::Go,
