@@ -75,6 +75,21 @@ pub struct Hierarchies {
 }
 
 static HOST: OnceLock<Arc<Hierarchies>> = OnceLock::new();
+static HOST_TEXT: OnceLock<Arc<str>> = OnceLock::new();
+
+/// The text of `/proc/self/mountinfo` that [`Hierarchies::host`] was parsed from, read on the
+/// first call and cached for the life of the process (and of a child forked from it, whose
+/// copied mount namespace has the same cgroup mounts until it changes them).
+pub fn host_mountinfo() -> Result<Arc<str>> {
+    if let Some(t) = HOST_TEXT.get() {
+        return Ok(t.clone());
+    }
+    let path = Path::new("/proc/self/mountinfo");
+    let text = std::fs::File::open(path)
+        .and_then(crate::at::read_all)
+        .map_err(|e| CgroupError::io("read", path, e))?;
+    Ok(HOST_TEXT.get_or_init(|| Arc::from(text)).clone())
+}
 
 impl Hierarchies {
     /// This host's hierarchies, parsed from `/proc/self/mountinfo` on the
@@ -83,10 +98,7 @@ impl Hierarchies {
         if let Some(h) = HOST.get() {
             return Ok(h.clone());
         }
-        let path = Path::new("/proc/self/mountinfo");
-        let text = std::fs::File::open(path)
-            .and_then(crate::at::read_all)
-            .map_err(|e| CgroupError::io("read", path, e))?;
+        let text = host_mountinfo()?;
         let h = Arc::new(Hierarchies::parse(&text, Path::new(DEFAULT_ROOT)));
         Ok(HOST.get_or_init(|| h).clone())
     }

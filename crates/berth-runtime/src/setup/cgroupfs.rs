@@ -15,9 +15,12 @@ use crate::plan::{CgroupMountInfo, MountPlan};
 use crate::sys::mount::attr;
 use crate::{Error, Result};
 
-/// The cgroup hierarchies mounted under `/sys/fs/cgroup`: (mount point, fs type, options).
+/// The cgroup hierarchies mounted under `/sys/fs/cgroup`: (mount point, fs type, options),
+/// from the mountinfo text the runtime read for its cgroup manager (a forked init inherits
+/// it: its copy of the runtime's mount namespace has the same cgroup mounts).
 fn hierarchies() -> Result<Vec<(PathBuf, String, String)>> {
-    Ok(crate::mountinfo::read()?
+    let text = berth_cgroups::hierarchy::host_mountinfo()?;
+    Ok(crate::mountinfo::parse(&text)
         .into_iter()
         .filter(|m| {
             (m.fstype == "cgroup" || m.fstype == "cgroup2")
