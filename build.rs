@@ -25,6 +25,10 @@ fn main() {
         );
         println!("cargo:rustc-link-arg-bin=berth=-Wl,--no-warn-symbol-ordering");
     }
+    if target == "x86_64-unknown-linux-gnu" {
+        // berth's own entry point (src/early.rs), which then jumps to the C library's.
+        println!("cargo:rustc-link-arg-bin=berth=-Wl,-e,berth_entry");
+    }
     if release && target == "x86_64-unknown-linux-gnu" {
         // Relative relocations packed (RELR): the static-pie start-up reads ~5 KiB of
         // `.relr.dyn` instead of 411 KiB of `.rela.dyn` (glibc 2.36 applies both).

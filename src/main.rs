@@ -10,6 +10,8 @@
 
 mod cli;
 mod commands;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod early;
 mod foreground;
 mod image;
 mod logging;

@@ -76,6 +76,15 @@ static PRESTARTED: Mutex<Option<spawn::Helper>> = Mutex::new(None);
 /// out to be, a helper nobody takes dies with this process (it is started with a parent-death
 /// signal) or is killed by [`abandon`].
 pub fn prestart() {
+    // Started already, before the C library's start-up (see `crate::early`).
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    if let Some((pid, chan, view)) = crate::early::take() {
+        spawn::view::adopt(view);
+        if let Ok(mut slot) = PRESTARTED.lock() {
+            *slot = Some(spawn::Helper::adopt(pid, chan));
+        }
+        return;
+    }
     if is_plain_exec(std::env::args_os().skip(1)) {
         if let Ok(h) = spawn::start(0, &spawn::Stdio::default(), None) {
             if let Ok(mut slot) = PRESTARTED.lock() {
@@ -94,7 +103,7 @@ pub fn abandon() {
 
 /// Whether the arguments (after the program name) are global flags, `exec`, and no
 /// `--preserve-fds` anywhere.
-fn is_plain_exec(args: impl Iterator<Item = OsString>) -> bool {
+pub(crate) fn is_plain_exec(args: impl Iterator<Item = OsString>) -> bool {
     const WITH_VALUE: [&str; 4] = ["--root", "--log", "--log-format", "--criu"];
     const SWITCHES: [&str; 2] = ["--debug", "--systemd-cgroup"];
     let args: Vec<OsString> = args.collect();

@@ -113,6 +113,18 @@ pub fn start(preserve_fds: i32, stdio: &Stdio, init_binary: Option<&Path>) -> Re
 }
 
 impl Helper {
+    /// A helper the caller started itself, as [`start`] does with no preserved fds and the
+    /// caller's own stdio: `berth init` executed from a view of the runtime binary (see
+    /// [`view::adopt`]) with `INIT_ENV=3` and its channel's other end at fd 3. berth's entry
+    /// point starts one so, before the C library's start-up, when it is run as `exec`.
+    pub fn adopt(pid: i32, chan: OwnedFd) -> Helper {
+        Helper {
+            pid: Pid::from_raw(pid),
+            chan: Some(Channel(chan)),
+            preserve_fds: 0,
+        }
+    }
+
     /// The number of the caller's fds (3..) it was started to pass on.
     pub fn preserve_fds(&self) -> i32 {
         self.preserve_fds

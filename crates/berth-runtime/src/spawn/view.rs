@@ -27,14 +27,19 @@ pub struct View {
     pub identity: Option<crate::setup::exe_guard::Identity>,
 }
 
-/// The view of `binary` (`None`: the running executable), made once per process.
-pub fn of(binary: Option<&Path>) -> Result<Arc<View>> {
-    static VIEWS: OnceLock<Mutex<HashMap<PathBuf, Arc<View>>>> = OnceLock::new();
-    let path = binary.unwrap_or(Path::new("/proc/self/exe")).to_path_buf();
-    let mut views = VIEWS
+static VIEWS: OnceLock<Mutex<HashMap<PathBuf, Arc<View>>>> = OnceLock::new();
+
+fn views() -> std::sync::MutexGuard<'static, HashMap<PathBuf, Arc<View>>> {
+    VIEWS
         .get_or_init(Default::default)
         .lock()
-        .unwrap_or_else(|e| e.into_inner());
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// The view of `binary` (`None`: the running executable), made once per process.
+pub fn of(binary: Option<&Path>) -> Result<Arc<View>> {
+    let path = binary.unwrap_or(Path::new("/proc/self/exe")).to_path_buf();
+    let mut views = views();
     if let Some(v) = views.get(&path) {
         return Ok(v.clone());
     }
@@ -44,6 +49,19 @@ pub fn of(binary: Option<&Path>) -> Result<Arc<View>> {
     });
     views.insert(path, v.clone());
     Ok(v)
+}
+
+/// Takes `fd`, a view of the running executable its caller made the way [`of`] does (a
+/// detached read-only bind mount of `/proc/self/exe`; berth's entry point makes one before
+/// the C library starts), as that view. Ignored if the process has one already.
+pub fn adopt(fd: OwnedFd) {
+    let path = PathBuf::from("/proc/self/exe");
+    views().entry(path.clone()).or_insert_with(|| {
+        Arc::new(View {
+            fd,
+            identity: crate::setup::exe_guard::identity_of(&path),
+        })
+    });
 }
 
 fn make(path: &Path) -> Result<OwnedFd> {
