@@ -70,8 +70,8 @@ fn berth_only_exec_and_pause_without_recorded_cgroup_mounts_and_namespaces() {
         v.as_object_mut().unwrap().remove("cgroupMounts");
     });
     edit("container.json", &|v| {
-        assert!(v["exec"]["namespaces"].is_array(), "{v}");
-        v["exec"].as_object_mut().unwrap().remove("namespaces");
+        assert!(v["exec"]["new_namespaces"].is_array(), "{v}");
+        v["exec"].as_object_mut().unwrap().remove("new_namespaces");
     });
     let want = format!("/{}", c.cgroup().path);
     let seen = c.rt_ok(&["exec", &id, "cat", "/proc/self/cgroup"]);

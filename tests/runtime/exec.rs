@@ -116,6 +116,31 @@ fn exec_in_a_user_namespace_container() {
     );
 }
 
+/// A container with a user namespace of its own that joins the caller's network namespace by
+/// path: its exec'd process joins the user namespace but not the network namespace it is in
+/// already (a setns into it from inside the container's user namespace is refused: runc
+/// 1.1.5 fails this exec so).
+#[test]
+fn berth_only_exec_into_a_user_namespace_container_that_shares_the_callers_network() {
+    let mut c = Ctx::new();
+    let host_net = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let ns = c.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.retain(|n| n["type"] != "network");
+    ns.push(serde_json::json!({"type": "user"}));
+    ns.push(serde_json::json!({"type": "network", "path": "/proc/self/ns/net"}));
+    c.config["linux"]["uidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    c.config["linux"]["gidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    let id = running(&mut c);
+    let out = c.rt(&["exec", &id, "sh", "-c", "id -u; readlink /proc/self/ns/net"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("0\n{}\n", host_net.to_str().unwrap())
+    );
+}
+
 /// `exec --detach` returns once the process runs the program: its pid file names a process
 /// whose command line is already the program's. (runc 1.1.5 returns earlier: its setns child
 /// may still be `runc init`, 4 times in 40 on this host.)

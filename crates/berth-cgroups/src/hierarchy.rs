@@ -75,20 +75,41 @@ pub struct Hierarchies {
 }
 
 static HOST: OnceLock<Arc<Hierarchies>> = OnceLock::new();
-static HOST_TEXT: OnceLock<Arc<str>> = OnceLock::new();
+static HOST_CGROUP_LINES: OnceLock<Arc<str>> = OnceLock::new();
 
-/// The text of `/proc/self/mountinfo` that [`Hierarchies::host`] was parsed from, read on the
-/// first call and cached for the life of the process (and of a child forked from it, whose
-/// copied mount namespace has the same cgroup mounts until it changes them).
-pub fn host_mountinfo() -> Result<Arc<str>> {
-    if let Some(t) = HOST_TEXT.get() {
+fn read_mountinfo() -> Result<String> {
+    let path = Path::new("/proc/self/mountinfo");
+    std::fs::File::open(path)
+        .and_then(crate::at::read_all)
+        .map_err(|e| CgroupError::io("read", path, e))
+}
+
+/// The `cgroup` and `cgroup2` lines of the `/proc/self/mountinfo` that
+/// [`Hierarchies::host`] was parsed from (read here if it was not), cached
+/// for the life of the process: a child forked from it, whose copied mount
+/// namespace has the same cgroup mounts until it changes them, needs no read
+/// of its own. Only those lines are kept (a node's mountinfo can be large).
+pub fn host_cgroup_mounts() -> Result<Arc<str>> {
+    if let Some(t) = HOST_CGROUP_LINES.get() {
         return Ok(t.clone());
     }
-    let path = Path::new("/proc/self/mountinfo");
-    let text = std::fs::File::open(path)
-        .and_then(crate::at::read_all)
-        .map_err(|e| CgroupError::io("read", path, e))?;
-    Ok(HOST_TEXT.get_or_init(|| Arc::from(text)).clone())
+    Ok(keep_cgroup_lines(&read_mountinfo()?))
+}
+
+fn keep_cgroup_lines(text: &str) -> Arc<str> {
+    let lines = cgroup_lines(text);
+    HOST_CGROUP_LINES.get_or_init(|| Arc::from(lines)).clone()
+}
+
+fn cgroup_lines(text: &str) -> String {
+    text.lines()
+        .filter(|l| {
+            l.split_once(" - ")
+                .and_then(|(_, post)| post.split_whitespace().next())
+                .is_some_and(|t| t == "cgroup" || t == "cgroup2")
+        })
+        .flat_map(|l| [l, "\n"])
+        .collect()
 }
 
 impl Hierarchies {
@@ -98,7 +119,8 @@ impl Hierarchies {
         if let Some(h) = HOST.get() {
             return Ok(h.clone());
         }
-        let text = host_mountinfo()?;
+        let text = read_mountinfo()?;
+        keep_cgroup_lines(&text);
         let h = Arc::new(Hierarchies::parse(&text, Path::new(DEFAULT_ROOT)));
         Ok(HOST.get_or_init(|| h).clone())
     }

@@ -246,3 +246,23 @@ fn recorded_hierarchies_round_trip() {
     assert_eq!(back, legacy);
     assert_eq!(back.mode(), CgroupMode::Legacy);
 }
+
+/// What a forked init is left of the host's mountinfo: its cgroup lines, whole.
+#[test]
+fn only_cgroup_lines_are_kept() {
+    let kept = cgroup_lines(HYBRID);
+    assert!(kept.lines().count() > 3, "{kept}");
+    for l in kept.lines() {
+        let fstype = l
+            .split_once(" - ")
+            .unwrap()
+            .1
+            .split_whitespace()
+            .next()
+            .unwrap();
+        assert!(fstype == "cgroup" || fstype == "cgroup2", "{l}");
+        assert!(HYBRID.lines().any(|h| h == l), "{l}");
+    }
+    let cgroup_lines = HYBRID.lines().filter(|l| l.contains(" - cgroup")).count();
+    assert_eq!(kept.lines().count(), cgroup_lines);
+}

@@ -192,7 +192,9 @@ pub fn for_exec(
         Ok(t) => t,
         Err(e) => return Err(Error::io("read", own, e)),
     };
-    // The hierarchies recorded at create; a state without them: the host's, from mountinfo.
+    // The hierarchies recorded at create; for a state without them, the host's (parsed from
+    // mountinfo as the cgroup manager does: the hierarchies of known controllers and named
+    // ones, and the cgroup2 mount at /sys/fs/cgroup or /sys/fs/cgroup/unified).
     let read;
     let mounts = if recorded.is_empty() {
         read = mounts_now()?;

@@ -135,12 +135,13 @@ pub struct Execed {
 }
 
 /// The namespaces of process `pid` that an exec'd process joins, opened, in [`JOIN_ORDER`]:
-/// the types `listed` in the container's config (as runc), or, for a record without the list,
-/// each type whose namespace differs from the caller's. A user namespace is joined only when
-/// it differs (setns into the caller's own fails). Namespaces are compared by their links
-/// (`net:[4026531840]`), which a readlink gives without the nsfs inode a stat makes; a type
-/// the kernel lacks (no link on either side) is left out.
-fn namespaces_to_join(pid: i32, listed: Option<&[String]>) -> Result<Vec<(CloneFlags, OwnedFd)>> {
+/// each type the container made of its own (`new`, from its record), and each other type
+/// whose namespace differs from the caller's (setns into the caller's own user namespace
+/// fails, and into one owned by the host after the container's user namespace is refused).
+/// Namespaces are compared by their links (`net:[4026531840]`), which a readlink gives
+/// without the nsfs inode a stat makes; a compared type the kernel lacks (no link on either
+/// side) is left out. `new` is `None` for a record without it: every type is compared.
+fn namespaces_to_join(pid: i32, new: Option<&[String]>) -> Result<Vec<(CloneFlags, OwnedFd)>> {
     let dir_flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     let theirs = format!("/proc/{pid}/ns");
     let dir = nix::fcntl::open(theirs.as_str(), dir_flags, Mode::empty())
@@ -149,11 +150,7 @@ fn namespaces_to_join(pid: i32, listed: Option<&[String]>) -> Result<Vec<(CloneF
     let mut out = Vec::new();
     for flag in JOIN_ORDER {
         let name = proc_name(flag);
-        let compare = match listed {
-            Some(l) if !l.iter().any(|n| n == name) => continue,
-            Some(_) => flag == CloneFlags::CLONE_NEWUSER,
-            None => true,
-        };
+        let compare = !new.is_some_and(|n| n.iter().any(|x| x == name));
         if compare {
             if ours.is_none() {
                 ours = Some(
@@ -219,9 +216,30 @@ impl Container {
             .iter()
             .map(|s| cgroup::parse_sub(s))
             .collect::<Result<Vec<_>>>()?;
-        let (procs, dir) = cgroup::for_exec(pid, &self.state.cgroup_mounts, &subs)?;
-        if !procs.is_empty() {
-            helper.join(procs)?;
+        let stopped = || Error::WrongState {
+            verb: Verb::Exec,
+            id: self.state.id.clone(),
+            status: Status::Stopped,
+        };
+        let exited = || match &init {
+            Some(fd) => crate::sys::pidfd::poll_in(fd.as_fd(), 0),
+            None => self.status() == Status::Stopped,
+        };
+        let (procs, dir) = cgroup::for_exec(pid, &self.state.cgroup_mounts, &subs)
+            .map_err(|e| if exited() { stopped() } else { e })?;
+        let mut roles = Vec::new();
+        let mut fds: Vec<OwnedFd> = Vec::new();
+        // Only a helper of this very binary knows the message; another init binary (an
+        // older berth's, say) gets the files with its job.
+        if self.rt.init_binary.is_none() {
+            if !procs.is_empty() {
+                helper.join(procs)?;
+            }
+        } else {
+            for p in procs {
+                roles.push(FdRole::CgroupProcs);
+                fds.push(p);
+            }
         }
         let recorded = Recorded::load(&self.dir)?;
         let own = recorded.exec.process.clone().unwrap_or_default();
@@ -272,8 +290,6 @@ impl Container {
                 ))
             }
         };
-        let mut roles = Vec::new();
-        let mut fds: Vec<OwnedFd> = Vec::new();
         if let (ConsoleMode::Socket, Console::Socket(path)) = (console, &opts.console) {
             let s = std::os::unix::net::UnixStream::connect(path)
                 .map_err(|e| Error::io("connect console socket", path, e))?;
@@ -284,16 +300,7 @@ impl Container {
             roles.push(FdRole::CgroupDir);
             fds.push(d);
         }
-        let stopped = || Error::WrongState {
-            verb: Verb::Exec,
-            id: self.state.id.clone(),
-            status: Status::Stopped,
-        };
-        let exited = || match &init {
-            Some(fd) => crate::sys::pidfd::poll_in(fd.as_fd(), 0),
-            None => self.status() == Status::Stopped,
-        };
-        let namespaces = namespaces_to_join(pid, recorded.exec.namespaces.as_deref())
+        let namespaces = namespaces_to_join(pid, recorded.exec.new_namespaces.as_deref())
             .map_err(|e| if exited() { stopped() } else { e })?;
         for (flag, fd) in namespaces {
             roles.push(FdRole::Namespace(flag.bits()));

@@ -135,11 +135,13 @@ pub struct InitPlan {
 pub struct ExecDefaults {
     pub process: Option<Process>,
     pub seccomp: Option<LinuxSeccomp>,
-    /// The namespace types the container has of its own, new or joined (`/proc/<pid>/ns`
-    /// names): those `exec` joins, as runc. `None` (a record from before it was kept): every
-    /// namespace of the init that differs from the caller's.
+    /// The namespace types the container made of its own (`/proc/<pid>/ns` names): `exec`
+    /// joins those without comparing them with the caller's (a namespace made for the
+    /// container is never the caller's). The other types it joins when the init's namespace
+    /// differs from the caller's. `None` (a record from before it was kept): every type is
+    /// compared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespaces: Option<Vec<String>>,
+    pub new_namespaces: Option<Vec<String>>,
 }
 
 /// A validated container configuration, ready for `create`.
@@ -530,7 +532,7 @@ pub fn build(spec: Spec, inp: PlanInputs<'_>) -> Result<Plan> {
     let (resources, devices) = resources::for_create(linux.resources().as_ref());
     let exec_namespaces = namespaces::JOIN_ORDER
         .iter()
-        .filter(|f| ns.has(**f))
+        .filter(|f| ns.is_new(**f))
         .map(|f| namespaces::proc_name(*f).to_string())
         .collect();
     Ok(Plan {
@@ -553,7 +555,7 @@ pub fn build(spec: Spec, inp: PlanInputs<'_>) -> Result<Plan> {
         exec_defaults: ExecDefaults {
             process: spec.process().clone(),
             seccomp: linux.seccomp().clone(),
-            namespaces: Some(exec_namespaces),
+            new_namespaces: Some(exec_namespaces),
         },
         process,
         seccomp,

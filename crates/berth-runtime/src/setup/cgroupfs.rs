@@ -15,11 +15,12 @@ use crate::plan::{CgroupMountInfo, MountPlan};
 use crate::sys::mount::attr;
 use crate::{Error, Result};
 
-/// The cgroup hierarchies mounted under `/sys/fs/cgroup`: (mount point, fs type, options),
-/// from the mountinfo text the runtime read for its cgroup manager (a forked init inherits
-/// it: its copy of the runtime's mount namespace has the same cgroup mounts).
+/// The cgroup hierarchies mounted under `/sys/fs/cgroup`: (mount point, fs type, options).
+/// A forked init has the mountinfo lines the runtime read for its cgroup manager (its copy
+/// of the runtime's mount namespace has the same cgroup mounts); an init cloned by the
+/// helper reads them in its own namespace.
 fn hierarchies() -> Result<Vec<(PathBuf, String, String)>> {
-    let text = berth_cgroups::hierarchy::host_mountinfo()?;
+    let text = berth_cgroups::hierarchy::host_cgroup_mounts()?;
     Ok(crate::mountinfo::parse(&text)
         .into_iter()
         .filter(|m| {

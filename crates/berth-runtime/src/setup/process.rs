@@ -133,7 +133,10 @@ fn apply_bounding(c: &CapsPlan) -> Result<()> {
         return Ok(());
     };
     // Each capability outside `keep` is dropped without reading the set first (a drop of one
-    // not held succeeds), up to the first number the kernel does not know.
+    // not held succeeds), up to the first number the kernel does not know. Without
+    // CAP_SETPCAP every drop fails: then the set is read once, and only one that is held is
+    // an error.
+    let mut held = None;
     for cap in 0..64u32 {
         let bit = 1u64 << cap;
         if keep & bit != 0 {
@@ -143,7 +146,7 @@ fn apply_bounding(c: &CapsPlan) -> Result<()> {
             Ok(()) => {}
             Err(Errno::EINVAL) => break,
             // Without CAP_SETPCAP: fine for one that is not held anyway.
-            Err(_) if attrs::bounding_set() & bit == 0 => {}
+            Err(_) if *held.get_or_insert_with(attrs::bounding_set) & bit == 0 => {}
             Err(e) => {
                 return Err(Error::Invalid {
                     what: "drop from the bounding set",

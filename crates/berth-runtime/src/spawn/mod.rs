@@ -186,12 +186,18 @@ impl Drop for Reap {
     }
 }
 
-/// Sends `m` to the helper; if it is gone, the error it sent before it exited (a failed
-/// join) rather than the broken pipe.
+/// Sends `m` to the helper; if it is gone (its end closed), the error it sent before it
+/// exited (a failed join) rather than the broken pipe.
 fn send_or_its_error(chan: &Channel, m: Msg) -> Result<()> {
-    chan.send(m).map_err(|e| match chan.recv() {
-        Ok(Some(Msg::Error(c))) => Error::Init(c),
-        _ => e,
+    chan.send(m).map_err(|e| {
+        let gone = matches!(
+            e.errno(),
+            Some(nix::errno::Errno::EPIPE | nix::errno::Errno::ECONNRESET)
+        );
+        match gone.then(|| chan.recv()) {
+            Some(Ok(Some(Msg::Error(c)))) => Error::Init(c),
+            _ => e,
+        }
     })
 }
 

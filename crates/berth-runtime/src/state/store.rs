@@ -71,7 +71,8 @@ pub struct State {
     pub host_mounts: bool,
     /// The host's cgroup hierarchies as they were mounted when the container was made:
     /// `exec` finds the init's cgroups through them instead of reading mountinfo. Empty (a
-    /// state written before they were recorded): read it.
+    /// state written before they were recorded): the host's, as the cgroup manager finds
+    /// them in mountinfo.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cgroup_mounts: Vec<CgroupMount>,
 }
