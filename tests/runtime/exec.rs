@@ -93,17 +93,21 @@ fn exec_missing_binary_fails() {
     assert!(text(&out.stderr).contains("/nope"), "{}", text(&out.stderr));
 }
 
-#[test]
-fn exec_in_a_user_namespace_container() {
-    let mut c = Ctx::new();
+/// A new user namespace for the container: its root is host uid and gid 300000.
+fn own_user_namespace(c: &mut Ctx) {
     c.config["linux"]["namespaces"]
         .as_array_mut()
         .unwrap()
         .push(serde_json::json!({"type": "user"}));
-    c.config["linux"]["uidMappings"] =
-        serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
-    c.config["linux"]["gidMappings"] =
-        serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    let map = serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    c.config["linux"]["uidMappings"] = map.clone();
+    c.config["linux"]["gidMappings"] = map;
+}
+
+#[test]
+fn exec_in_a_user_namespace_container() {
+    let mut c = Ctx::new();
+    own_user_namespace(&mut c);
     let id = running(&mut c);
     let out = c.rt(&["exec", &id, "sh", "-c", "id -u; cat /proc/self/uid_map"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -124,14 +128,10 @@ fn exec_in_a_user_namespace_container() {
 fn berth_only_exec_into_a_user_namespace_container_that_shares_the_callers_network() {
     let mut c = Ctx::new();
     let host_net = std::fs::read_link("/proc/self/ns/net").unwrap();
+    own_user_namespace(&mut c);
     let ns = c.config["linux"]["namespaces"].as_array_mut().unwrap();
     ns.retain(|n| n["type"] != "network");
-    ns.push(serde_json::json!({"type": "user"}));
     ns.push(serde_json::json!({"type": "network", "path": "/proc/self/ns/net"}));
-    c.config["linux"]["uidMappings"] =
-        serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
-    c.config["linux"]["gidMappings"] =
-        serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
     let id = running(&mut c);
     let out = c.rt(&["exec", &id, "sh", "-c", "id -u; readlink /proc/self/ns/net"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
