@@ -307,6 +307,14 @@ impl Ctx {
         id
     }
 
+    /// A started container whose init sleeps (for `exec`, `kill`, `pause` ...); its id.
+    pub fn running(&mut self) -> String {
+        self.args(&["sleep", "1000"]);
+        let id = self.create();
+        self.rt_ok(&["start", &id]);
+        id
+    }
+
     /// `create` and `start`; returns the id and the init's host pid.
     pub fn start(&self) -> (String, i32) {
         let id = self.create();

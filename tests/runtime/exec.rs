@@ -2,17 +2,10 @@
 
 use super::harness::{text, Ctx};
 
-fn running(c: &mut Ctx) -> String {
-    c.args(&["sleep", "1000"]);
-    let id = c.create();
-    assert!(c.rt(&["start", &id]).status.success());
-    id
-}
-
 #[test]
 fn exec_joins_the_namespaces() {
     let mut c = Ctx::new();
-    let id = running(&mut c);
+    let id = c.running();
     let out = c.rt(&["exec", &id, "sh", "-c", "hostname; ps -o pid,comm | grep -c sleep; ls /sys/class/net; touch /x 2>/dev/null || echo ro"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "berth-test\n1\nlo\nro\n");
@@ -21,7 +14,7 @@ fn exec_joins_the_namespaces() {
 #[test]
 fn exec_exit_status_env_cwd_user() {
     let mut c = Ctx::new();
-    let id = running(&mut c);
+    let id = c.running();
     let out = c.rt(&[
         "exec",
         "--env",
@@ -42,7 +35,7 @@ fn exec_exit_status_env_cwd_user() {
 #[test]
 fn exec_with_process_json_detached() {
     let mut c = Ctx::new();
-    let id = running(&mut c);
+    let id = c.running();
     let marker = "/tmp/exec-marker";
     let p = serde_json::json!({"terminal": false, "user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", format!("echo hi > {marker}; sleep 1000")], "cwd": "/", "env": ["PATH=/bin"]});
     let pf = c.dir.path().join("process.json");
@@ -77,7 +70,7 @@ fn exec_with_process_json_detached() {
 #[test]
 fn exec_in_a_stopped_container_fails() {
     let mut c = Ctx::new();
-    let id = running(&mut c);
+    let id = c.running();
     assert!(c.rt(&["kill", &id, "KILL"]).status.success());
     c.wait_stopped(&id);
     let out = c.rt(&["exec", &id, "true"]);
@@ -87,7 +80,7 @@ fn exec_in_a_stopped_container_fails() {
 #[test]
 fn exec_missing_binary_fails() {
     let mut c = Ctx::new();
-    let id = running(&mut c);
+    let id = c.running();
     let out = c.rt(&["exec", &id, "/nope"]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("/nope"), "{}", text(&out.stderr));
@@ -108,7 +101,7 @@ fn own_user_namespace(c: &mut Ctx) {
 fn exec_in_a_user_namespace_container() {
     let mut c = Ctx::new();
     own_user_namespace(&mut c);
-    let id = running(&mut c);
+    let id = c.running();
     let out = c.rt(&["exec", &id, "sh", "-c", "id -u; cat /proc/self/uid_map"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
@@ -132,7 +125,7 @@ fn berth_only_exec_into_a_user_namespace_container_that_shares_the_callers_netwo
     let ns = c.config["linux"]["namespaces"].as_array_mut().unwrap();
     ns.retain(|n| n["type"] != "network");
     ns.push(serde_json::json!({"type": "network", "path": "/proc/self/ns/net"}));
-    let id = running(&mut c);
+    let id = c.running();
     let out = c.rt(&["exec", &id, "sh", "-c", "id -u; readlink /proc/self/ns/net"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
@@ -147,7 +140,7 @@ fn berth_only_exec_into_a_user_namespace_container_that_shares_the_callers_netwo
 #[test]
 fn berth_only_exec_detach_returns_after_the_program_has_started() {
     let mut c = Ctx::new();
-    let id = running(&mut c);
+    let id = c.running();
     let pidf = c.dir.path().join("exec.pid");
     for n in 0..40 {
         let out = c.rt(&[

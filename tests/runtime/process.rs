@@ -125,9 +125,7 @@ fn berth_only_signals_start_at_their_defaults() {
 #[test]
 fn berth_only_exec_signals_start_at_their_defaults() {
     let mut c = Ctx::new();
-    c.args(&["sleep", "1000"]);
-    let id = c.create();
-    assert!(c.rt(&["start", &id]).status.success());
+    let id = c.running();
     let mut cmd = c.cmd(&["exec", &id, "cat", "/proc/self/status"]);
     // SAFETY: signal(2) between fork and exec, async-signal-safe.
     unsafe {
